@@ -1,0 +1,31 @@
+// The ipcbench command line: its own flags, parsed and checked before Google Benchmark's.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <string>
+#include <vector>
+
+#include "harness/cpus.hpp"
+
+namespace ipcbench {
+
+struct BenchOptions {
+  std::vector<std::size_t> sizes;        // message sizes in bytes, in the order given
+  std::vector<std::string> transports;   // ids, in registry order unless given
+  CpuPair cpus;
+  bool cpus_given = false;
+  bool quick = false;
+  bool list = false;
+  bool help = false;
+  std::chrono::milliseconds watchdog{10'000};
+};
+
+inline constexpr std::size_t kMaxMessageBytes = std::size_t{64} << 20;  // 64 MiB
+
+// Removes ipcbench's own flags from argv (leaving argv[0] and Google Benchmark's flags) and returns
+// them. Throws std::invalid_argument naming the bad flag and value.
+[[nodiscard]] BenchOptions parse_bench_options(int& argc, char** argv);
+[[nodiscard]] std::string bench_usage();
+
+}  // namespace ipcbench

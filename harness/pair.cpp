@@ -1,0 +1,457 @@
+#include "harness/pair.hpp"
+
+#include <sched.h>
+#include <signal.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <optional>
+
+#include "harness/clock.hpp"
+#include "harness/frame.hpp"
+#include "harness/process.hpp"
+#include "transports/private_dir.hpp"
+#include "transports/registry.hpp"
+#include "transports/sys_error.hpp"
+
+namespace ipcbench {
+
+std::string_view pattern_name(Pattern pattern) noexcept {
+  return pattern == Pattern::kRoundTrip ? "RoundTrip" : "Stream";
+}
+
+std::uint64_t default_warmup(std::size_t message_bytes) noexcept {
+  // Enough to fault in buffers and settle the scheduler, bounded in bytes for large messages.
+  return std::clamp<std::uint64_t>((8u << 20) / std::max<std::size_t>(message_bytes, 1), 10, 1000);
+}
+
+std::uint64_t default_batch(std::size_t message_bytes) noexcept {
+  // About 4 MiB per batch, so the ack that ends a batch is a small part of its time.
+  return std::clamp<std::uint64_t>((4u << 20) / std::max<std::size_t>(message_bytes, 1), 16, 4096);
+}
+
+namespace {
+
+// What the consumer reports back through shared memory (counts, never message data).
+struct ConsumerReport {
+  std::atomic<std::uint32_t> done{0};  // set just before a normal exit
+  Histogram oneway;
+  std::uint64_t received = 0, bytes = 0, lost = 0, corrupt = 0, reordered = 0, coalesced = 0;
+  std::uint64_t cpu_ns = 0, context_switches = 0;
+  char error[512] = {};
+};
+
+// How the two sides run, agreed before fork().
+struct Plan {
+  Pattern pattern;
+  Payload payload;
+  std::size_t bytes;
+  std::uint64_t iterations, warmup, batch;
+  bool lossy;       // receivers time out; ends and acks are retried
+  bool end_mark;    // a coalescing notification transport ends a batch with send_end()
+  Fault fault;
+};
+
+constexpr int kEndRetries = 50;  // times recv_timeout: how long a lost end mark is retried
+
+struct Usage {
+  std::uint64_t cpu_ns = 0, switches = 0;
+};
+
+Usage usage_now() {
+  rusage ru{};
+  ::getrusage(RUSAGE_SELF, &ru);
+  auto ns = [](const timeval& tv) {
+    return static_cast<std::uint64_t>(tv.tv_sec) * 1'000'000'000u +
+           static_cast<std::uint64_t>(tv.tv_usec) * 1000u;
+  };
+  return {ns(ru.ru_utime) + ns(ru.ru_stime),
+          static_cast<std::uint64_t>(ru.ru_nvcsw) + static_cast<std::uint64_t>(ru.ru_nivcsw)};
+}
+
+// Restores the calling thread's CPU affinity when the run ends.
+class AffinityGuard {
+ public:
+  explicit AffinityGuard(int cpu) {
+    CPU_ZERO(&saved_);
+    ::sched_getaffinity(0, sizeof saved_, &saved_);
+    pin_to_cpu(cpu);
+  }
+  AffinityGuard(const AffinityGuard&) = delete;
+  AffinityGuard& operator=(const AffinityGuard&) = delete;
+  ~AffinityGuard() { ::sched_setaffinity(0, sizeof saved_, &saved_); }
+
+ private:
+  cpu_set_t saved_;
+};
+
+// Counts sequence numbers as they arrive: gaps are losses, going back is reordering.
+struct SeqTracker {
+  std::uint64_t expected = 0;
+  std::uint64_t lost = 0, reordered = 0;
+  void see(std::uint64_t seq) {
+    if (seq == expected) {
+      ++expected;
+    } else if (seq > expected) {
+      lost += seq - expected;
+      expected = seq + 1;
+    } else {
+      ++reordered;
+      if (lost > 0) --lost;  // counted missing earlier, arrived late
+    }
+  }
+  void end_at(std::uint64_t count) {  // the sender says `count` messages were sent
+    if (count > expected) {
+      lost += count - expected;
+      expected = count;
+    }
+  }
+};
+
+void inject_fault(const Fault& fault, std::uint64_t received) {
+  if (fault.kind == Fault::Kind::kNone || received != fault.after_messages) return;
+  switch (fault.kind) {
+    case Fault::Kind::kKill:
+      ::raise(SIGKILL);
+      break;
+    case Fault::Kind::kStop:
+      ::raise(SIGSTOP);
+      break;
+    case Fault::Kind::kExit:
+      ::_exit(7);
+    case Fault::Kind::kNone:
+      break;
+  }
+}
+
+// ---- consumer (child) ----
+
+void consume_round_trips(Transport& t, const Plan& plan, Framer& framer, ConsumerReport& out) {
+  std::vector<std::byte> buf(plan.bytes);
+  const std::uint64_t untimed = 1 + plan.warmup;
+  const std::uint64_t total = untimed + plan.iterations;
+  Usage start{};
+  SeqTracker seqs;
+  for (std::uint64_t i = 0; plan.lossy || i < total; ++i) {
+    if (i == untimed) start = usage_now();
+    const Received got = t.recv(buf);
+    if (got == Received::kTimeout) {
+      --i;  // nothing arrived; the producer retries or ends
+      continue;
+    }
+    const bool timed = i >= untimed;
+    std::uint64_t seq = 0;
+    if (plan.payload == Payload::kBytes) {
+      seq = Framer::seq_of(buf);
+      if (seq & kEndFlag) {  // lossy transports only: the producer is done
+        t.send(framer.control(kAckFlag, 0, plan.bytes));
+        break;
+      }
+      const std::uint64_t now = now_ns();
+      if (timed) out.oneway.record(now - Framer::stamp_of(buf));
+      Framer::set_stamp(buf, now);
+      t.send(buf);
+    } else if (plan.payload == Payload::kWord) {
+      seq = Framer::seq_of(buf);
+      t.send(buf);
+    } else {
+      t.send(buf);
+    }
+    // Checked after the echo is on its way, so the check overlaps the producer's own.
+    if (plan.payload != Payload::kNothing) {
+      if (timed) seqs.see(seq);
+      if (!framer.payload_ok(buf, seq)) ++out.corrupt;
+    }
+    if (timed) {
+      ++out.received;
+      out.bytes += plan.bytes;
+    }
+    inject_fault(plan.fault, i + 1);
+  }
+  const Usage end = usage_now();
+  out.cpu_ns = end.cpu_ns - start.cpu_ns;
+  out.context_switches = end.switches - start.switches;
+  out.reordered = seqs.reordered;
+}
+
+void consume_stream(Transport& t, const Plan& plan, Framer& framer, ConsumerReport& out) {
+  std::vector<std::byte> buf(plan.bytes);
+  const std::uint64_t batches = 1 + plan.iterations;  // batch 0 is the handshake and warm-up
+  Usage start{};
+  SeqTracker seqs;
+  std::uint64_t received_total = 0;
+  for (std::uint64_t b = 0; b < batches; ++b) {
+    if (b == 1) {
+      start = usage_now();
+      seqs = SeqTracker{seqs.expected};
+    }
+    const bool timed = b >= 1;
+    std::uint64_t got_in_batch = 0;
+    while (true) {
+      if (!plan.lossy && !plan.end_mark && got_in_batch == plan.batch) break;
+      const Received got = t.recv(buf);
+      if (got == Received::kTimeout) continue;  // the producer resends its end mark
+      if (got == Received::kEnd) break;         // end_mark transports
+      if (plan.payload != Payload::kNothing) {
+        const std::uint64_t seq = Framer::seq_of(buf);
+        if (seq & kEndFlag) {
+          const std::uint64_t batch = seq & ~kFlagMask;
+          if (batch < b) {  // our ack was lost: the producer asks again
+            t.send(framer.control(kAckFlag | batch, 0, framer.ack_bytes()));
+            continue;
+          }
+          seqs.end_at(Framer::stamp_of(buf));
+          break;
+        }
+        seqs.see(seq);
+        if (!framer.payload_ok(buf, seq)) ++out.corrupt;
+      }
+      ++got_in_batch;
+      ++received_total;
+      inject_fault(plan.fault, received_total);
+    }
+    if (timed) {
+      out.received += got_in_batch;
+      out.bytes += got_in_batch * plan.bytes;
+      if (plan.end_mark && got_in_batch < plan.batch) out.coalesced += plan.batch - got_in_batch;
+    }
+    t.send(framer.control(kAckFlag | b, 0, framer.ack_bytes()));
+  }
+  const Usage end = usage_now();
+  out.cpu_ns = end.cpu_ns - start.cpu_ns;
+  out.context_switches = end.switches - start.switches;
+  out.lost = seqs.lost;
+  out.reordered = seqs.reordered;
+}
+
+// ---- producer (parent) ----
+
+class Producer {
+ public:
+  Producer(Transport& t, const Plan& plan, Framer& framer, std::atomic<std::uint64_t>& progress,
+           PairResult& result)
+      : t_(t), plan_(plan), framer_(framer), progress_(progress), r_(result), in_(plan.bytes) {}
+
+  void round_trips() {
+    std::uint64_t seq = 0;
+    for (std::uint64_t i = 0; i < 1 + plan_.warmup; ++i) {  // handshake, then warm-up
+      int tries = 0;
+      while (!round_trip(seq, nullptr)) {
+        if (++tries > kEndRetries) throw_sys_error(ETIMEDOUT, "recv", "handshake reply");
+      }
+      ++seq;
+      progress_.fetch_add(1, std::memory_order_relaxed);
+    }
+    r_.iteration_seconds.reserve(plan_.iterations);
+    const Usage start = usage_now();
+    for (std::uint64_t i = 0; i < plan_.iterations; ++i, ++seq) {
+      std::uint64_t rtt = 0;
+      const bool ok = round_trip(seq, &rtt);
+      r_.iteration_seconds.push_back(static_cast<double>(rtt) * 1e-9);
+      if (!ok) {
+        ++r_.lost;
+        continue;
+      }
+      r_.rtt.record(rtt);
+      progress_.store(seq + 1, std::memory_order_relaxed);
+    }
+    const Usage end = usage_now();
+    r_.cpu_seconds = static_cast<double>(end.cpu_ns - start.cpu_ns) * 1e-9;
+    r_.context_switches = end.switches - start.switches;
+    r_.sent = plan_.iterations;
+    if (plan_.lossy) finish_lossy(kEndFlag, plan_.bytes, in_.size());
+  }
+
+  void stream() {
+    std::uint64_t seq = 0;
+    r_.iteration_seconds.reserve(plan_.iterations);
+    Usage start{};
+    for (std::uint64_t b = 0; b < 1 + plan_.iterations; ++b) {
+      if (b == 1) start = usage_now();
+      const std::uint64_t t0 = now_ns();
+      for (std::uint64_t k = 0; k < plan_.batch; ++k, ++seq) t_.send(framer_.data(seq, t0));
+      if (plan_.lossy) {
+        finish_lossy(kEndFlag | b, plan_.bytes, framer_.ack_bytes(), seq);
+      } else {
+        if (plan_.end_mark) t_.send_end();
+        wait_ack(b);
+      }
+      const std::uint64_t t1 = now_ns();
+      if (b >= 1) r_.iteration_seconds.push_back(static_cast<double>(t1 - t0) * 1e-9);
+      progress_.fetch_add(1, std::memory_order_relaxed);
+    }
+    const Usage end = usage_now();
+    r_.cpu_seconds = static_cast<double>(end.cpu_ns - start.cpu_ns) * 1e-9;
+    r_.context_switches = end.switches - start.switches;
+    r_.sent = plan_.iterations * plan_.batch;
+  }
+
+ private:
+  // One ping-pong; false if the reply was lost (lossy transports). rtt_ns gets the round trip.
+  bool round_trip(std::uint64_t seq, std::uint64_t* rtt_ns) {
+    const std::uint64_t t0 = now_ns();
+    t_.send(framer_.data(seq, t0));
+    while (true) {
+      const Received got = t_.recv(in_);
+      const std::uint64_t t1 = now_ns();
+      if (rtt_ns != nullptr) *rtt_ns = t1 - t0;
+      if (got == Received::kTimeout) return false;
+      if (plan_.payload == Payload::kNothing) return true;
+      const std::uint64_t reply = Framer::seq_of(in_);
+      if (reply < seq) {  // a late reply to a round trip already counted lost
+        if (!plan_.lossy) ++r_.reordered;
+        continue;
+      }
+      if (reply != seq) {
+        ++r_.corrupt;
+        return true;
+      }
+      if (rtt_ns != nullptr && plan_.payload == Payload::kBytes) {
+        r_.oneway.record(t1 - Framer::stamp_of(in_));
+      }
+      if (!framer_.payload_ok(in_, seq)) ++r_.corrupt;
+      return true;
+    }
+  }
+
+  void wait_ack(std::uint64_t batch) {
+    std::span<std::byte> ack(in_.data(), framer_.ack_bytes());
+    if (t_.recv(ack) != Received::kMessage) throw_sys_error(EPROTO, "recv", "ack");
+    if (plan_.payload != Payload::kNothing && Framer::seq_of(ack) != (kAckFlag | batch)) {
+      throw_sys_error(EPROTO, "recv", "ack of batch " + std::to_string(batch));
+    }
+  }
+
+  // Sends an end mark until its ack arrives (a lost datagram is retried, never waited on forever).
+  void finish_lossy(std::uint64_t mark, std::size_t mark_bytes, std::size_t ack_bytes,
+                    std::uint64_t arg = 0) {
+    const std::uint64_t want = kAckFlag | (mark & ~kFlagMask);
+    for (int tries = 0; tries < kEndRetries; ++tries) {
+      t_.send(framer_.control(mark, arg, mark_bytes));
+      while (true) {
+        std::span<std::byte> slot(in_.data(), ack_bytes);
+        const Received got = t_.recv(slot);
+        if (got == Received::kTimeout) break;
+        const std::uint64_t seq = Framer::seq_of(slot);
+        if (seq == want) return;
+        // a late echo or an old ack: keep waiting
+      }
+    }
+    throw_sys_error(ETIMEDOUT, "recv", "ack of end mark (lost " + std::to_string(kEndRetries) +
+                                           " times)");
+  }
+
+  Transport& t_;
+  const Plan& plan_;
+  Framer& framer_;
+  std::atomic<std::uint64_t>& progress_;
+  PairResult& r_;
+  std::vector<std::byte> in_;
+};
+
+}  // namespace
+
+PairResult run_pair(const PairConfig& config) {
+  install_signal_handling();
+  set_interrupted(false);
+  const TransportInfo* info = find_transport(config.transport_id);
+  if (info == nullptr) {
+    throw std::invalid_argument("unknown transport '" + config.transport_id +
+                                "' (known: " + known_transport_ids() + ")");
+  }
+  const std::string id(info->id);
+  const Capabilities caps = info->describe();
+  if (auto why = unsupported_reason(caps, config.message_bytes)) throw Unsupported(id + ": " + *why);
+  if (config.iterations == 0) throw std::invalid_argument(id + ": iterations must be at least 1");
+
+  Plan plan{config.pattern,
+            caps.payload,
+            config.message_bytes,
+            config.iterations,
+            config.warmup ? config.warmup : default_warmup(config.message_bytes),
+            config.batch ? config.batch : default_batch(config.message_bytes),
+            caps.may_lose,
+            caps.may_coalesce && caps.payload == Payload::kNothing,
+            config.fault};
+
+  PairResult result;
+  result.batch = config.pattern == Pattern::kStream ? plan.batch : 0;
+  result.checks = checks_applied(caps.payload);
+  try {
+    TransportOptions options;
+    options.name = unique_name();
+    options.tmp_root = config.tmp_root.empty() ? default_tmp_root() : config.tmp_root;
+    options.same_cpu = config.cpus.same();
+    TransportPtr transport = info->make(options);
+    Framer framer(caps.payload, config.message_bytes);
+    SharedRegion<ConsumerReport> report;
+    AffinityGuard pinned(config.cpus.producer);
+    const pid_t parent = ::getpid();
+    ChildProcess child(
+        "consumer",
+        [&] {
+          pin_to_cpu(config.cpus.consumer);
+          transport->attach(Role::kConsumer, parent);
+          if (plan.pattern == Pattern::kRoundTrip) {
+            consume_round_trips(*transport, plan, framer, *report);
+          } else {
+            consume_stream(*transport, plan, framer, *report);
+          }
+          report->done.store(1);
+        },
+        report->error, sizeof report->error);
+
+    std::atomic<std::uint64_t> progress{0};
+    std::string failure;
+    {
+      Watchdog watchdog(child.pid(), "consumer", config.watchdog, &progress, &report->done);
+      try {
+        transport->attach(Role::kProducer, child.pid());
+        Producer producer(*transport, plan, framer, progress, result);
+        if (plan.pattern == Pattern::kRoundTrip) {
+          producer.round_trips();
+        } else {
+          producer.stream();
+        }
+      } catch (const std::exception& e) {
+        failure = e.what();
+      }
+      if (watchdog.fired()) failure = watchdog.reason() + " (producer: " + failure + ")";
+    }
+    if (!failure.empty()) {
+      child.kill();
+      bool ignored = false;
+      const std::string status = child.wait(&ignored);
+      std::string what = failure;
+      if (report->error[0] != '\0') what += "; consumer: " + std::string(report->error);
+      else what += "; consumer " + status;
+      throw std::runtime_error(id + ": " + what);
+    }
+    bool ok = false;
+    const std::string status = child.wait(&ok);
+    if (!ok) {
+      throw std::runtime_error(id + ": consumer " + status +
+                               (report->error[0] ? ": " + std::string(report->error) : ""));
+    }
+    result.oneway.merge(report->oneway);
+    result.received = report->received;
+    result.bytes_received = report->bytes;
+    result.lost += report->lost;
+    result.corrupt += report->corrupt;
+    result.reordered += report->reordered;
+    result.coalesced += report->coalesced;
+    result.cpu_seconds += static_cast<double>(report->cpu_ns) * 1e-9;
+    result.context_switches += report->context_switches;
+  } catch (const std::system_error& e) {
+    throw std::runtime_error(id + ": " + e.what());
+  }
+  set_interrupted(false);
+  for (double s : result.iteration_seconds) result.timed_seconds += s;
+  result.messages = config.pattern == Pattern::kRoundTrip ? 2 * result.sent : result.sent;
+  return result;
+}
+
+}  // namespace ipcbench

@@ -1,0 +1,79 @@
+// run_pair: one producer/consumer pair over one transport, forked, pinned, watched and measured.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "harness/cpus.hpp"
+#include "harness/histogram.hpp"
+#include "transports/transport.hpp"
+
+namespace ipcbench {
+
+enum class Pattern {
+  kRoundTrip,  // ping-pong: the producer (parent) sends, the consumer echoes the whole message
+  kStream,     // the producer sends a batch back to back; the consumer checks all, acks the last
+};
+[[nodiscard]] std::string_view pattern_name(Pattern pattern) noexcept;  // "RoundTrip", "Stream"
+
+// A fault the consumer injects into itself after receiving `after_messages` messages (tests).
+struct Fault {
+  enum class Kind { kNone, kKill, kStop, kExit };
+  Kind kind = Kind::kNone;
+  std::uint64_t after_messages = 0;
+};
+
+struct PairConfig {
+  std::string transport_id;
+  Pattern pattern = Pattern::kRoundTrip;
+  std::size_t message_bytes = 64;
+  std::uint64_t iterations = 1000;  // timed round trips, or timed stream batches
+  CpuPair cpus;                     // producer (parent) and consumer (child) CPUs
+  std::chrono::milliseconds watchdog{10'000};  // no progress for this long: the peer is killed
+  std::filesystem::path tmp_root;              // empty: $TMPDIR or /tmp
+  std::uint64_t warmup = 0;  // untimed round trips before timing; 0: chosen from the size
+  std::uint64_t batch = 0;   // messages per stream batch; 0: chosen from the size
+  Fault fault;
+};
+
+struct PairResult {
+  std::vector<double> iteration_seconds;  // one per timed round trip or stream batch
+  Histogram rtt;     // round trip, ns (round trip only)
+  Histogram oneway;  // one-way latency, ns, both directions (round trip, byte transports only)
+  std::uint64_t batch = 0;           // messages per stream batch
+  std::uint64_t sent = 0;            // timed data messages sent by the producer
+  std::uint64_t received = 0;        // timed data messages received and checked
+  std::uint64_t bytes_received = 0;  // their bytes
+  std::uint64_t lost = 0;            // missing by sequence gap or timeout (may_lose only)
+  std::uint64_t corrupt = 0;         // wrong payload or size, warm-up included
+  std::uint64_t reordered = 0;       // arrived after a later sequence number
+  std::uint64_t coalesced = 0;       // sent but merged into another delivery (standard signals)
+  double timed_seconds = 0;          // sum of iteration_seconds
+  double cpu_seconds = 0;            // user + system of both processes over the timed part
+  std::uint64_t context_switches = 0;  // voluntary + involuntary, both processes, timed part
+  std::uint64_t messages = 0;        // messages moved in the timed part, both directions
+  std::string checks;                // which checks applied to every message
+};
+
+// Thrown when the transport cannot carry the size; what() is the reason.
+class Unsupported : public std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+// Forks the consumer, pins both, attaches, handshakes, warms up, then runs the timed part.
+// Blocks until done. Throws Unsupported for a size the transport cannot carry,
+// std::invalid_argument for an unknown transport, and std::runtime_error "<transport>: <what>"
+// when anything fails (the peer died, hung, or a call failed); the child is always reaped.
+[[nodiscard]] PairResult run_pair(const PairConfig& config);
+
+// Defaults the harness uses when PairConfig leaves them 0.
+[[nodiscard]] std::uint64_t default_warmup(std::size_t message_bytes) noexcept;
+[[nodiscard]] std::uint64_t default_batch(std::size_t message_bytes) noexcept;
+
+}  // namespace ipcbench

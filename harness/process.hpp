@@ -1,0 +1,103 @@
+// Child processes and the memory they report through: SharedRegion<T>, ChildProcess, Watchdog.
+#pragma once
+
+#include <sys/mman.h>
+#include <sys/types.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <new>
+#include <string>
+#include <thread>
+#include <type_traits>
+
+#include "transports/sys_error.hpp"
+
+namespace ipcbench {
+
+// One T in an anonymous MAP_SHARED mapping made before fork(), so parent and children see the
+// same object. Carries the harness's own reports (counts, histograms, errors), never message data.
+template <typename T>
+class SharedRegion {
+  static_assert(std::is_trivially_destructible_v<T>);
+
+ public:
+  SharedRegion() {
+    void* p = ::mmap(nullptr, sizeof(T), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) throw_sys_error(errno, "mmap", "shared report region");
+    ptr_ = new (p) T{};
+  }
+  SharedRegion(const SharedRegion&) = delete;
+  SharedRegion& operator=(const SharedRegion&) = delete;
+  ~SharedRegion() { ::munmap(ptr_, sizeof(T)); }
+  T* operator->() const noexcept { return ptr_; }
+  T& operator*() const noexcept { return *ptr_; }
+
+ private:
+  T* ptr_ = nullptr;
+};
+
+// A forked child running `body`. The child dies with its parent (PR_SET_PDEATHSIG), never returns
+// into the caller's code (it _exit()s: 0 when body returns, 3 when it throws, after printing
+// "<label>[<pid>]: <what>" to stderr and copying it to `error` if given). The destructor kills
+// (SIGKILL) and reaps a child still running.
+class ChildProcess {
+ public:
+  ChildProcess(std::string label, const std::function<void()>& body, char* error = nullptr,
+               std::size_t error_size = 0);
+  ChildProcess(const ChildProcess&) = delete;
+  ChildProcess& operator=(const ChildProcess&) = delete;
+  ~ChildProcess();
+
+  [[nodiscard]] pid_t pid() const noexcept { return pid_; }
+  // Waits for the child to exit and returns its status in words ("exited with status 0",
+  // "killed by signal 9"); ok is set when it exited with status 0.
+  std::string wait(bool* ok);
+  void kill() noexcept;
+
+ private:
+  std::string label_;
+  pid_t pid_ = -1;
+};
+
+// Describes a waitpid() status: "exited with status 3", "killed by signal 9 (Killed)".
+[[nodiscard]] std::string describe_wait_status(int status);
+
+// Watches one child while the parent works: if the child exits before `done` is set, or
+// `progress` does not change for `stall`, it kills the child (SIGKILL), sets interrupted(), and
+// interrupts the parent's blocking calls with SIGALRM (whose handler does nothing and does not
+// restart system calls) until stopped. Built after fork(), joined before the next one.
+class Watchdog {
+ public:
+  Watchdog(pid_t child, std::string label, std::chrono::milliseconds stall,
+           const std::atomic<std::uint64_t>* progress, const std::atomic<std::uint32_t>* done);
+  Watchdog(const Watchdog&) = delete;
+  Watchdog& operator=(const Watchdog&) = delete;
+  ~Watchdog();
+
+  [[nodiscard]] bool fired() const noexcept { return fired_.load(); }
+  // Why it fired ("consumer[123] died: killed by signal 9"); empty if it did not.
+  [[nodiscard]] std::string reason() const;
+
+ private:
+  void run();
+
+  pid_t child_;
+  std::string label_;
+  std::chrono::milliseconds stall_;
+  const std::atomic<std::uint64_t>* progress_;
+  const std::atomic<std::uint32_t>* done_;
+  pthread_t parent_thread_;
+  int stop_fd_ = -1;
+  std::atomic<bool> fired_{false};
+  std::string reason_;
+  std::thread thread_;
+};
+
+// Ignores SIGPIPE (a write to a dead peer becomes EPIPE, an error naming the object) and installs
+// the watchdog's SIGALRM handler. Idempotent; the harness calls it before every run.
+void install_signal_handling();
+
+}  // namespace ipcbench

@@ -1,0 +1,69 @@
+#include "transports/private_dir.hpp"
+
+#include <sys/random.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <system_error>
+#include <vector>
+
+#include "transports/sys_error.hpp"
+
+namespace ipcbench {
+
+PrivateDir::PrivateDir(const std::filesystem::path& root) {
+  std::string templ = (root / "ipcbench-XXXXXX").string();
+  std::vector<char> buf(templ.begin(), templ.end());
+  buf.push_back('\0');
+  if (::mkdtemp(buf.data()) == nullptr) throw_sys_error(errno, "mkdtemp", templ);
+  path_ = buf.data();
+  owner_ = ::getpid();
+}
+
+PrivateDir::PrivateDir(PrivateDir&& other) noexcept
+    : path_(std::move(other.path_)), owner_(other.owner_) {
+  other.path_.clear();
+}
+
+PrivateDir& PrivateDir::operator=(PrivateDir&& other) noexcept {
+  if (this != &other) {
+    remove();
+    path_ = std::move(other.path_);
+    owner_ = other.owner_;
+    other.path_.clear();
+  }
+  return *this;
+}
+
+void PrivateDir::remove() noexcept {
+  if (path_.empty()) return;
+  if (owner_ == ::getpid()) {
+    std::error_code ignored;
+    std::filesystem::remove_all(path_, ignored);
+  }
+  path_.clear();
+}
+
+std::filesystem::path default_tmp_root() {
+  const char* tmpdir = std::getenv("TMPDIR");
+  if (tmpdir != nullptr && tmpdir[0] == '/') return tmpdir;
+  return "/tmp";
+}
+
+std::string unique_name() {
+  static std::atomic<unsigned> counter{0};
+  std::uint64_t random = 0;
+  if (::getrandom(&random, sizeof random, 0) != static_cast<ssize_t>(sizeof random)) {
+    throw_sys_error(errno, "getrandom", "name suffix");
+  }
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "ipcb-%d-%u-%016llx", static_cast<int>(::getpid()),
+                counter.fetch_add(1), static_cast<unsigned long long>(random));
+  return buf;
+}
+
+}  // namespace ipcbench

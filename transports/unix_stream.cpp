@@ -1,0 +1,90 @@
+// unix_stream: AF_UNIX SOCK_STREAM with the lecture's server/client sequence on a private path.
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "transports/io.hpp"
+#include "transports/private_dir.hpp"
+#include "transports/sys_error.hpp"
+#include "transports/transport.hpp"
+#include "transports/unique_fd.hpp"
+
+namespace ipcbench {
+namespace {
+
+sockaddr_un unix_address(const std::string& path) {
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  if (path.size() >= sizeof addr.sun_path) throw_sys_error(ENAMETOOLONG, "bind", path);
+  std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
+  return addr;
+}
+
+class UnixStreamTransport final : public Transport {
+ public:
+  // The server's master (listening) socket is bound before fork(), so the client's connect()
+  // cannot race it.
+  explicit UnixStreamTransport(const TransportOptions& options)
+      : dir_(options.tmp_root), path_((dir_.path() / "stream.sock").string()) {
+    listener_.reset(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    if (!listener_.valid()) throw_sys_error(errno, "socket", path_);
+    const sockaddr_un addr = unix_address(path_);
+    if (::bind(listener_.get(), reinterpret_cast<const sockaddr*>(&addr), sizeof addr) != 0) {
+      throw_sys_error(errno, "bind", path_);
+    }
+    // bind() applies the umask; make the mode exactly 0600 whatever the umask is.
+    if (::chmod(path_.c_str(), 0600) != 0) throw_sys_error(errno, "chmod", path_);
+    if (::listen(listener_.get(), 1) != 0) throw_sys_error(errno, "listen", path_);
+  }
+
+  void attach(Role role, pid_t /*peer*/) override {
+    if (role == Role::kProducer) {  // the server: accept the one data socket ("client handle")
+      while (true) {
+        const int fd = ::accept4(listener_.get(), nullptr, nullptr, SOCK_CLOEXEC);
+        if (fd >= 0) {
+          conn_.reset(fd);
+          break;
+        }
+        const int err = errno;
+        if (err != EINTR) throw_sys_error(err, "accept", path_);
+        throw_if_interrupted("accept", path_);
+      }
+      listener_.reset();
+      dir_.remove();  // connected: the path is no longer needed
+    } else {  // the client
+      listener_.reset();
+      dir_.release();
+      conn_.reset(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+      if (!conn_.valid()) throw_sys_error(errno, "socket", path_);
+      const sockaddr_un addr = unix_address(path_);
+      if (::connect(conn_.get(), reinterpret_cast<const sockaddr*>(&addr), sizeof addr) != 0) {
+        throw_sys_error(errno, "connect", path_);
+      }
+    }
+  }
+  void send(std::span<const std::byte> msg) override { write_all(conn_.get(), msg, path_); }
+  Received recv(std::span<std::byte> msg) override {
+    read_all(conn_.get(), msg, path_);  // a stream: a message may arrive in several pieces
+    return Received::kMessage;
+  }
+
+ private:
+  PrivateDir dir_;
+  std::string path_;
+  UniqueFd listener_, conn_;
+};
+
+}  // namespace
+
+TransportPtr make_unix_stream(const TransportOptions& options) {
+  return std::make_unique<UnixStreamTransport>(options);
+}
+
+Capabilities describe_unix_stream() {
+  return {.limit_source = "none: a byte stream, any size"};
+}
+
+}  // namespace ipcbench
