@@ -1,0 +1,278 @@
+// The conformance suite: every registered transport, every supported size, faults and leaks.
+#include <gtest/gtest.h>
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "harness/frame.hpp"
+#include "harness/pair.hpp"
+#include "harness/process.hpp"
+#include "tests/test_util.hpp"
+#include "transports/private_dir.hpp"
+#include "transports/registry.hpp"
+
+namespace ipcbench {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+std::vector<std::string> all_ids() {
+  std::vector<std::string> ids;
+  for (const TransportInfo& info : all_transports()) ids.emplace_back(info.id);
+  return ids;
+}
+
+// Sizes around every boundary that matters (header, PIPE_BUF, pipe capacity, the suite's sizes),
+// limited to what the transport carries.
+std::vector<std::size_t> sizes_for(const Capabilities& caps) {
+  if (auto fixed = fixed_message_bytes(caps.payload)) return {*fixed};
+  std::vector<std::size_t> out;
+  for (std::size_t s : {16ul, 17ul, 64ul, 1000ul, 1024ul, 4095ul, 4096ul, 4097ul, 16384ul, 65535ul,
+                        65536ul, 65537ul, 1048576ul}) {
+    if (!unsupported_reason(caps, s)) out.push_back(s);
+  }
+  if (caps.max_message_bytes != SIZE_MAX && !unsupported_reason(caps, caps.max_message_bytes)) {
+    out.push_back(caps.max_message_bytes);  // the largest message itself must work
+  }
+  return out;
+}
+
+PairConfig config_for(const std::string& id, Pattern pattern, std::size_t bytes,
+                      const std::filesystem::path& root) {
+  PairConfig c;
+  c.transport_id = id;
+  c.pattern = pattern;
+  c.message_bytes = bytes;
+  c.iterations = pattern == Pattern::kRoundTrip ? 40 : 3;
+  c.warmup = 3;
+  c.batch = 25;
+  c.cpus = default_cpu_pair();
+  c.tmp_root = root;
+  c.watchdog = std::chrono::milliseconds(5000);
+  return c;
+}
+
+class TransportConformance : public ::testing::TestWithParam<std::string> {
+ protected:
+  const TransportInfo& info() const { return *find_transport(GetParam()); }
+  Capabilities caps() const { return info().describe(); }
+};
+
+TEST_P(TransportConformance, RoundTripsEverySupportedSizeIntact) {
+  const Capabilities c = caps();
+  for (std::size_t bytes : sizes_for(c)) {
+    SCOPED_TRACE("bytes=" + std::to_string(bytes));
+    test::ScratchDir dir;
+    const PairResult r = run_pair(config_for(GetParam(), Pattern::kRoundTrip, bytes, dir.path()));
+    EXPECT_EQ(r.corrupt, 0u);
+    EXPECT_EQ(r.reordered, 0u);
+    if (!c.may_lose) {
+      EXPECT_EQ(r.lost, 0u);
+      EXPECT_EQ(r.rtt.count(), 40u);
+      EXPECT_EQ(r.received, 40u);  // the consumer saw every one
+    }
+    EXPECT_EQ(r.iteration_seconds.size(), 40u);
+    if (c.payload == Payload::kBytes && !c.may_lose) {
+      EXPECT_EQ(r.oneway.count(), 80u);
+    }
+    EXPECT_TRUE(dir.leftovers().empty());
+  }
+}
+
+TEST_P(TransportConformance, StreamsEverySupportedSizeInOrder) {
+  const Capabilities c = caps();
+  for (std::size_t bytes : sizes_for(c)) {
+    SCOPED_TRACE("bytes=" + std::to_string(bytes));
+    test::ScratchDir dir;
+    const PairResult r = run_pair(config_for(GetParam(), Pattern::kStream, bytes, dir.path()));
+    EXPECT_EQ(r.sent, 75u);
+    EXPECT_EQ(r.corrupt, 0u);
+    EXPECT_EQ(r.reordered, 0u);
+    EXPECT_EQ(r.received + r.lost + r.coalesced, r.sent);
+    if (!c.may_lose) {
+      EXPECT_EQ(r.lost, 0u);
+    }
+    if (!c.may_coalesce) {
+      EXPECT_EQ(r.coalesced, 0u);
+    }
+    if (!c.may_lose && !c.may_coalesce) {
+      EXPECT_EQ(r.received, r.sent);
+    }
+    EXPECT_EQ(r.iteration_seconds.size(), 3u);
+    EXPECT_TRUE(dir.leftovers().empty());
+  }
+}
+
+// Independent of the harness's framing: random bytes out, the same bytes back, in order.
+TEST_P(TransportConformance, EchoesRandomBytesExactly) {
+  const Capabilities c = caps();
+  if (c.payload == Payload::kNothing) GTEST_SKIP() << "carries no bytes";
+  const std::size_t bytes = c.payload == Payload::kWord ? kWordBytes : std::min<std::size_t>(c.max_message_bytes, 70000);
+  test::ScratchDir dir;
+  TransportOptions options;
+  options.name = unique_name();
+  options.tmp_root = dir.path();
+  TransportPtr t = info().make(options);
+  constexpr int kMessages = 20;
+  std::vector<std::vector<std::byte>> sent(kMessages, std::vector<std::byte>(bytes));
+  std::mt19937 rng(7);
+  for (auto& m : sent) {
+    for (auto& b : m) b = static_cast<std::byte>(rng());
+  }
+  if (c.payload == Payload::kWord) {
+    for (int i = 0; i < kMessages; ++i) sent[i][7] = std::byte{0};  // keep clear of marker bits
+  }
+  install_signal_handling();
+  const pid_t parent = ::getpid();
+  ChildProcess child("echo", [&] {
+    t->attach(Role::kConsumer, parent);
+    std::vector<std::byte> buf(bytes);
+    for (int i = 0; i < kMessages;) {
+      if (t->recv(buf) != Received::kMessage) continue;
+      t->send(buf);
+      ++i;
+    }
+  });
+  t->attach(Role::kProducer, child.pid());
+  std::vector<std::byte> back(bytes);
+  for (int i = 0; i < kMessages; ++i) {
+    t->send(sent[i]);
+    Received got;
+    do {
+      got = t->recv(back);
+    } while (got == Received::kTimeout && c.may_lose);
+    ASSERT_EQ(got, Received::kMessage);
+    ASSERT_EQ(back, sent[i]) << "message " << i;
+  }
+  bool ok = false;
+  EXPECT_EQ(child.wait(&ok), "exited with status 0");
+  t.reset();
+  EXPECT_TRUE(dir.leftovers().empty());
+}
+
+TEST_P(TransportConformance, RefusesAnUnsupportedSizeWithTheReason) {
+  const Capabilities c = caps();
+  std::size_t bad = 0;
+  if (c.payload == Payload::kBytes) {
+    bad = c.max_message_bytes != SIZE_MAX ? c.max_message_bytes + 1 : kHeaderBytes - 1;
+  } else {
+    bad = 64;
+  }
+  test::ScratchDir dir;
+  const std::size_t fds = test::open_fd_count();
+  try {
+    (void)run_pair(config_for(GetParam(), Pattern::kRoundTrip, bad, dir.path()));
+    FAIL() << "size " << bad << " was not refused";
+  } catch (const Unsupported& e) {
+    const std::string what = e.what();
+    EXPECT_NE(what.find(GetParam()), std::string::npos) << what;
+    EXPECT_TRUE(what.find("larger") != std::string::npos ||
+                what.find("smaller") != std::string::npos ||
+                what.find("carries") != std::string::npos)
+        << what;
+  }
+  EXPECT_EQ(test::open_fd_count(), fds);
+}
+
+TEST_P(TransportConformance, KilledConsumerIsReportedNamingTheTransport) {
+  const Capabilities c = caps();
+  const std::size_t bytes = sizes_for(c).front();
+  for (Pattern pattern : {Pattern::kRoundTrip, Pattern::kStream}) {
+    SCOPED_TRACE(std::string(pattern_name(pattern)));
+    test::ScratchDir dir;
+    const std::size_t fds = test::open_fd_count();
+    PairConfig cfg = config_for(GetParam(), pattern, bytes, dir.path());
+    cfg.iterations = pattern == Pattern::kRoundTrip ? 1'000'000 : 100'000;  // never finishes
+    cfg.fault = {Fault::Kind::kKill, 30};
+    cfg.watchdog = std::chrono::milliseconds(2000);
+    const auto start = Clock::now();
+    try {
+      (void)run_pair(cfg);
+      FAIL() << "a killed consumer was not reported";
+    } catch (const std::runtime_error& e) {
+      const std::string what = e.what();
+      EXPECT_EQ(what.rfind(GetParam() + ":", 0), 0u) << what;
+      EXPECT_NE(what.find("consumer"), std::string::npos) << what;
+    }
+    EXPECT_LT(Clock::now() - start, std::chrono::milliseconds(4000));
+    EXPECT_EQ(test::open_fd_count(), fds);
+    EXPECT_TRUE(dir.leftovers().empty());
+  }
+}
+
+TEST_P(TransportConformance, HungConsumerIsKilledByTheWatchdog) {
+  const Capabilities c = caps();
+  test::ScratchDir dir;
+  PairConfig cfg = config_for(GetParam(), Pattern::kStream, sizes_for(c).front(), dir.path());
+  cfg.iterations = 100'000;
+  cfg.fault = {Fault::Kind::kStop, 30};
+  cfg.watchdog = std::chrono::milliseconds(500);
+  const std::size_t fds = test::open_fd_count();
+  const auto start = Clock::now();
+  try {
+    (void)run_pair(cfg);
+    FAIL() << "a stopped consumer was not reported";
+  } catch (const std::runtime_error& e) {
+    const std::string what = e.what();
+    EXPECT_EQ(what.rfind(GetParam() + ":", 0), 0u) << what;
+    EXPECT_NE(what.find("no progress"), std::string::npos) << what;
+  }
+  EXPECT_LT(Clock::now() - start, std::chrono::milliseconds(3000));
+  EXPECT_EQ(test::open_fd_count(), fds);
+  EXPECT_TRUE(dir.leftovers().empty());
+}
+
+TEST_P(TransportConformance, LeavesNoFdOrPathBehindAfterManyRuns) {
+  const Capabilities c = caps();
+  test::ScratchDir dir;
+  const std::size_t fds = test::open_fd_count();
+  for (int i = 0; i < 5; ++i) {
+    (void)run_pair(config_for(GetParam(), Pattern::kRoundTrip, sizes_for(c).front(), dir.path()));
+  }
+  EXPECT_EQ(test::open_fd_count(), fds);
+  EXPECT_TRUE(dir.leftovers().empty());
+}
+
+INSTANTIATE_TEST_SUITE_P(All, TransportConformance, ::testing::ValuesIn(all_ids()),
+                         [](const ::testing::TestParamInfo<std::string>& param) {
+                           return param.param;
+                         });
+
+TEST(Harness, UnknownTransportIsRejectedListingKnownOnes) {
+  PairConfig c;
+  c.transport_id = "carrier_pigeon";
+  c.cpus = default_cpu_pair();
+  try {
+    (void)run_pair(c);
+    FAIL();
+  } catch (const std::invalid_argument& e) {
+    const std::string what = e.what();
+    EXPECT_NE(what.find("carrier_pigeon"), std::string::npos);
+    EXPECT_NE(what.find("pipe"), std::string::npos);
+  }
+}
+
+TEST(Harness, BothEndsOnOneCpuWork) {
+  PairConfig c = config_for("pipe", Pattern::kRoundTrip, 64, default_tmp_root());
+  c.cpus = {default_cpu_pair().producer, default_cpu_pair().producer};
+  const PairResult r = run_pair(c);
+  EXPECT_EQ(r.rtt.count(), 40u);
+}
+
+TEST(Harness, RegistryIdsAreUniqueAndDescribed) {
+  std::vector<std::string> seen;
+  for (const TransportInfo& info : all_transports()) {
+    EXPECT_EQ(std::count(seen.begin(), seen.end(), info.id), 0) << info.id;
+    seen.emplace_back(info.id);
+    EXPECT_FALSE(info.description.empty());
+    EXPECT_FALSE(info.describe().limit_source.empty());
+  }
+}
+
+}  // namespace
+}  // namespace ipcbench
