@@ -383,6 +383,7 @@ PairResult run_pair(const PairConfig& config) {
   try {
     TransportOptions options;
     options.name = unique_name();
+    options.message_bytes = config.message_bytes;
     options.tmp_root = config.tmp_root.empty() ? default_tmp_root() : config.tmp_root;
     options.same_cpu = config.cpus.same();
     TransportPtr transport = info->make(options);

@@ -116,6 +116,7 @@ TEST_P(TransportConformance, EchoesRandomBytesExactly) {
   test::ScratchDir dir;
   TransportOptions options;
   options.name = unique_name();
+  options.message_bytes = bytes;
   options.tmp_root = dir.path();
   TransportPtr t = info().make(options);
   constexpr int kMessages = 20;

@@ -38,6 +38,7 @@ struct Capabilities {
 // Per-run settings a transport may use. `name` is unique per run and unpredictable.
 struct TransportOptions {
   std::string name;
+  std::size_t message_bytes = 0;   // the size of this run's data messages (acks are smaller)
   std::filesystem::path tmp_root;  // where a private 0700 directory is made for path names
   std::chrono::milliseconds recv_timeout{200};  // only transports that may lose time out
   bool same_cpu = false;  // both ends pinned to one CPU
