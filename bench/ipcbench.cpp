@@ -179,6 +179,7 @@ int main(int argc, char** argv) {
     print_list();
     return 0;
   }
+  const bool console = console_format(argc, argv);  // before Initialize() consumes the flag
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 2;
 
@@ -217,9 +218,9 @@ int main(int argc, char** argv) {
       for (std::size_t bytes : sizes) register_case(o, info, caps, pattern, bytes);
     }
   }
-  Console console;
-  benchmark::RunSpecifiedBenchmarks(console_format(argc, argv) ? &console : nullptr);
-  if (!console_format(argc, argv) && !g_unsupported.empty()) {
+  Console console_reporter;
+  benchmark::RunSpecifiedBenchmarks(console ? &console_reporter : nullptr);
+  if (!console && !g_unsupported.empty()) {
     for (const auto& [name, why] : g_unsupported) {
       std::fprintf(stderr, "ipcbench: unsupported (not run): %s: %s\n", name.c_str(), why.c_str());
     }

@@ -1,0 +1,102 @@
+// The ipcbench binary itself: bad input is refused with a message naming the value; good runs work.
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "tests/test_util.hpp"
+#include "transports/registry.hpp"
+
+namespace ipcbench {
+namespace {
+
+struct BadInput {
+  std::string args;
+  std::string must_mention;  // the bad value, named in the message
+};
+
+class CliRejects : public ::testing::TestWithParam<BadInput> {};
+
+TEST_P(CliRejects, WithAMessageNamingTheValueAndNonZeroExit) {
+  const BadInput& bad = GetParam();
+  std::string out;
+  const int code = test::run_command(std::string(IPCBENCH_BINARY) + " " + bad.args, out);
+  EXPECT_NE(code, 0) << out;
+  EXPECT_LT(code, 128) << "crashed: " << out;  // an exit, not a signal
+  EXPECT_NE(out.find(bad.must_mention), std::string::npos) << "output: " << out;
+  EXPECT_EQ(out.find("Benchmark "), std::string::npos) << "ran benchmarks: " << out;
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    BadFlags, CliRejects,
+    ::testing::Values(
+        BadInput{"--transports=carrier_pigeon", "carrier_pigeon"},
+        BadInput{"--transports=pipe,carrier_pigeon", "known: "},
+        BadInput{"--transports=", "--transports"},
+        BadInput{"--transports=pipe,pipe", "given twice"},
+        BadInput{"--transports=pipe --transports=fifo", "more than once"},
+        BadInput{"--sizes=0", "0 bytes"},
+        BadInput{"--sizes=-64", "-64"},
+        BadInput{"--sizes=abc", "abc"},
+        BadInput{"--sizes=", "--sizes"},
+        BadInput{"--sizes=64,,128", "--sizes=64,,128"},
+        BadInput{"--sizes=1G", "1G"},
+        BadInput{"--sizes=99999999999999999999999", "99999999999999999999999"},
+        BadInput{"--sizes=128M", "128M"},
+        BadInput{"--sizes=64,64", "given twice"},
+        BadInput{"--cpus=4096,0", "4096"},
+        BadInput{"--cpus=0,4096", "4096"},
+        BadInput{"--cpus=a,b", "'a'"},
+        BadInput{"--cpus=0", "--cpus=0"},
+        BadInput{"--cpus=-1,0", "'-1'"},
+        BadInput{"--cpus=0,1,1", "--cpus=0,1,1"},
+        BadInput{"--cpus=", "--cpus"},
+        BadInput{"--watchdog=0", "--watchdog=0"},
+        BadInput{"--watchdog=-5", "--watchdog=-5"},
+        BadInput{"--watchdog=soon", "soon"},
+        BadInput{"--watchdog=1e9", "1e9"},
+        BadInput{"--quick=yes", "--quick=yes"},
+        BadInput{"--list=all", "--list=all"},
+        BadInput{"--no_such_flag", "--no_such_flag"},
+        BadInput{"stray_argument", "stray_argument"}),
+    [](const ::testing::TestParamInfo<BadInput>& param) {
+      return "case" + std::to_string(param.index);
+    });
+
+TEST(Cli, ListShowsEveryRegisteredTransportWithItsLimit) {
+  std::string out;
+  ASSERT_EQ(test::run_command(std::string(IPCBENCH_BINARY) + " --list", out), 0) << out;
+  for (const TransportInfo& info : all_transports()) {
+    EXPECT_NE(out.find(std::string(info.id) + " "), std::string::npos) << info.id;
+  }
+  EXPECT_NE(out.find("limit:"), std::string::npos);
+  EXPECT_NE(out.find("checks:"), std::string::npos);
+}
+
+TEST(Cli, QuickRunWritesJsonWithPercentileCounters) {
+  std::string out;
+  const std::string cmd = std::string(IPCBENCH_BINARY) +
+                          " --quick --transports=pipe --sizes=64,4K --benchmark_format=json";
+  ASSERT_EQ(test::run_command(cmd, out), 0) << out;
+  for (const char* want :
+       {"\"RoundTrip/pipe/bytes:64", "\"RoundTrip/pipe/bytes:4096", "\"Stream/pipe/bytes:4096",
+        "\"p50_ns\"", "\"p999_ns\"", "\"oneway_p99_ns\"", "\"bytes_per_second\"",
+        "\"cpu_ns_per_msg\"", "\"ctx_switches_per_msg\"", "\"ipcbench_build_type\"",
+        "\"ipcbench_git_revision\"", "\"clock_source\"", "\"limit_pipe_default_bytes\""}) {
+    EXPECT_NE(out.find(want), std::string::npos) << want;
+  }
+  EXPECT_EQ(out.find("\"error_occurred\": true"), std::string::npos) << out;
+}
+
+TEST(Cli, UnsupportedSizeIsListedNotRunAndNotAnError) {
+  std::string out;
+  const std::string cmd = std::string(IPCBENCH_BINARY) +
+                          " --quick --transports=pipe --sizes=8,64 --benchmark_format=json";
+  ASSERT_EQ(test::run_command(cmd, out), 0) << out;
+  EXPECT_NE(out.find("\"unsupported/RoundTrip/pipe/bytes:8\""), std::string::npos) << out;
+  EXPECT_EQ(out.find("\"name\": \"RoundTrip/pipe/bytes:8"), std::string::npos) << out;
+  EXPECT_EQ(out.find("\"error_occurred\": true"), std::string::npos) << out;
+}
+
+}  // namespace
+}  // namespace ipcbench
