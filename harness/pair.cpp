@@ -232,8 +232,14 @@ void consume_stream(Transport& t, const Plan& plan, Framer& framer, ConsumerRepo
 class Producer {
  public:
   Producer(Transport& t, const Plan& plan, Framer& framer, std::atomic<std::uint64_t>& progress,
-           PairResult& result)
-      : t_(t), plan_(plan), framer_(framer), progress_(progress), r_(result), in_(plan.bytes) {}
+           PairResult& result, std::function<void()> before_timing)
+      : t_(t),
+        plan_(plan),
+        framer_(framer),
+        progress_(progress),
+        r_(result),
+        in_(plan.bytes),
+        before_timing_(std::move(before_timing)) {}
 
   void round_trips() {
     std::uint64_t seq = 0;
@@ -246,6 +252,8 @@ class Producer {
       progress_.fetch_add(1, std::memory_order_relaxed);
     }
     r_.iteration_seconds.reserve(plan_.iterations);
+    if (before_timing_) before_timing_();
+    r_.timed_start_ns = now_ns();
     const Usage start = usage_now();
     for (std::uint64_t i = 0; i < plan_.iterations; ++i, ++seq) {
       std::uint64_t rtt = 0;
@@ -258,6 +266,7 @@ class Producer {
       r_.rtt.record(rtt);
       progress_.store(seq + 1, std::memory_order_relaxed);
     }
+    r_.timed_end_ns = now_ns();
     const Usage end = usage_now();
     r_.cpu_seconds = static_cast<double>(end.cpu_ns - start.cpu_ns) * 1e-9;
     r_.context_switches = end.switches - start.switches;
@@ -270,7 +279,11 @@ class Producer {
     r_.iteration_seconds.reserve(plan_.iterations);
     Usage start{};
     for (std::uint64_t b = 0; b < 1 + plan_.iterations; ++b) {
-      if (b == 1) start = usage_now();
+      if (b == 1) {
+        if (before_timing_) before_timing_();
+        r_.timed_start_ns = now_ns();
+        start = usage_now();
+      }
       const std::uint64_t t0 = now_ns();
       for (std::uint64_t k = 0; k < plan_.batch; ++k, ++seq) t_.send(framer_.data(seq, t0));
       if (plan_.lossy) {
@@ -283,6 +296,7 @@ class Producer {
       if (b >= 1) r_.iteration_seconds.push_back(static_cast<double>(t1 - t0) * 1e-9);
       progress_.fetch_add(1, std::memory_order_relaxed);
     }
+    r_.timed_end_ns = now_ns();
     const Usage end = usage_now();
     r_.cpu_seconds = static_cast<double>(end.cpu_ns - start.cpu_ns) * 1e-9;
     r_.context_switches = end.switches - start.switches;
@@ -350,6 +364,7 @@ class Producer {
   std::atomic<std::uint64_t>& progress_;
   PairResult& r_;
   std::vector<std::byte> in_;
+  std::function<void()> before_timing_;
 };
 
 }  // namespace
@@ -411,7 +426,7 @@ PairResult run_pair(const PairConfig& config) {
       Watchdog watchdog(child.pid(), "consumer", config.watchdog, &progress, &report->done);
       try {
         transport->attach(Role::kProducer, child.pid());
-        Producer producer(*transport, plan, framer, progress, result);
+        Producer producer(*transport, plan, framer, progress, result, config.before_timing);
         if (plan.pattern == Pattern::kRoundTrip) {
           producer.round_trips();
         } else {

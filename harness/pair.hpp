@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -40,6 +41,9 @@ struct PairConfig {
   std::uint64_t warmup = 0;  // untimed round trips before timing; 0: chosen from the size
   std::uint64_t batch = 0;   // messages per stream batch; 0: chosen from the size
   Fault fault;
+  // Called by the producer after the handshake and warm-up, right before timing starts (the
+  // many-pairs pattern waits on a barrier here). May throw to abort the run.
+  std::function<void()> before_timing;
 };
 
 struct PairResult {
@@ -59,6 +63,8 @@ struct PairResult {
   std::uint64_t context_switches = 0;  // voluntary + involuntary, both processes, timed part
   std::uint64_t messages = 0;        // messages moved in the timed part, both directions
   std::string checks;                // which checks applied to every message
+  std::uint64_t timed_start_ns = 0;  // CLOCK_MONOTONIC when timing began and ended (producer)
+  std::uint64_t timed_end_ns = 0;
 };
 
 // Thrown when the transport cannot carry the size; what() is the reason.

@@ -92,14 +92,11 @@ std::string ChildProcess::wait(bool* ok) {
   return describe_wait_status(status);
 }
 
-Watchdog::Watchdog(pid_t child, std::string label, std::chrono::milliseconds stall,
-                   const std::atomic<std::uint64_t>* progress,
-                   const std::atomic<std::uint32_t>* done)
-    : child_(child),
-      label_(std::move(label)),
+Watchdog::Watchdog(std::vector<Watched> children, std::chrono::milliseconds stall,
+                   const std::atomic<std::uint64_t>* progress)
+    : children_(std::move(children)),
       stall_(stall),
       progress_(progress),
-      done_(done),
       parent_thread_(::pthread_self()) {
   install_signal_handling();
   stop_fd_ = ::eventfd(0, EFD_CLOEXEC);
@@ -123,42 +120,55 @@ Watchdog::~Watchdog() {
 std::string Watchdog::reason() const { return fired_.load() ? reason_ : std::string(); }
 
 void Watchdog::run() {
-  const int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, child_, 0));
+  const std::size_t n = children_.size();
+  std::vector<pollfd> fds(1 + n);
+  fds[0] = {stop_fd_, POLLIN, 0};
+  for (std::size_t i = 0; i < n; ++i) {
+    fds[1 + i] = {static_cast<int>(::syscall(SYS_pidfd_open, children_[i].pid, 0)), POLLIN, 0};
+  }
   const auto period = std::max(std::chrono::milliseconds(5), stall_ / 8);
   std::uint64_t last = progress_->load(std::memory_order_relaxed);
   auto last_change = std::chrono::steady_clock::now();
-  const std::string who = label_ + "[" + std::to_string(child_) + "]";
+  auto who = [&](std::size_t i) {
+    return children_[i].label + "[" + std::to_string(children_[i].pid) + "]";
+  };
   while (!fired_.load()) {
-    pollfd fds[2] = {{stop_fd_, POLLIN, 0}, {pidfd, POLLIN, 0}};
-    const int n = ::poll(fds, pidfd >= 0 ? 2 : 1, static_cast<int>(period.count()));
-    if (n > 0 && (fds[0].revents & POLLIN)) break;  // stopped by the parent
-    if (n > 0 && pidfd >= 0 && (fds[1].revents & POLLIN)) {
-      if (done_->load() != 0) break;  // the child finished its part and left: not a fault
+    const int ready = ::poll(fds.data(), fds.size(), static_cast<int>(period.count()));
+    if (ready > 0 && (fds[0].revents & POLLIN)) break;  // stopped by the parent
+    for (std::size_t i = 0; ready > 0 && i < n; ++i) {
+      if (fds[1 + i].fd < 0 || !(fds[1 + i].revents & POLLIN)) continue;
+      ::close(fds[1 + i].fd);
+      fds[1 + i].fd = -1;  // poll ignores negative fds
+      const auto* done = children_[i].done;
+      if (done != nullptr && done->load() != 0) continue;  // finished its part and left
       siginfo_t info{};
-      ::waitid(P_PID, static_cast<id_t>(child_), &info, WEXITED | WNOHANG | WNOWAIT);
+      ::waitid(P_PID, static_cast<id_t>(children_[i].pid), &info, WEXITED | WNOHANG | WNOWAIT);
       const std::string how = info.si_code == CLD_EXITED
                                   ? "exited with status " + std::to_string(info.si_status)
                                   : "killed by signal " + std::to_string(info.si_status) + " (" +
                                         ::strsignal(info.si_status) + ")";
-      reason_ = who + " died: " + how;
+      reason_ = who(i) + " died: " + how;
       fired_.store(true);
       break;
     }
+    if (fired_.load()) break;
     const std::uint64_t now_progress = progress_->load(std::memory_order_relaxed);
     const auto now = std::chrono::steady_clock::now();
     if (now_progress != last) {
       last = now_progress;
       last_change = now;
     } else if (now - last_change >= stall_) {
-      reason_ = who + " made no progress for " + std::to_string(stall_.count()) +
-                " ms (hung or stopped): killed by the watchdog";
+      reason_ = (n == 1 ? who(0) : std::to_string(n) + " children") + " made no progress for " +
+                std::to_string(stall_.count()) + " ms (hung or stopped): killed by the watchdog";
       fired_.store(true);
     }
   }
-  if (pidfd >= 0) ::close(pidfd);
+  for (std::size_t i = 0; i < n; ++i) {
+    if (fds[1 + i].fd >= 0) ::close(fds[1 + i].fd);
+  }
   if (!fired_.load()) return;
   set_interrupted(true);
-  ::kill(child_, SIGKILL);
+  for (const Watched& child : children_) ::kill(child.pid, SIGKILL);
   // Interrupt the parent until it stops us: a signal that lands just before a blocking call
   // begins would be missed, so it is repeated.
   while (true) {

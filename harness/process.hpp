@@ -12,6 +12,7 @@
 #include <string>
 #include <thread>
 #include <type_traits>
+#include <vector>
 
 #include "transports/sys_error.hpp"
 
@@ -65,14 +66,24 @@ class ChildProcess {
 // Describes a waitpid() status: "exited with status 3", "killed by signal 9 (Killed)".
 [[nodiscard]] std::string describe_wait_status(int status);
 
-// Watches one child while the parent works: if the child exits before `done` is set, or
-// `progress` does not change for `stall`, it kills the child (SIGKILL), sets interrupted(), and
+// One process a Watchdog watches: it may exit once `done` is set (nullptr: never expected to).
+struct Watched {
+  pid_t pid;
+  std::string label;  // "consumer", "consumer 3"
+  const std::atomic<std::uint32_t>* done = nullptr;
+};
+
+// Watches children while the parent works: if one exits before its `done` is set, or `progress`
+// does not change for `stall`, it kills every watched child (SIGKILL), sets interrupted(), and
 // interrupts the parent's blocking calls with SIGALRM (whose handler does nothing and does not
 // restart system calls) until stopped. Built after fork(), joined before the next one.
 class Watchdog {
  public:
+  Watchdog(std::vector<Watched> children, std::chrono::milliseconds stall,
+           const std::atomic<std::uint64_t>* progress);
   Watchdog(pid_t child, std::string label, std::chrono::milliseconds stall,
-           const std::atomic<std::uint64_t>* progress, const std::atomic<std::uint32_t>* done);
+           const std::atomic<std::uint64_t>* progress, const std::atomic<std::uint32_t>* done)
+      : Watchdog({{child, std::move(label), done}}, stall, progress) {}
   Watchdog(const Watchdog&) = delete;
   Watchdog& operator=(const Watchdog&) = delete;
   ~Watchdog();
@@ -84,11 +95,9 @@ class Watchdog {
  private:
   void run();
 
-  pid_t child_;
-  std::string label_;
+  std::vector<Watched> children_;
   std::chrono::milliseconds stall_;
   const std::atomic<std::uint64_t>* progress_;
-  const std::atomic<std::uint32_t>* done_;
   pthread_t parent_thread_;
   int stop_fd_ = -1;
   std::atomic<bool> fired_{false};
