@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "bench/options.hpp"
+#include "bench/patterns.hpp"
 #include "harness/frame.hpp"
 #include "harness/git_rev.hpp"
 #include "harness/pair.hpp"
@@ -97,10 +98,12 @@ void publish(benchmark::State& state, const PairResult& r, Pattern pattern, std:
   state.SetLabel(label);
 }
 
+// `placement` is empty for the default CPUs, else the kind, added to the name.
 void register_case(const BenchOptions& o, const TransportInfo& info, const Capabilities& caps,
-                   Pattern pattern, std::size_t bytes) {
+                   Pattern pattern, std::size_t bytes, CpuPair cpus, const std::string& placement) {
   const std::string name = std::string(pattern_name(pattern)) + "/" + std::string(info.id) +
-                           "/bytes:" + std::to_string(bytes);
+                           "/bytes:" + std::to_string(bytes) +
+                           (placement.empty() ? "" : "/placement:" + placement);
   if (auto why = unsupported_reason(caps, bytes)) {
     g_unsupported.emplace_back(name, *why);
     benchmark::AddCustomContext("unsupported/" + name, *why);
@@ -115,7 +118,7 @@ void register_case(const BenchOptions& o, const TransportInfo& info, const Capab
         config.pattern = pattern;
         config.message_bytes = bytes;
         config.iterations = static_cast<std::uint64_t>(state.max_iterations);
-        config.cpus = o.cpus;
+        config.cpus = cpus;
         config.watchdog = o.watchdog;
         try {
           const PairResult r = run_pair(config);
@@ -187,7 +190,17 @@ int main(int argc, char** argv) {
   benchmark::AddCustomContext("ipcbench_git_revision", std::string(git_revision()));
   benchmark::AddCustomContext("ipcbench_cpus", "producer=cpu" + std::to_string(o.cpus.producer) +
                                                    " consumer=cpu" + std::to_string(o.cpus.consumer));
-  benchmark::AddCustomContext("ipcbench_placement", o.cpus.same() ? "same_cpu" : "different_cpus");
+  if (o.placements.empty()) {
+    benchmark::AddCustomContext("ipcbench_placement", o.cpus.same() ? "same_cpu" : "different_cpus");
+  } else {
+    std::string all;
+    for (const Placement& p : o.placements) {
+      all += (all.empty() ? "" : "; ") + p.kind + "=cpu" + std::to_string(p.cpus.producer) +
+             ",cpu" + std::to_string(p.cpus.consumer) + " (" + p.description + ")";
+    }
+    benchmark::AddCustomContext("ipcbench_placement", "per case (/placement:<kind> in names)");
+    benchmark::AddCustomContext("ipcbench_placements", all);
+  }
   benchmark::AddCustomContext("ipcbench_profile", o.quick ? "quick" : "full");
   benchmark::AddCustomContext("ipcbench_units",
                               "RoundTrip time and *_ns: round trip (RTT) in ns; oneway_*_ns: one-way "
@@ -215,7 +228,20 @@ int main(int argc, char** argv) {
           fixed && std::find(sizes.begin(), sizes.end(), *fixed) == sizes.end()) {
         sizes.insert(sizes.begin(), *fixed);
       }
-      for (std::size_t bytes : sizes) register_case(o, info, caps, pattern, bytes);
+      if (o.placements.empty()) {
+        for (std::size_t bytes : sizes) register_case(o, info, caps, pattern, bytes, o.cpus, "");
+      }
+      for (const Placement& p : o.placements) {
+        for (std::size_t bytes : sizes) register_case(o, info, caps, pattern, bytes, p.cpus, p.kind);
+      }
+    }
+  }
+  if (o.patterns) {
+    std::vector<std::pair<std::string, std::string>> skipped;
+    register_pattern_benchmarks(o, skipped);
+    for (const auto& [name, why] : skipped) {
+      g_unsupported.emplace_back(name, why);
+      benchmark::AddCustomContext("unsupported/" + name, why);
     }
   }
   Console console_reporter;

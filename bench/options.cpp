@@ -53,7 +53,8 @@ std::size_t parse_size(std::string_view item, std::string_view whole) {
 }  // namespace
 
 std::string bench_usage() {
-  return "usage: ipcbench [--transports=ID,...] [--sizes=N,...] [--cpus=A,B] [--quick] [--list]\n"
+  return "usage: ipcbench [--transports=ID,...] [--sizes=N,...] [--cpus=A,B | --placement=KINDS]\n"
+         "                [--quick] [--list] [--patterns=on|off]\n"
          "                [--watchdog=SECONDS] [Google Benchmark flags: --benchmark_filter=...,\n"
          "                --benchmark_format=json, --benchmark_out=FILE, --benchmark_repetitions=N]\n"
          "  --transports  transports to run, comma list of ids (default: all; see --list)\n"
@@ -61,6 +62,9 @@ std::string bench_usage() {
          "  --cpus        producer and consumer CPU (default: two different CPUs; 0,0 shares one)\n"
          "  --quick       the whole matrix with fixed, small iteration counts (about a minute)\n"
          "  --list        the transports, what each can carry, and where its limit comes from\n"
+         "  --placement   all, or a list of same_cpu,smt_sibling,same_llc,different_llc,\n"
+         "                different_socket: run every pair case on each kind of CPU pair\n"
+         "  --patterns    on (default) or off: the FanIn, FanOut and Pairs cases\n"
          "  --watchdog    seconds without progress before a hung peer is killed (default 10)\n";
 }
 
@@ -115,6 +119,14 @@ BenchOptions parse_bench_options(int& argc, char** argv) {
       need_value();
       o.cpus = parse_cpu_pair(value);
       o.cpus_given = true;
+    } else if (flag == "--placement") {
+      if (!o.placements.empty()) throw std::invalid_argument("--placement given more than once");
+      need_value();
+      o.placements = select_placements(value, discover_placements(allowed_cpus()));
+    } else if (flag == "--patterns") {
+      need_value();
+      if (value != "on" && value != "off") bad(flag, value, "expected on or off");
+      o.patterns = value == "on";
     } else if (flag == "--watchdog") {
       once(seen_watchdog);
       need_value();
@@ -151,6 +163,9 @@ BenchOptions parse_bench_options(int& argc, char** argv) {
       }
     }
     o.transports = std::move(ordered);
+  }
+  if (o.cpus_given && !o.placements.empty()) {
+    throw std::invalid_argument("--cpus and --placement both choose the CPUs: give one of them");
   }
   if (!o.cpus_given) o.cpus = default_cpu_pair();
   return o;

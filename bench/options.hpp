@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "harness/cpus.hpp"
+#include "harness/topology.hpp"
 
 namespace ipcbench {
 
@@ -15,6 +16,8 @@ struct BenchOptions {
   std::vector<std::string> transports;   // ids, in registry order unless given
   CpuPair cpus;
   bool cpus_given = false;
+  std::vector<Placement> placements;  // --placement: run every pair case on each of these
+  bool patterns = true;               // --patterns=off skips FanIn/FanOut/Pairs
   bool quick = false;
   bool list = false;
   bool help = false;

@@ -60,6 +60,15 @@ CpuPair parse_cpu_pair(std::string_view text) {
           parse_cpu(text.substr(comma + 1), text, allowed)};
 }
 
+ScopedPin::ScopedPin(int cpu) : saved_(allowed_cpus()) { pin_to_cpu(cpu); }
+
+ScopedPin::~ScopedPin() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  for (int cpu : saved_) CPU_SET(cpu, &set);
+  ::sched_setaffinity(0, sizeof set, &set);
+}
+
 void pin_to_cpu(int cpu) {
   cpu_set_t set;
   CPU_ZERO(&set);

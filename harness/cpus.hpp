@@ -21,6 +21,18 @@ struct CpuPair {
 // Parses "A,B" (two allowed CPU numbers, possibly equal). Throws std::invalid_argument naming the
 // bad value and the allowed CPUs.
 [[nodiscard]] CpuPair parse_cpu_pair(std::string_view text);
+// Pins the calling thread to one CPU and restores its previous affinity when destroyed.
+class ScopedPin {
+ public:
+  explicit ScopedPin(int cpu);
+  ScopedPin(const ScopedPin&) = delete;
+  ScopedPin& operator=(const ScopedPin&) = delete;
+  ~ScopedPin();
+
+ private:
+  std::vector<int> saved_;
+};
+
 // Pins the calling thread (and so a process that has one thread) to `cpu`. Throws system_error.
 void pin_to_cpu(int cpu);
 

@@ -72,22 +72,6 @@ Usage usage_now() {
           static_cast<std::uint64_t>(ru.ru_nvcsw) + static_cast<std::uint64_t>(ru.ru_nivcsw)};
 }
 
-// Restores the calling thread's CPU affinity when the run ends.
-class AffinityGuard {
- public:
-  explicit AffinityGuard(int cpu) {
-    CPU_ZERO(&saved_);
-    ::sched_getaffinity(0, sizeof saved_, &saved_);
-    pin_to_cpu(cpu);
-  }
-  AffinityGuard(const AffinityGuard&) = delete;
-  AffinityGuard& operator=(const AffinityGuard&) = delete;
-  ~AffinityGuard() { ::sched_setaffinity(0, sizeof saved_, &saved_); }
-
- private:
-  cpu_set_t saved_;
-};
-
 // Counts sequence numbers as they arrive: gaps are losses, going back is reordering.
 struct SeqTracker {
   std::uint64_t expected = 0;
@@ -404,7 +388,7 @@ PairResult run_pair(const PairConfig& config) {
     TransportPtr transport = info->make(options);
     Framer framer(caps.payload, config.message_bytes);
     SharedRegion<ConsumerReport> report;
-    AffinityGuard pinned(config.cpus.producer);
+    ScopedPin pinned(config.cpus.producer);
     const pid_t parent = ::getpid();
     ChildProcess child(
         "consumer",

@@ -77,6 +77,16 @@ void ChildProcess::kill() noexcept {
   if (pid_ > 0) ::kill(pid_, SIGKILL);
 }
 
+bool ChildProcess::try_wait(int* status) {
+  if (pid_ <= 0) return false;
+  const pid_t got = ::waitpid(pid_, status, WNOHANG);
+  if (got == pid_ || (got < 0 && errno != EINTR)) {
+    pid_ = -1;
+    return true;
+  }
+  return false;
+}
+
 std::string ChildProcess::wait(bool* ok) {
   *ok = false;
   if (pid_ <= 0) return "already reaped";

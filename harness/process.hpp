@@ -56,6 +56,8 @@ class ChildProcess {
   // Waits for the child to exit and returns its status in words ("exited with status 0",
   // "killed by signal 9"); ok is set when it exited with status 0.
   std::string wait(bool* ok);
+  // Reaps the child if it has exited (no blocking): true and its waitpid status if so.
+  bool try_wait(int* status);
   void kill() noexcept;
 
  private:

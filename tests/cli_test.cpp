@@ -57,6 +57,12 @@ INSTANTIATE_TEST_SUITE_P(
         BadInput{"--watchdog=1e9", "1e9"},
         BadInput{"--quick=yes", "--quick=yes"},
         BadInput{"--list=all", "--list=all"},
+        BadInput{"--placement=nearby", "nearby"},
+        BadInput{"--placement=", "--placement"},
+        BadInput{"--placement=same_cpu,same_cpu", "given twice"},
+        BadInput{"--placement=different_socket", "different_socket"},
+        BadInput{"--placement=all --cpus=0,0", "--placement"},
+        BadInput{"--patterns=maybe", "maybe"},
         BadInput{"--no_such_flag", "--no_such_flag"},
         BadInput{"stray_argument", "stray_argument"}),
     [](const ::testing::TestParamInfo<BadInput>& param) {

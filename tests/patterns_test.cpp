@@ -1,0 +1,128 @@
+// Many-process patterns (Pairs, FanOut) and CPU placement discovery.
+#include <gtest/gtest.h>
+
+#include <fstream>
+
+#include "harness/frame.hpp"
+#include "harness/multi.hpp"
+#include "harness/pair.hpp"
+#include "harness/topology.hpp"
+#include "tests/test_util.hpp"
+#include "transports/registry.hpp"
+
+namespace ipcbench {
+namespace {
+
+void write_file(const std::filesystem::path& path, const std::string& text) {
+  std::filesystem::create_directories(path.parent_path());
+  std::ofstream(path) << text << "\n";
+}
+
+// A fake sysfs CPU tree: cpu -> (package, core, siblings, llc list).
+void fake_cpu(const std::filesystem::path& root, int cpu, int package, int core,
+              const std::string& siblings, const std::string& llc) {
+  const auto dir = root / ("cpu" + std::to_string(cpu));
+  write_file(dir / "topology/physical_package_id", std::to_string(package));
+  write_file(dir / "topology/core_id", std::to_string(core));
+  write_file(dir / "topology/thread_siblings_list", siblings);
+  write_file(dir / "cache/index0/level", "1");
+  write_file(dir / "cache/index0/shared_cpu_list", siblings);
+  write_file(dir / "cache/index3/level", "3");
+  write_file(dir / "cache/index3/shared_cpu_list", llc);
+}
+
+TEST(Topology, FindsEveryKindOnATwoSocketSmtMachine) {
+  test::ScratchDir dir;
+  // Socket 0: cores 0,1 share LLC A; core 2 has LLC B. Each core has two threads. Socket 1: cpu 6.
+  fake_cpu(dir.path(), 0, 0, 0, "0,3", "0-1,3-4");
+  fake_cpu(dir.path(), 1, 0, 1, "1,4", "0-1,3-4");
+  fake_cpu(dir.path(), 2, 0, 2, "2,5", "2,5");
+  fake_cpu(dir.path(), 3, 0, 0, "0,3", "0-1,3-4");
+  fake_cpu(dir.path(), 6, 1, 0, "6", "6");
+  const auto found = discover_placements({0, 1, 2, 3, 6}, dir.path().string());
+  ASSERT_EQ(found.size(), 5u);
+  EXPECT_EQ(found[0].kind, "same_cpu");
+  EXPECT_EQ(found[1].kind, "smt_sibling");
+  EXPECT_EQ(found[1].cpus.producer, 0);
+  EXPECT_EQ(found[1].cpus.consumer, 3);
+  EXPECT_EQ(found[2].kind, "same_llc");
+  EXPECT_EQ(found[2].cpus.consumer, 1);
+  EXPECT_EQ(found[3].kind, "different_llc");
+  EXPECT_EQ(found[3].cpus.consumer, 2);
+  EXPECT_EQ(found[4].kind, "different_socket");
+  EXPECT_EQ(found[4].cpus.consumer, 6);
+}
+
+TEST(Topology, ThisMachineHasSameCpuAndADifferentCpuKindWhenItHasTwoCpus) {
+  const auto cpus = allowed_cpus();
+  const auto found = discover_placements(cpus);
+  ASSERT_FALSE(found.empty());
+  EXPECT_EQ(found[0].kind, "same_cpu");
+  if (cpus.size() >= 2) {
+    EXPECT_GE(found.size(), 2u);
+    EXPECT_NE(found[1].cpus.producer, found[1].cpus.consumer);
+  }
+}
+
+TEST(Topology, SelectRejectsUnknownAndAbsentKindsByName) {
+  const std::vector<Placement> have = {{"same_cpu", {0, 0}, ""}, {"same_llc", {0, 1}, ""}};
+  EXPECT_EQ(select_placements("all", have).size(), 2u);
+  EXPECT_EQ(select_placements("same_llc", have).at(0).kind, "same_llc");
+  for (const char* bad : {"nearby", "different_socket", "same_cpu,same_cpu", ""}) {
+    try {
+      (void)select_placements(bad, have);
+      ADD_FAILURE() << bad;
+    } catch (const std::invalid_argument& e) {
+      EXPECT_NE(std::string(e.what()).find("--placement="), std::string::npos) << e.what();
+    }
+  }
+}
+
+TEST(Pairs, EveryPairCompletesEveryRoundTripIntact) {
+  test::ScratchDir dir;
+  PairsConfig c;
+  c.transport_id = "pipe";
+  c.pairs = 3;
+  c.iterations = 200;
+  c.tmp_root = dir.path();
+  const PairsResult r = run_pairs(c);
+  EXPECT_EQ(r.failed, 0u) << r.failures;
+  EXPECT_EQ(r.round_trips, 600u);
+  EXPECT_EQ(r.rtt.count(), 600u);
+  EXPECT_EQ(r.corrupt, 0u);
+  EXPECT_GT(r.wall_seconds, 0.0);
+  EXPECT_EQ(r.placement.size(), 3u);
+  EXPECT_TRUE(dir.leftovers().empty());
+}
+
+TEST(Pairs, UnsupportedSizeIsRefused) {
+  PairsConfig c;
+  c.transport_id = "pipe";
+  c.message_bytes = 4;
+  EXPECT_THROW((void)run_pairs(c), Unsupported);
+}
+
+TEST(FanOut, EveryConsumerGetsEveryMessageIntact) {
+  for (const char* id : {"pipe", "fifo", "unix_stream"}) {
+    SCOPED_TRACE(id);
+    test::ScratchDir dir;
+    const std::size_t fds = test::open_fd_count();
+    FanOutConfig c;
+    c.transport_id = id;
+    c.consumers = 3;
+    c.iterations = 150;
+    c.tmp_root = dir.path();
+    const FanOutResult r = run_fan_out(c);
+    EXPECT_EQ(r.delivered, 450u);
+    EXPECT_EQ(r.corrupt, 0u);
+    EXPECT_EQ(r.reordered, 0u);
+    EXPECT_EQ(r.delivery.count(), 150u);
+    EXPECT_EQ(r.round.count(), 150u);
+    EXPECT_LE(r.delivery.max(), r.round.max());  // delivery happens before the last ack
+    EXPECT_EQ(test::open_fd_count(), fds);
+    EXPECT_TRUE(dir.leftovers().empty());
+  }
+}
+
+}  // namespace
+}  // namespace ipcbench
