@@ -14,6 +14,7 @@
 #include "harness/git_rev.hpp"
 #include "harness/pair.hpp"
 #include "harness/system_info.hpp"
+#include "transports/ledger.hpp"
 #include "transports/registry.hpp"
 
 namespace ipcbench {
@@ -181,6 +182,14 @@ int main(int argc, char** argv) {
   if (o.list) {
     print_list();
     return 0;
+  }
+  // A run killed with SIGKILL (or Ctrl-C) leaves nothing behind: the janitor removes what the
+  // run's objects' owners could not.
+  try {
+    start_janitor();
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "ipcbench: cannot start the janitor: %s\n", e.what());
+    return 1;
   }
   const bool console = console_format(argc, argv);  // before Initialize() consumes the flag
   benchmark::Initialize(&argc, argv);

@@ -11,6 +11,7 @@
 #include <system_error>
 #include <vector>
 
+#include "transports/ledger.hpp"
 #include "transports/sys_error.hpp"
 
 namespace ipcbench {
@@ -22,11 +23,13 @@ PrivateDir::PrivateDir(const std::filesystem::path& root) {
   if (::mkdtemp(buf.data()) == nullptr) throw_sys_error(errno, "mkdtemp", templ);
   path_ = buf.data();
   owner_ = ::getpid();
+  ledger_ = ledger_add(ObjectKind::kPath, 0, path_.string());
 }
 
 PrivateDir::PrivateDir(PrivateDir&& other) noexcept
-    : path_(std::move(other.path_)), owner_(other.owner_) {
+    : path_(std::move(other.path_)), owner_(other.owner_), ledger_(other.ledger_) {
   other.path_.clear();
+  other.ledger_ = -1;
 }
 
 PrivateDir& PrivateDir::operator=(PrivateDir&& other) noexcept {
@@ -34,7 +37,9 @@ PrivateDir& PrivateDir::operator=(PrivateDir&& other) noexcept {
     remove();
     path_ = std::move(other.path_);
     owner_ = other.owner_;
+    ledger_ = other.ledger_;
     other.path_.clear();
+    other.ledger_ = -1;
   }
   return *this;
 }
@@ -44,8 +49,10 @@ void PrivateDir::remove() noexcept {
   if (owner_ == ::getpid()) {
     std::error_code ignored;
     std::filesystem::remove_all(path_, ignored);
+    ledger_remove(ledger_);
   }
   path_.clear();
+  ledger_ = -1;
 }
 
 std::filesystem::path default_tmp_root() {

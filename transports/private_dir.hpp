@@ -24,11 +24,15 @@ class PrivateDir {
   [[nodiscard]] const std::filesystem::path& path() const noexcept { return path_; }
   void remove() noexcept;
   // Forgets the directory without removing it (a forked child's copy).
-  void release() noexcept { path_.clear(); }
+  void release() noexcept {
+    path_.clear();
+    ledger_ = -1;
+  }
 
  private:
   std::filesystem::path path_;
   pid_t owner_ = -1;
+  int ledger_ = -1;
 };
 
 // The default root for private directories: $TMPDIR if set and absolute, else /tmp.

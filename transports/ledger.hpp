@@ -1,0 +1,35 @@
+// The ledger of IPC objects this run created, and the janitor that removes what a killed run left.
+#pragma once
+
+#include <sys/types.h>
+
+#include <string_view>
+
+namespace ipcbench {
+
+enum class ObjectKind : unsigned {
+  kPath = 1,   // a private directory (removed with what is inside)
+  kSysvShm,    // SysV shared memory id
+  kSysvSem,    // SysV semaphore set id
+  kSysvMsg,    // SysV message queue id
+  kPosixMq,    // POSIX message queue name ("/ipcb-...")
+  kPosixShm,   // POSIX shared memory name ("ipcb-..." or "/ipcb-...")
+};
+
+// Starts the janitor of this process: a child that waits (on a pidfd) for this process to end,
+// however it ends (SIGKILL included), then removes every object still in the ledger. The ledger
+// is a shared mapping, so objects recorded by forked children are covered too. Idempotent;
+// without it the ledger records nothing. Throws std::system_error if it cannot start.
+void start_janitor();
+
+// Records an object so the janitor removes it if nobody else does. `id` is the SysV id (or 0),
+// `name` the path or POSIX name. Returns a handle for ledger_remove(), or -1 (no janitor or a full
+// ledger: the object is then only removed by its owner). Never throws, never blocks.
+int ledger_add(ObjectKind kind, long id, std::string_view name) noexcept;
+// Forgets an object its owner has removed.
+void ledger_remove(int handle) noexcept;
+
+// The janitor's pid, or -1 (tests).
+[[nodiscard]] pid_t janitor_pid() noexcept;
+
+}  // namespace ipcbench
