@@ -1,0 +1,158 @@
+// Owners of SysV IPC ids, SysV shared-memory attachments and POSIX message queue descriptors, and
+// SysvReaper, the guard process that removes SysV ids whose creator died without removing them.
+#pragma once
+
+#include <mqueue.h>
+#include <sys/types.h>
+#include <unistd.h>
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+#include <utility>
+
+namespace ipcbench {
+
+enum class SysvKind { kMsgQueue, kSemSet, kShm };
+
+// IPC_RMID on `id`; failures are ignored (a destructor's job: it may be gone already).
+void sysv_remove(SysvKind kind, int id) noexcept;
+
+// A forked guard that removes the SysV ids it was told about if their creator dies without
+// removing them (SIGKILL, a crash, Ctrl-C): SysV message queues and semaphore sets otherwise
+// outlive every process. Build it before the ids it watches, so the guard inherits none of them,
+// and declare it first, so it is destroyed last. The guard ignores the terminal's signals, closes
+// every fd but its channel, and acts when the channel reaches end of file without a "done" mark.
+// Only the creating process's destructor sends "done" and reaps the guard. Throws on failure.
+class SysvReaper {
+ public:
+  SysvReaper();
+  SysvReaper(const SysvReaper&) = delete;
+  SysvReaper& operator=(const SysvReaper&) = delete;
+  ~SysvReaper();
+
+  // Tells the guard to remove `id` if the creator dies; call right after creating it.
+  void watch(SysvKind kind, int id);
+  // Tells the guard the creator removed `id` itself (so a reused id is never removed).
+  void forget(SysvKind kind, int id);
+  // Closes this process's copy of the channel without "done": a forked peer must, or the guard
+  // cannot see the creator die while the peer lives.
+  void release() noexcept;
+
+ private:
+  void send(int op, SysvKind kind, int id);
+
+  int fd_ = -1;  // write end of the channel to the guard
+  pid_t guard_ = -1;
+  pid_t owner_ = -1;
+};
+
+// Owns one SysV IPC id of kind Kind. Only the process that created it removes it (IPC_RMID) on
+// destruction or reset(); a forked child's copy removes nothing. Move-only.
+template <SysvKind Kind>
+class SysvId {
+ public:
+  SysvId() noexcept = default;
+  // Takes `id`, just created by this process.
+  explicit SysvId(int id) noexcept : id_(id), owner_(::getpid()) {}
+  SysvId(SysvId&& other) noexcept : id_(std::exchange(other.id_, -1)), owner_(other.owner_) {}
+  SysvId& operator=(SysvId&& other) noexcept {
+    if (this != &other) {
+      reset();
+      id_ = std::exchange(other.id_, -1);
+      owner_ = other.owner_;
+    }
+    return *this;
+  }
+  SysvId(const SysvId&) = delete;
+  SysvId& operator=(const SysvId&) = delete;
+  ~SysvId() { reset(); }
+
+  [[nodiscard]] int get() const noexcept { return id_; }
+  [[nodiscard]] bool valid() const noexcept { return id_ >= 0; }
+  // Removes the id if this process created it, then holds nothing.
+  void reset() noexcept {
+    if (id_ >= 0 && owner_ == ::getpid()) sysv_remove(Kind, id_);
+    id_ = -1;
+  }
+
+ private:
+  int id_ = -1;
+  pid_t owner_ = -1;
+};
+
+using SysvMsgQueue = SysvId<SysvKind::kMsgQueue>;
+using SysvSem = SysvId<SysvKind::kSemSet>;
+using SysvShm = SysvId<SysvKind::kShm>;
+
+// msgget(IPC_PRIVATE, IPC_CREAT | IPC_EXCL | 0600), watched by `reaper`. Throws naming `what`.
+[[nodiscard]] SysvMsgQueue create_msg_queue(SysvReaper& reaper, std::string_view what);
+// semget(IPC_PRIVATE, count, IPC_CREAT | IPC_EXCL | 0600), watched by `reaper`, every value set
+// to 0 with SETVAL. Throws naming `what`.
+[[nodiscard]] SysvSem create_sem_set(SysvReaper& reaper, int count, std::string_view what);
+// semctl(set, num, SETVAL, value). Throws naming `what`.
+void set_sem_value(int set, int num, int value, std::string_view what);
+// semop() of one operation (delta -1: P, +1: V) without SEM_UNDO; blocks while the value would go
+// below 0. Retries EINTR unless the watchdog interrupted the run. Throws naming `what`.
+void sem_op(int set, unsigned short num, short delta, std::string_view what);
+
+// One shmat() of a SysV segment in this process, detached (shmdt) on destruction. A forked child
+// inherits the attachment; its copy of this object detaches only the child's. Move-only.
+class ShmAttachment {
+ public:
+  ShmAttachment() noexcept = default;
+  ShmAttachment(void* addr, std::size_t bytes) noexcept : addr_(addr), bytes_(bytes) {}
+  ShmAttachment(ShmAttachment&& other) noexcept
+      : addr_(std::exchange(other.addr_, nullptr)), bytes_(std::exchange(other.bytes_, 0)) {}
+  ShmAttachment& operator=(ShmAttachment&& other) noexcept;
+  ShmAttachment(const ShmAttachment&) = delete;
+  ShmAttachment& operator=(const ShmAttachment&) = delete;
+  ~ShmAttachment() { reset(); }
+
+  [[nodiscard]] std::byte* data() const noexcept { return static_cast<std::byte*>(addr_); }
+  [[nodiscard]] std::size_t size() const noexcept { return bytes_; }
+  void reset() noexcept;
+
+ private:
+  void* addr_ = nullptr;
+  std::size_t bytes_ = 0;
+};
+
+// shmget(IPC_PRIVATE, bytes, IPC_CREAT | IPC_EXCL | 0600), shmat(), then IPC_RMID at once: Linux
+// keeps a removed segment while it is attached, and a child forked later inherits the attachment,
+// so nothing can leak whatever happens next. `what` names it in errors. Throws.
+[[nodiscard]] ShmAttachment create_removed_segment(SysvReaper& reaper, std::size_t bytes,
+                                                   std::string_view what);
+
+// Owns one POSIX message queue descriptor (mq_close on destruction). Move-only.
+class PosixMq {
+ public:
+  PosixMq() noexcept = default;
+  explicit PosixMq(mqd_t mq) noexcept : mq_(mq) {}
+  PosixMq(PosixMq&& other) noexcept : mq_(std::exchange(other.mq_, kNone)) {}
+  PosixMq& operator=(PosixMq&& other) noexcept {
+    reset(std::exchange(other.mq_, kNone));
+    return *this;
+  }
+  PosixMq(const PosixMq&) = delete;
+  PosixMq& operator=(const PosixMq&) = delete;
+  ~PosixMq() { reset(); }
+
+  [[nodiscard]] mqd_t get() const noexcept { return mq_; }
+  void reset(mqd_t mq = kNone) noexcept {
+    if (mq_ != kNone) ::mq_close(mq_);
+    mq_ = mq;
+  }
+
+ private:
+  static constexpr mqd_t kNone = static_cast<mqd_t>(-1);
+  mqd_t mq_ = kNone;
+};
+
+// mq_open(name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600, {depth, msgsize}), then mq_unlink at
+// once: the descriptor, inherited across fork(), is all either side uses, so the name never
+// outlives this call. Throws naming the queue; a refusal for lack of memory names
+// RLIMIT_MSGQUEUE and the values involved.
+[[nodiscard]] PosixMq create_unlinked_mq(const std::string& name, long depth, long msgsize);
+
+}  // namespace ipcbench
