@@ -29,6 +29,7 @@
 #include "tests/test_util.hpp"
 #include "transports/private_dir.hpp"
 #include "transports/proc.hpp"
+#include "transports/ledger.hpp"
 #include "transports/registry.hpp"
 
 namespace ipcbench {
@@ -210,15 +211,17 @@ TEST(SysvObjects, NoneLeftAfterRunsThatEndWellOrWithADeadConsumer) {
 }
 
 // The creator (the producer, which made the objects before fork()) is SIGKILLed in the middle of
-// a run: no destructor runs, so only the reaper can remove the semaphore sets and queues.
+// a run: no destructor runs, so only the janitor (started by the creator, as ipcbench does) can
+// remove the semaphore sets and queues.
 TEST(SysvObjects, NoneLeftWhenTheCreatorIsKilledMidRun) {
   for (const std::string& id : kSysvIds) {
     SCOPED_TRACE(id);
     IPCBENCH_EXPECT_CLEAN_NAMESPACE_RUN([&id]() -> std::string {
-      // Orphans (the reaper's guard, the consumer) come back to us, so we can wait for them all.
+      // Orphans (the janitor, the consumer) come back to us, so we can wait for them all.
       ::prctl(PR_SET_CHILD_SUBREAPER, 1);
       const pid_t creator = ::fork();
       if (creator == 0) {
+        start_janitor();
         PairConfig c;
         c.transport_id = id;
         c.message_bytes = id == "sysv_sem" ? 0 : 64;

@@ -48,7 +48,8 @@ PairConfig config_for(const std::string& id, Pattern pattern, std::size_t bytes,
   c.transport_id = id;
   c.pattern = pattern;
   c.message_bytes = bytes;
-  c.iterations = pattern == Pattern::kRoundTrip ? 40 : 3;
+  // Few round trips for very large messages: the point is that every byte arrives, not timing.
+  c.iterations = pattern == Pattern::kRoundTrip ? (bytes > (1u << 20) ? 4 : 40) : 3;
   c.warmup = 3;
   c.batch = 25;
   c.cpus = default_cpu_pair();
@@ -68,17 +69,18 @@ TEST_P(TransportConformance, RoundTripsEverySupportedSizeIntact) {
   for (std::size_t bytes : sizes_for(c)) {
     SCOPED_TRACE("bytes=" + std::to_string(bytes));
     test::ScratchDir dir;
-    const PairResult r = run_pair(config_for(GetParam(), Pattern::kRoundTrip, bytes, dir.path()));
+    const PairConfig cfg = config_for(GetParam(), Pattern::kRoundTrip, bytes, dir.path());
+    const PairResult r = run_pair(cfg);
     EXPECT_EQ(r.corrupt, 0u);
     EXPECT_EQ(r.reordered, 0u);
     if (!c.may_lose) {
       EXPECT_EQ(r.lost, 0u);
-      EXPECT_EQ(r.rtt.count(), 40u);
-      EXPECT_EQ(r.received, 40u);  // the consumer saw every one
+      EXPECT_EQ(r.rtt.count(), cfg.iterations);
+      EXPECT_EQ(r.received, cfg.iterations);  // the consumer saw every one
     }
-    EXPECT_EQ(r.iteration_seconds.size(), 40u);
+    EXPECT_EQ(r.iteration_seconds.size(), cfg.iterations);
     if (c.payload == Payload::kBytes && !c.may_lose) {
-      EXPECT_EQ(r.oneway.count(), 80u);
+      EXPECT_EQ(r.oneway.count(), 2 * cfg.iterations);
     }
     EXPECT_TRUE(dir.leftovers().empty());
   }

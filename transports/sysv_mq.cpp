@@ -25,7 +25,7 @@ constexpr std::size_t kMinCapacity = 64;
 class SysvMqTransport final : public Transport {
  public:
   explicit SysvMqTransport(const TransportOptions& options)
-      : queue_(create_msg_queue(reaper_, "SysV message queue")),
+      : queue_(create_msg_queue("SysV message queue")),
         name_("SysV message queue " + std::to_string(queue_.get())),
         capacity_(std::max(options.message_bytes, kMinCapacity)),
         // struct msgbuf { long mtype; char mtext[]; }, allocated once, as longs for alignment.
@@ -39,7 +39,6 @@ class SysvMqTransport final : public Transport {
     out_type_ = producer ? kDown : kUp;
     in_type_ = producer ? kUp : kDown;
     // The consumer's copy must not keep the guard from seeing the creator die.
-    if (!producer) reaper_.release();
   }
 
   void send(std::span<const std::byte> msg) override {
@@ -81,7 +80,6 @@ class SysvMqTransport final : public Transport {
     return reinterpret_cast<std::byte*>(buffer_.get() + 1);
   }
 
-  SysvReaper reaper_;  // first: destroyed last, after the queue it watches is removed
   SysvMsgQueue queue_;
   std::string name_;
   std::size_t capacity_;

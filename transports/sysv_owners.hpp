@@ -1,5 +1,6 @@
-// Owners of SysV IPC ids, SysV shared-memory attachments and POSIX message queue descriptors, and
-// SysvReaper, the guard process that removes SysV ids whose creator died without removing them.
+// Owners of SysV IPC ids, SysV shared-memory attachments and POSIX message queue descriptors.
+// SysV ids are recorded in the run's ledger (transports/ledger.hpp), so the janitor removes them
+// if their creator dies without doing so (SysV objects otherwise outlive every process).
 #pragma once
 
 #include <mqueue.h>
@@ -11,56 +12,36 @@
 #include <string_view>
 #include <utility>
 
+#include "transports/ledger.hpp"
+
 namespace ipcbench {
 
 enum class SysvKind { kMsgQueue, kSemSet, kShm };
 
 // IPC_RMID on `id`; failures are ignored (a destructor's job: it may be gone already).
 void sysv_remove(SysvKind kind, int id) noexcept;
-
-// A forked guard that removes the SysV ids it was told about if their creator dies without
-// removing them (SIGKILL, a crash, Ctrl-C): SysV message queues and semaphore sets otherwise
-// outlive every process. Build it before the ids it watches, so the guard inherits none of them,
-// and declare it first, so it is destroyed last. The guard ignores the terminal's signals, closes
-// every fd but its channel, and acts when the channel reaches end of file without a "done" mark.
-// Only the creating process's destructor sends "done" and reaps the guard. Throws on failure.
-class SysvReaper {
- public:
-  SysvReaper();
-  SysvReaper(const SysvReaper&) = delete;
-  SysvReaper& operator=(const SysvReaper&) = delete;
-  ~SysvReaper();
-
-  // Tells the guard to remove `id` if the creator dies; call right after creating it.
-  void watch(SysvKind kind, int id);
-  // Tells the guard the creator removed `id` itself (so a reused id is never removed).
-  void forget(SysvKind kind, int id);
-  // Closes this process's copy of the channel without "done": a forked peer must, or the guard
-  // cannot see the creator die while the peer lives.
-  void release() noexcept;
-
- private:
-  void send(int op, SysvKind kind, int id);
-
-  int fd_ = -1;  // write end of the channel to the guard
-  pid_t guard_ = -1;
-  pid_t owner_ = -1;
-};
+// Records `id` in the run's ledger; returns the ledger handle (-1 when no janitor runs).
+int sysv_record(SysvKind kind, int id) noexcept;
 
 // Owns one SysV IPC id of kind Kind. Only the process that created it removes it (IPC_RMID) on
-// destruction or reset(); a forked child's copy removes nothing. Move-only.
+// destruction or reset(), then drops it from the ledger; a forked child's copy removes nothing.
+// Move-only.
 template <SysvKind Kind>
 class SysvId {
  public:
   SysvId() noexcept = default;
   // Takes `id`, just created by this process.
-  explicit SysvId(int id) noexcept : id_(id), owner_(::getpid()) {}
-  SysvId(SysvId&& other) noexcept : id_(std::exchange(other.id_, -1)), owner_(other.owner_) {}
+  explicit SysvId(int id) noexcept : id_(id), owner_(::getpid()), ledger_(sysv_record(Kind, id)) {}
+  SysvId(SysvId&& other) noexcept
+      : id_(std::exchange(other.id_, -1)),
+        owner_(other.owner_),
+        ledger_(std::exchange(other.ledger_, -1)) {}
   SysvId& operator=(SysvId&& other) noexcept {
     if (this != &other) {
       reset();
       id_ = std::exchange(other.id_, -1);
       owner_ = other.owner_;
+      ledger_ = std::exchange(other.ledger_, -1);
     }
     return *this;
   }
@@ -72,24 +53,29 @@ class SysvId {
   [[nodiscard]] bool valid() const noexcept { return id_ >= 0; }
   // Removes the id if this process created it, then holds nothing.
   void reset() noexcept {
-    if (id_ >= 0 && owner_ == ::getpid()) sysv_remove(Kind, id_);
+    if (id_ >= 0 && owner_ == ::getpid()) {
+      sysv_remove(Kind, id_);
+      ledger_remove(ledger_);
+    }
     id_ = -1;
+    ledger_ = -1;
   }
 
  private:
   int id_ = -1;
   pid_t owner_ = -1;
+  int ledger_ = -1;
 };
 
 using SysvMsgQueue = SysvId<SysvKind::kMsgQueue>;
 using SysvSem = SysvId<SysvKind::kSemSet>;
 using SysvShm = SysvId<SysvKind::kShm>;
 
-// msgget(IPC_PRIVATE, IPC_CREAT | IPC_EXCL | 0600), watched by `reaper`. Throws naming `what`.
-[[nodiscard]] SysvMsgQueue create_msg_queue(SysvReaper& reaper, std::string_view what);
-// semget(IPC_PRIVATE, count, IPC_CREAT | IPC_EXCL | 0600), watched by `reaper`, every value set
+// msgget(IPC_PRIVATE, IPC_CREAT | IPC_EXCL | 0600), recorded in the ledger. Throws naming `what`.
+[[nodiscard]] SysvMsgQueue create_msg_queue(std::string_view what);
+// semget(IPC_PRIVATE, count, IPC_CREAT | IPC_EXCL | 0600), recorded in the ledger, every value set
 // to 0 with SETVAL. Throws naming `what`.
-[[nodiscard]] SysvSem create_sem_set(SysvReaper& reaper, int count, std::string_view what);
+[[nodiscard]] SysvSem create_sem_set(int count, std::string_view what);
 // semctl(set, num, SETVAL, value). Throws naming `what`.
 void set_sem_value(int set, int num, int value, std::string_view what);
 // semop() of one operation (delta -1: P, +1: V) without SEM_UNDO; blocks while the value would go
@@ -121,8 +107,7 @@ class ShmAttachment {
 // shmget(IPC_PRIVATE, bytes, IPC_CREAT | IPC_EXCL | 0600), shmat(), then IPC_RMID at once: Linux
 // keeps a removed segment while it is attached, and a child forked later inherits the attachment,
 // so nothing can leak whatever happens next. `what` names it in errors. Throws.
-[[nodiscard]] ShmAttachment create_removed_segment(SysvReaper& reaper, std::size_t bytes,
-                                                   std::string_view what);
+[[nodiscard]] ShmAttachment create_removed_segment(std::size_t bytes, std::string_view what);
 
 // Owns one POSIX message queue descriptor (mq_close on destruction). Move-only.
 class PosixMq {

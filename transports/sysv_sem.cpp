@@ -19,14 +19,13 @@ constexpr unsigned short kDown = 0, kUp = 1;
 class SysvSemTransport final : public Transport {
  public:
   explicit SysvSemTransport(const TransportOptions&)
-      : sems_(create_sem_set(reaper_, 2, "SysV semaphore set")),  // both start at 0
+      : sems_(create_sem_set(2, "SysV semaphore set")),  // both start at 0
         name_("SysV semaphore set " + std::to_string(sems_.get())) {}
 
   void attach(Role role, pid_t /*peer*/) override {
     const bool producer = role == Role::kProducer;
     mine_ = producer ? kUp : kDown;
     peers_ = producer ? kDown : kUp;
-    if (!producer) reaper_.release();
   }
 
   // A semaphore counts, so V operations never merge (up to SEMVMX, 32767, pending: past that
@@ -43,7 +42,6 @@ class SysvSemTransport final : public Transport {
   }
 
  private:
-  SysvReaper reaper_;  // first: destroyed last, after the set it watches is removed
   SysvSem sems_;
   std::string name_;
   unsigned short mine_ = kUp, peers_ = kDown;

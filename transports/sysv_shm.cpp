@@ -55,8 +55,8 @@ class SysvShmTransport final : public Transport {
   explicit SysvShmTransport(const TransportOptions& options)
       : capacity_(std::max(options.message_bytes, kMinCapacity)),
         stride_(kSlotHeaderBytes + round_up(capacity_, 64)),
-        sems_(create_sem_set(reaper_, kSemCount, "SysV semaphore set")),
-        segment_(create_removed_segment(reaper_, 2 * stride_, "SysV shm segment")),
+        sems_(create_sem_set(kSemCount, "SysV semaphore set")),
+        segment_(create_removed_segment(2 * stride_, "SysV shm segment")),
         name_("SysV shm segment + semaphore set " + std::to_string(sems_.get())) {
     // Both slots start empty.
     set_sem_value(sems_.get(), kDownEmpty, 1, name_);
@@ -72,7 +72,6 @@ class SysvShmTransport final : public Transport {
     const Slot up{segment_.data() + stride_, kUpEmpty, kUpFull};
     out_ = producer ? down : up;
     in_ = producer ? up : down;
-    if (!producer) reaper_.release();
   }
 
   void send(std::span<const std::byte> msg) override {
@@ -99,7 +98,6 @@ class SysvShmTransport final : public Transport {
   }
 
  private:
-  SysvReaper reaper_;  // first: destroyed last, after the semaphore set it watches is removed
   std::size_t capacity_, stride_;
   SysvSem sems_;
   ShmAttachment segment_;
