@@ -51,7 +51,7 @@ PairConfig config_for(const std::string& id, Pattern pattern, std::size_t bytes,
   // Few round trips for very large messages: the point is that every byte arrives, not timing.
   c.iterations = pattern == Pattern::kRoundTrip ? (bytes > (1u << 20) ? 4 : 40) : 3;
   c.warmup = 3;
-  c.batch = 25;
+  c.batch = bytes > (1u << 20) ? 4 : 25;
   c.cpus = default_cpu_pair();
   c.tmp_root = root;
   c.watchdog = std::chrono::milliseconds(5000);
@@ -91,8 +91,9 @@ TEST_P(TransportConformance, StreamsEverySupportedSizeInOrder) {
   for (std::size_t bytes : sizes_for(c)) {
     SCOPED_TRACE("bytes=" + std::to_string(bytes));
     test::ScratchDir dir;
-    const PairResult r = run_pair(config_for(GetParam(), Pattern::kStream, bytes, dir.path()));
-    EXPECT_EQ(r.sent, 75u);
+    const PairConfig cfg = config_for(GetParam(), Pattern::kStream, bytes, dir.path());
+    const PairResult r = run_pair(cfg);
+    EXPECT_EQ(r.sent, cfg.iterations * cfg.batch);
     EXPECT_EQ(r.corrupt, 0u);
     EXPECT_EQ(r.reordered, 0u);
     EXPECT_EQ(r.received + r.lost + r.coalesced, r.sent);
