@@ -135,6 +135,17 @@ void ledger_remove(int handle) noexcept {
   g_ledger->slots[handle].state.store(0, std::memory_order_release);
 }
 
+std::vector<LedgerEntry> ledger_entries() {
+  std::vector<LedgerEntry> out;
+  if (g_ledger == nullptr) return out;
+  for (const Slot& s : g_ledger->slots) {
+    if (s.state.load(std::memory_order_acquire) == 2) {
+      out.push_back({static_cast<ObjectKind>(s.kind), s.id, s.name});
+    }
+  }
+  return out;
+}
+
 pid_t janitor_pid() noexcept { return g_janitor; }
 
 }  // namespace ipcbench

@@ -3,7 +3,9 @@
 
 #include <sys/types.h>
 
+#include <string>
 #include <string_view>
+#include <vector>
 
 namespace ipcbench {
 
@@ -28,6 +30,14 @@ void start_janitor();
 int ledger_add(ObjectKind kind, long id, std::string_view name) noexcept;
 // Forgets an object its owner has removed.
 void ledger_remove(int handle) noexcept;
+
+struct LedgerEntry {
+  ObjectKind kind;
+  long id;
+  std::string name;
+};
+// The objects recorded now and not yet removed by their owners (tests).
+[[nodiscard]] std::vector<LedgerEntry> ledger_entries();
 
 // The janitor's pid, or -1 (tests).
 [[nodiscard]] pid_t janitor_pid() noexcept;
