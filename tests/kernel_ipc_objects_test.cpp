@@ -87,58 +87,15 @@ TransportOptions options_for(std::size_t bytes) {
   return o;
 }
 
-// Runs `body` in a forked child with an IPC namespace of its own, so /proc/sysvipc lists exactly
-// the objects the body made, whatever other tests (ctest -j) or programs do meanwhile. The body
-// returns what went wrong, or "" when all is well; a crash or a hang (20 s) is reported too.
-struct NamespaceOutcome {
-  bool skipped = false;
-  std::string problems;
-};
-
-NamespaceOutcome in_private_ipc_namespace(const std::function<std::string()>& body) {
-  int fds[2];
-  if (::pipe2(fds, O_CLOEXEC) != 0) return {false, "pipe2 failed"};
-  const pid_t pid = ::fork();
-  if (pid == 0) {
-    ::close(fds[0]);
-    ::signal(SIGALRM, SIG_DFL);  // the harness's handler would make the alarm harmless
-    ::alarm(20);
-    std::string out;
-    int code = 0;
-    if (::unshare(CLONE_NEWIPC) != 0 && ::unshare(CLONE_NEWUSER | CLONE_NEWIPC) != 0) {
-      out = std::string("unshare(CLONE_NEWIPC): ") + std::strerror(errno);
-      code = 2;
-    } else {
-      try {
-        out = body();
-      } catch (const std::exception& e) {
-        out = std::string("threw: ") + e.what();
-      }
-      code = out.empty() ? 0 : 1;
-    }
-    (void)!::write(fds[1], out.data(), out.size());
-    ::_exit(code);
-  }
-  ::close(fds[1]);
-  std::string text;
-  char buf[512];
-  ssize_t n;
-  while ((n = ::read(fds[0], buf, sizeof buf)) > 0 || (n < 0 && errno == EINTR)) {
-    if (n > 0) text.append(buf, static_cast<std::size_t>(n));
-  }
-  ::close(fds[0]);
-  int status = 0;
-  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-  }
-  if (WIFEXITED(status) && WEXITSTATUS(status) == 2) return {true, text};
-  if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return {false, ""};
-  return {false, text.empty() ? describe_wait_status(status) : text};
+// /proc/sysvipc then lists exactly the objects the body made, whatever else runs meanwhile.
+test::NamespaceOutcome in_private_ipc_namespace(const std::function<std::string()>& body) {
+  return test::in_private_namespaces(CLONE_NEWIPC, body);
 }
 
 // A macro because GTEST_SKIP() must return from the test body itself.
 #define IPCBENCH_EXPECT_CLEAN_NAMESPACE_RUN(...)                            \
   do {                                                                      \
-    const NamespaceOutcome outcome = in_private_ipc_namespace(__VA_ARGS__); \
+    const test::NamespaceOutcome outcome = in_private_ipc_namespace(__VA_ARGS__); \
     if (outcome.skipped) GTEST_SKIP() << outcome.problems;                  \
     EXPECT_EQ(outcome.problems, "");                                        \
   } while (0)

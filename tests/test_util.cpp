@@ -1,10 +1,17 @@
 #include "tests/test_util.hpp"
 
+#include "harness/process.hpp"
+
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdio>
+#include <cerrno>
 #include <cstdlib>
+#include <cstring>
 #include <stdexcept>
 
 namespace ipcbench::test {
@@ -26,6 +33,47 @@ std::vector<std::string> ScratchDir::leftovers() const {
     out.push_back(std::filesystem::relative(e.path(), path_).string());
   }
   return out;
+}
+
+NamespaceOutcome in_private_namespaces(int clone_flags,
+                                       const std::function<std::string()>& body) {
+  int fds[2];
+  if (::pipe2(fds, O_CLOEXEC) != 0) return {false, "pipe2 failed"};
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    ::close(fds[0]);
+    ::signal(SIGALRM, SIG_DFL);  // the harness's handler would make the alarm harmless
+    ::alarm(20);
+    std::string out;
+    int code = 0;
+    if (::unshare(clone_flags) != 0 && ::unshare(CLONE_NEWUSER | clone_flags) != 0) {
+      out = std::string("unshare: ") + std::strerror(errno);
+      code = 2;
+    } else {
+      try {
+        out = body();
+      } catch (const std::exception& e) {
+        out = std::string("threw: ") + e.what();
+      }
+      code = out.empty() ? 0 : 1;
+    }
+    (void)!::write(fds[1], out.data(), out.size());
+    ::_exit(code);
+  }
+  ::close(fds[1]);
+  std::string text;
+  char buf[512];
+  ssize_t n;
+  while ((n = ::read(fds[0], buf, sizeof buf)) > 0 || (n < 0 && errno == EINTR)) {
+    if (n > 0) text.append(buf, static_cast<std::size_t>(n));
+  }
+  ::close(fds[0]);
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  if (WIFEXITED(status) && WEXITSTATUS(status) == 2) return {true, text};
+  if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return {false, ""};
+  return {false, text.empty() ? describe_wait_status(status) : text};
 }
 
 int run_command(const std::string& cmd, std::string& output) {

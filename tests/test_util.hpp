@@ -3,6 +3,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -29,6 +30,19 @@ class ScratchDir {
  private:
   std::filesystem::path path_;
 };
+
+// What a body run in private namespaces reported: skipped (namespaces not allowed here, with the
+// reason) or its problems ("" when all is well).
+struct NamespaceOutcome {
+  bool skipped = false;
+  std::string problems;
+};
+
+// Runs `body` in a forked child that first unshares `clone_flags` (CLONE_NEWIPC, CLONE_NEWNET,
+// CLONE_NEWNS...; retried with CLONE_NEWUSER when not root), so it sees and changes only its own
+// objects, network or mounts. The body returns what went wrong or ""; a throw, a crash or a hang
+// (20 s) is reported too.
+NamespaceOutcome in_private_namespaces(int clone_flags, const std::function<std::string()>& body);
 
 // Runs `cmd` through /bin/sh, returns its exit status and sets `output` to stdout+stderr.
 int run_command(const std::string& cmd, std::string& output);
