@@ -24,7 +24,9 @@ enum class Pattern {
 
 // A fault the consumer injects into itself after receiving `after_messages` messages (tests).
 struct Fault {
-  enum class Kind { kNone, kKill, kStop, kExit };
+  // kDropReply: the consumer does not echo round trip `after_messages` (a lost reply, for
+  // transports that may lose).
+  enum class Kind { kNone, kKill, kStop, kExit, kDropReply };
   Kind kind = Kind::kNone;
   std::uint64_t after_messages = 0;
 };
@@ -40,6 +42,7 @@ struct PairConfig {
   std::uint64_t warmup = 0;  // untimed round trips before timing; 0: chosen from the size
   std::uint64_t batch = 0;   // messages per stream batch; 0: chosen from the size
   Fault fault;
+  std::size_t recv_buffer_bytes = 0;  // tests only: see TransportOptions::recv_buffer_bytes
 };
 
 struct PairResult {
