@@ -104,7 +104,8 @@ Capabilities describe_udp() {
           .limit_source = "65535 - 20 (IPv4 header) - 8 (UDP header); receive buffer SO_RCVBUF " +
                           buffer + " (kernel default, " + kRmemDefault +
                           "): datagrams beyond it are dropped and counted lost",
-          .may_lose = true};
+          .may_lose = true,
+          .waits_by = "blocking recv() with a timeout (SO_RCVTIMEO)"};
 }
 
 }  // namespace ipcbench
