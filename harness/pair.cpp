@@ -107,6 +107,7 @@ void inject_fault(const Fault& fault, std::uint64_t received) {
     case Fault::Kind::kExit:
       ::_exit(7);
     case Fault::Kind::kNone:
+    case Fault::Kind::kDropReply:  // handled where the reply is sent
       break;
   }
 }
@@ -127,6 +128,8 @@ void consume_round_trips(Transport& t, const Plan& plan, Framer& framer, Consume
       continue;
     }
     const bool timed = i >= untimed;
+    const bool drop =
+        plan.fault.kind == Fault::Kind::kDropReply && i + 1 == plan.fault.after_messages;
     std::uint64_t seq = 0;
     if (plan.payload == Payload::kBytes) {
       seq = Framer::seq_of(buf);
@@ -137,11 +140,11 @@ void consume_round_trips(Transport& t, const Plan& plan, Framer& framer, Consume
       const std::uint64_t now = now_ns();
       if (timed) out.oneway.record(now - Framer::stamp_of(buf));
       Framer::set_stamp(buf, now);
-      t.send(buf);
+      if (!drop) t.send(buf);
     } else if (plan.payload == Payload::kWord) {
       seq = Framer::seq_of(buf);
-      t.send(buf);
-    } else {
+      if (!drop) t.send(buf);
+    } else if (!drop) {
       t.send(buf);
     }
     // Checked after the echo is on its way, so the check overlaps the producer's own.
@@ -385,6 +388,7 @@ PairResult run_pair(const PairConfig& config) {
     options.message_bytes = config.message_bytes;
     options.tmp_root = config.tmp_root.empty() ? default_tmp_root() : config.tmp_root;
     options.same_cpu = config.cpus.same();
+    options.recv_buffer_bytes = config.recv_buffer_bytes;
     TransportPtr transport = info->make(options);
     Framer framer(caps.payload, config.message_bytes);
     SharedRegion<ConsumerReport> report;

@@ -25,7 +25,9 @@ enum class Pattern {
 
 // A fault the consumer injects into itself after receiving `after_messages` messages (tests).
 struct Fault {
-  enum class Kind { kNone, kKill, kStop, kExit };
+  // kDropReply: the consumer does not echo round trip `after_messages` (a lost reply, for
+  // transports that may lose).
+  enum class Kind { kNone, kKill, kStop, kExit, kDropReply };
   Kind kind = Kind::kNone;
   std::uint64_t after_messages = 0;
 };
@@ -44,6 +46,7 @@ struct PairConfig {
   // Called by the producer after the handshake and warm-up, right before timing starts (the
   // many-pairs pattern waits on a barrier here). May throw to abort the run.
   std::function<void()> before_timing;
+  std::size_t recv_buffer_bytes = 0;  // tests only: see TransportOptions::recv_buffer_bytes
 };
 
 struct PairResult {

@@ -42,6 +42,9 @@ struct TransportOptions {
   std::filesystem::path tmp_root;  // where a private 0700 directory is made for path names
   std::chrono::milliseconds recv_timeout{200};  // only transports that may lose time out
   bool same_cpu = false;  // both ends pinned to one CPU
+  // 0 (always, in benchmarks): the kernel's default receive buffer, what users get. Tests set it
+  // to shrink a lossy transport's SO_RCVBUF and force real losses; others ignore it.
+  std::size_t recv_buffer_bytes = 0;
 };
 
 // What recv() got.
