@@ -258,11 +258,15 @@ def check_build_type(path, context):
 
 
 def check_required(path, kind, name, counters):
-    """Refuses a row of a reported kind that lacks a field this program needs."""
+    """Refuses a row of a reported kind that lacks a field this program needs, or whose round
+    trip is not a positive time."""
     for key in REQUIRED_FIELDS.get(kind, ()):
         if key not in counters:
             raise InputError(f"{path}: benchmark '{name}' has no numeric field '{key}' "
                              f"(needed for {kind} rows)")
+        if kind == ROUND_TRIP and counters[key] <= 0:
+            raise InputError(f"{path}: benchmark '{name}' has {key} = {counters[key]:g}: a "
+                             "measured round trip takes a positive time")
 
 
 def load_run(path):
@@ -962,6 +966,16 @@ def zero_byte_note(dataset, kind):
             if zero else "")
 
 
+def finish_panel(ax, legend):
+    """Adds the legend when the panel has lines, or says that it has nothing to show."""
+    if ax.get_legend_handles_labels()[0]:
+        if legend:
+            ax.legend(fontsize=7, loc="lower left")
+    else:
+        ax.text(0.5, 0.5, "no measured case to plot\n(see REPORT.md)", ha="center",
+                va="center", transform=ax.transAxes)
+
+
 def plot_latency(plt, dataset, out_dir, style):
     """latency.png: RTT p50 bars per transport at its smallest size, whisker to p99."""
     n = max(len(dataset.transports), 1)
@@ -993,8 +1007,10 @@ def plot_latency(plt, dataset, out_dir, style):
     ax.set_title("Round trip p50 per transport at its smallest measured message size "
                  "(size under each name)", fontsize=10)
     ax.grid(axis="y", which="both", alpha=0.3)
-    if k > 1:
+    if k > 1 and ax.get_legend_handles_labels()[0]:
         ax.legend(title="placement", fontsize=8)
+    if not ax.patches:
+        finish_panel(ax, legend=False)
     return save(fig, out_dir, "latency.png")
 
 
@@ -1024,6 +1040,7 @@ def plot_vs_size(plt, dataset, out_dir, style, kind, key, scale, ylabel, title, 
         ax.grid(which="both", alpha=0.3)
         ax.xaxis.set_major_formatter(
             plt.FuncFormatter(lambda v, _: fmt_bytes(int(v)) if v >= 1 else ""))
+        finish_panel(ax, legend=False)
     panels[0][1].set_ylabel(ylabel)
     handles = {}
     for _, ax in panels:
@@ -1087,7 +1104,7 @@ def plot_cdf(plt, dataset, out_dir, style):
         ax.set_xlabel("round-trip time (RTT), µs (log scale)")
         ax.set_title(placement_title(placement), fontsize=9)
         ax.grid(which="both", alpha=0.3)
-        ax.legend(fontsize=7, loc="lower left")
+        finish_panel(ax, legend=True)
     panels[0][1].set_ylabel("fraction of round trips slower than x (log scale)")
     return save(fig, out_dir, "latency_cdf.png")
 

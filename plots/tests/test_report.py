@@ -194,6 +194,14 @@ class ErroredAndUnsupported(OutputDir):
         self.assertIn("not measured in this input", rows["FIFO queue"][8])
         self.assertIn("not measured in this input", rows["Socket"][8])
 
+    def test_run_with_nothing_to_plot_still_writes_every_file(self):
+        document = load_fixture("errored_unsupported.json")
+        document["benchmarks"] = [b for b in document["benchmarks"] if b.get("error_occurred")]
+        result = run_report("--out", self.out, self.write_json("only_errors.json", document))
+        self.assertEqual(result.returncode, 0, result.stderr)
+        for name in (*PICTURES, "REPORT.md"):
+            self.assertGreater(os.path.getsize(os.path.join(self.out, name)), 0, name)
+
     def test_only_good_cases_are_selected_for_plots(self):
         dataset = report.load_dataset([data("errored_unsupported.json")])
         placement = "different_cpus"
@@ -245,6 +253,11 @@ class Refusals(OutputDir):
         self.assert_refused(data("missing_fields.json"),
                             "'RoundTrip/pipe/bytes:64/iterations:2000/manual_time'",
                             "no numeric field 'p50_ns'")
+
+    def test_round_trip_of_zero_time(self):
+        document = load_fixture("normal_run.json")
+        document["benchmarks"][0]["p50_ns"] = 0
+        self.assert_refused(self.write_json("zero.json", document), "p50_ns = 0")
 
     def test_row_without_name(self):
         document = load_fixture("normal_run.json")
