@@ -1,0 +1,354 @@
+"""Tests of plots/report.py on small hand-written JSON files in data/ (run by CTest).
+
+The command-line tests run the program the way users do (/usr/bin/python3 plots/report.py) and
+check its exit status, its messages and what it writes; the unit tests import it to check how
+names are parsed and which cases are plotted.
+"""
+
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import unittest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+DATA = os.path.join(HERE, "data")
+PROGRAM = os.path.join(os.path.dirname(HERE), "report.py")
+PICTURES = ("latency.png", "latency_vs_size.png", "throughput_vs_size.png", "latency_cdf.png")
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+sys.path.insert(0, os.path.dirname(HERE))
+import report  # noqa: E402  (the program under test, found next to this folder)
+
+
+def data(name):
+    """The path of a fixture file."""
+    return os.path.join(DATA, name)
+
+
+def read_text(path):
+    """The text of a file (closed again)."""
+    with open(path, encoding="utf-8") as f:
+        return f.read()
+
+
+def load_fixture(name):
+    """A fixture's parsed JSON, to write a variant of it."""
+    return json.loads(read_text(data(name)))
+
+
+def run_report(*args):
+    """Runs the program; returns the CompletedProcess (text output)."""
+    return subprocess.run([sys.executable, PROGRAM, *args], capture_output=True, text=True,
+                          timeout=120, check=False)
+
+
+class OutputDir(unittest.TestCase):
+    """A fresh temporary folder per test, removed afterwards."""
+
+    def setUp(self):
+        self._tmp = tempfile.TemporaryDirectory(prefix="ipcbench-report-test-")
+        self.out = self._tmp.name
+
+    def tearDown(self):
+        self._tmp.cleanup()
+
+    def write_json(self, name, document):
+        """Writes a variant fixture into the temporary folder; returns its path."""
+        path = os.path.join(self.out, name)
+        with open(path, "w", encoding="utf-8") as f:
+            json.dump(document, f)
+        return path
+
+
+def lecture_rows(report_text, placement_title):
+    """{mechanism: cells} of the lecture's table for one placement in REPORT.md."""
+    section = report_text.split(f"### Placement: {placement_title}\n", 1)[1]
+    rows = {}
+    for line in section.splitlines()[2:]:
+        if not line.startswith("|"):
+            break
+        cells = [c.strip() for c in line.strip("|").split(" | ")]
+        rows[cells[0]] = cells
+    return rows
+
+
+class NormalRun(OutputDir):
+    """A release run with every lecture row, Limit rows and rows of kinds not reported."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls._tmp_class = tempfile.TemporaryDirectory(prefix="ipcbench-report-test-")
+        cls.out_dir = cls._tmp_class.name
+        cls.result = run_report("--out", cls.out_dir, data("normal_run.json"),
+                                data("same_cpu_run.json"))
+        path = os.path.join(cls.out_dir, "REPORT.md")
+        cls.text = read_text(path) if os.path.exists(path) else ""
+
+    @classmethod
+    def tearDownClass(cls):
+        cls._tmp_class.cleanup()
+
+    def test_exits_zero_without_errors(self):
+        self.assertEqual(self.result.returncode, 0, self.result.stderr)
+        self.assertNotIn("Traceback", self.result.stderr)
+
+    def test_writes_four_pictures_that_are_png_and_not_empty(self):
+        for name in PICTURES:
+            path = os.path.join(self.out_dir, name)
+            self.assertTrue(os.path.exists(path), name)
+            with open(path, "rb") as f:
+                head = f.read(len(PNG_SIGNATURE))
+            self.assertEqual(head, PNG_SIGNATURE, name)
+            self.assertGreater(os.path.getsize(path), 1000, name)
+
+    def test_report_links_every_picture(self):
+        for name in PICTURES:
+            self.assertIn(f"]({name})", self.text)
+
+    def test_machine_section_names_cpu_kernel_pinning_revision(self):
+        for expected in ("Fixture CPU 9000", "Linux 6.1.0-fixture", "producer=cpu0 consumer=cpu1",
+                         "abc123fixture", "2026-11-20T10:00:00+00:00",
+                         "running under a hypervisor"):
+            self.assertIn(expected, self.text)
+
+    def test_every_lecture_row_with_transports_has_figure_and_verdict(self):
+        rows = lecture_rows(self.text, "different CPUs")
+        for mechanism, _, _, _ in report.LECTURE_ROWS:
+            cells = rows[mechanism]
+            self.assertNotEqual(cells[3], "none", mechanism)
+            self.assertRegex(cells[4], r"µs", mechanism)  # a measured round trip
+            self.assertRegex(cells[8], r"\*\*(holds|does not hold)\*\*", mechanism)
+            self.assertRegex(cells[9], r"\*\*(holds|does not hold)\*\*", mechanism)
+
+    def test_speed_verdicts_follow_the_stated_rule(self):
+        rows = lecture_rows(self.text, "different CPUs")
+        # 13 transports: ranks 1-5 fast, 6-9 medium, 10-13 slow.
+        self.assertIn("**holds**: pipe 6.00 µs at 64 B is rank 4/13 (fast)", rows["Pipe"][8])
+        self.assertIn("**does not hold**: signal 9.00 µs at 0 B is rank 7/13 (medium); 1.29x",
+                      rows["Signal"][8])
+        self.assertIn("**does not hold**: fifo 5.30 µs at 64 B is rank 3/13 (fast)",
+                      rows["FIFO queue"][8])
+        # unix_stream is medium but within 10% of the fastest slow transport (unix_dgram).
+        self.assertIn("**holds** (within 10%)", rows["Socket"][8])
+        self.assertIn("0.909x", rows["Socket"][8])
+
+    def test_volume_verdicts_follow_the_stated_rule(self):
+        rows = lecture_rows(self.text, "different CPUs")
+        self.assertIn("**holds**", rows["Signal"][9])
+        self.assertIn("(very small)", rows["Signal"][9])
+        self.assertIn("**does not hold**", rows["Semaphore"][9])  # carries 0 B: very small
+        self.assertIn("**holds**", rows["Shared memory"][9])
+
+    def test_median_aggregate_stands_for_repeated_case(self):
+        rows = lecture_rows(self.text, "different CPUs")
+        self.assertIn("pipe 6.00 µs (64 B)", rows["Pipe"][4])  # the median, not the mean 6.07
+
+    def test_claims_carry_measured_evidence(self):
+        self.assertIn("**does not hold**: fifo p50 5.30 µs vs pipe 6.00 µs at 64 B (0.883x)",
+                      self.text)
+        self.assertIn("**holds**: fifo p50 2.50 µs vs pipe 2.00 µs at 64 B (1.25x)", self.text)
+        self.assertIn("1096 of 4096 signals sent coalesced", self.text)
+        self.assertIn("udp: streams lost 12 of 16384 sent", self.text)
+        self.assertIn("the synchronization is 66.7% of the shared-memory round trip", self.text)
+        self.assertIn("tcp p50 20.0 µs vs unix_stream 10.0 µs at 64 B (2.00x)", self.text)
+        self.assertIn("at 1 MiB (>= capacity) the two processes switch 31.0 times", self.text)
+
+    def test_absent_transports_say_not_measured(self):
+        rows = lecture_rows(self.text, "same CPU")
+        self.assertIn("not measured in this input", rows["Signal"][8])
+        self.assertIn("**not measured in this input** (needs udp)", self.text)
+
+    def test_distance_to_hardware_uses_limit_rows(self):
+        self.assertIn("round trip p50 0.150 µs", self.text)
+        self.assertRegex(self.text, r"\| shm_spin \| 0\.300 µs \| 2\.00x \|")
+        self.assertIn("trivial system call (Limit/syscall): 0.120 µs", self.text)
+
+    def test_both_placements_and_ignored_kinds_reported(self):
+        self.assertIn("### Placement: different CPUs", self.text)
+        self.assertIn("### Placement: same CPU", self.text)
+        self.assertIn("(FanIn): 1 rows, left out", self.text)
+
+    def test_unsupported_cases_listed(self):
+        self.assertIn("| RoundTrip/posix_mq/bytes:65536 | different CPUs | unsupported | "
+                      "larger than msgsize_max 8192", self.text)
+
+
+class ErroredAndUnsupported(OutputDir):
+    """Errored, unsupported and corrupt cases: listed in the report, never plotted or ranked."""
+
+    def test_report_lists_errored_unsupported_and_corrupt(self):
+        result = run_report("--out", self.out, data("errored_unsupported.json"))
+        self.assertEqual(result.returncode, 0, result.stderr)
+        for name in PICTURES:
+            self.assertGreater(os.path.getsize(os.path.join(self.out, name)), 0)
+        text = read_text(os.path.join(self.out, "REPORT.md"))
+        self.assertIn("| errored | recv(fifo /tmp/ipcb-x/down): peer made no progress", text)
+        self.assertIn("| RoundTrip/signal/bytes:64 | different CPUs | unsupported | signal "
+                      "carries no payload", text)
+        self.assertIn("| Stream/posix_mq/bytes:1048576 | different CPUs | unsupported |", text)
+        self.assertIn("| corrupt data | 3 corrupt messages", text)
+        rows = lecture_rows(text, "different CPUs")
+        self.assertIn("not measured in this input", rows["FIFO queue"][8])
+        self.assertIn("not measured in this input", rows["Socket"][8])
+
+    def test_run_with_nothing_to_plot_still_writes_every_file(self):
+        document = load_fixture("errored_unsupported.json")
+        document["benchmarks"] = [b for b in document["benchmarks"] if b.get("error_occurred")]
+        result = run_report("--out", self.out, self.write_json("only_errors.json", document))
+        self.assertEqual(result.returncode, 0, result.stderr)
+        for name in (*PICTURES, "REPORT.md"):
+            self.assertGreater(os.path.getsize(os.path.join(self.out, name)), 0, name)
+
+    def test_only_good_cases_are_selected_for_plots(self):
+        dataset = report.load_dataset([data("errored_unsupported.json")])
+        placement = "different_cpus"
+        self.assertEqual(dataset.select(report.ROUND_TRIP, placement, "fifo"), [])
+        self.assertEqual(dataset.select(report.ROUND_TRIP, placement, "unix_stream"), [])
+        self.assertEqual(dataset.select(report.ROUND_TRIP, placement, "signal"), [])
+        self.assertEqual([c.bytes for c in dataset.select(report.ROUND_TRIP, placement, "pipe")],
+                         [64])
+        self.assertEqual([t for t, _ in dataset.rtt_ranking(placement)], ["pipe"])
+
+
+class Refusals(OutputDir):
+    """Bad input ends with exit status 2 and a message naming the file and the problem."""
+
+    def assert_refused(self, path, *fragments):
+        result = run_report("--out", os.path.join(self.out, "report"), path)
+        self.assertEqual(result.returncode, report.EXIT_BAD_INPUT, result.stderr)
+        self.assertNotIn("Traceback", result.stderr)
+        self.assertIn(path, result.stderr)
+        for fragment in fragments:
+            self.assertIn(fragment, result.stderr)
+        self.assertFalse(os.path.exists(os.path.join(self.out, "report", "REPORT.md")))
+
+    def test_missing_file(self):
+        self.assert_refused(os.path.join(self.out, "absent.json"), "cannot read the file")
+
+    def test_not_json(self):
+        self.assert_refused(data("not_json.json"), "not JSON", "line 1")
+
+    def test_json_that_is_not_google_benchmark_output(self):
+        self.assert_refused(data("not_benchmark.json"), "not Google Benchmark JSON output")
+
+    def test_debug_build(self):
+        self.assert_refused(data("debug_build.json"), "ipcbench_build_type is 'Debug'",
+                            "only a release build")
+
+    def test_sanitizer_build(self):
+        document = load_fixture("normal_run.json")
+        document["context"]["ipcbench_build_type"] = "Release+sanitize=address,undefined"
+        self.assert_refused(self.write_json("asan.json", document),
+                            "'Release+sanitize=address,undefined'")
+
+    def test_run_without_build_type(self):
+        document = load_fixture("normal_run.json")
+        del document["context"]["ipcbench_build_type"]
+        self.assert_refused(self.write_json("other.json", document), "no 'ipcbench_build_type'")
+
+    def test_missing_fields(self):
+        self.assert_refused(data("missing_fields.json"),
+                            "'RoundTrip/pipe/bytes:64/iterations:2000/manual_time'",
+                            "no numeric field 'p50_ns'")
+
+    def test_round_trip_of_zero_time(self):
+        document = load_fixture("normal_run.json")
+        document["benchmarks"][0]["p50_ns"] = 0
+        self.assert_refused(self.write_json("zero.json", document), "p50_ns = 0")
+
+    def test_row_without_name(self):
+        document = load_fixture("normal_run.json")
+        del document["benchmarks"][0]["name"]
+        self.assert_refused(self.write_json("noname.json", document), "benchmarks[0]",
+                            "no 'name'")
+
+    def test_same_case_in_two_files(self):
+        result = run_report("--out", self.out, data("normal_run.json"),
+                            data("errored_unsupported.json"))
+        self.assertEqual(result.returncode, report.EXIT_BAD_INPUT)
+        self.assertIn("give one run per placement", result.stderr)
+        self.assertNotIn("Traceback", result.stderr)
+
+    def test_no_input_is_a_usage_error(self):
+        result = run_report("--out", self.out)
+        self.assertEqual(result.returncode, 2)
+        self.assertIn("no input", result.stderr)
+
+
+class Compare(OutputDir):
+    """--compare writes B/A ratios per case."""
+
+    def test_ratios_per_case(self):
+        result = run_report("--compare", data("normal_run.json"),
+                            data("errored_unsupported.json"), "--out", self.out)
+        self.assertEqual(result.returncode, 0, result.stderr)
+        text = read_text(os.path.join(self.out, "COMPARE.md"))
+        # pipe 64 B: 6.00 µs in both runs; its stream: 200 MB/s in both.
+        self.assertRegex(text, r"RoundTrip/pipe/bytes:64/\S+ \| RTT p50 \| 6\.00 µs \| "
+                               r"6\.00 µs \| 1\.00x")
+        self.assertIn("not compared: recv(fifo", text)
+        self.assertIn("## Cases in one run only", text)
+
+    def test_compare_refuses_debug_build(self):
+        result = run_report("--compare", data("normal_run.json"), data("debug_build.json"),
+                            "--out", self.out)
+        self.assertEqual(result.returncode, report.EXIT_BAD_INPUT)
+        self.assertIn("debug_build.json", result.stderr)
+
+
+class Names(unittest.TestCase):
+    """Benchmark names are parsed tolerantly."""
+
+    def test_quick_round_trip(self):
+        self.assertEqual(report.parse_name("RoundTrip/pipe/bytes:64/iterations:2000/manual_time"),
+                         ("RoundTrip", "pipe", {"bytes": 64, "iterations": 2000}, None))
+
+    def test_limit_and_later_kinds(self):
+        self.assertEqual(report.parse_name("Limit/memcpy/bytes:65536")[:3],
+                         ("Limit", "memcpy", {"bytes": 65536}))
+        self.assertEqual(report.parse_name("FanIn/tcp/clients:4/manual_time")[:3],
+                         ("FanIn", "tcp", {"clients": 4}))
+        self.assertEqual(report.parse_name("Limit/syscall"), ("Limit", "syscall", {}, None))
+
+    def test_placement_in_name(self):
+        self.assertEqual(report.parse_name("RoundTrip/pipe/bytes:64/placement:smt_sibling")[3],
+                         "smt_sibling")
+        self.assertEqual(report.parse_name("RoundTrip/pipe/same_cpu/bytes:64/manual_time")[3],
+                         "same_cpu")
+
+    def test_odd_names_do_not_crash(self):
+        for name in ("", "/", "Weird", "RoundTrip", "a/b/c:d:e/f"):
+            report.parse_name(name)
+
+    def test_run_length_does_not_identify_a_case(self):
+        a = report.Case("RoundTrip", "pipe", {"bytes": 64, "iterations": 2000}, "same_cpu", "a",
+                        "n")
+        b = report.Case("RoundTrip", "pipe", {"bytes": 64}, "same_cpu", "b", "n")
+        self.assertEqual(a.key(), b.key())
+
+
+class Formatting(unittest.TestCase):
+    """Numbers keep three significant digits and their units."""
+
+    def test_units(self):
+        self.assertEqual(report.fmt_us(35711), "35.7 µs")
+        self.assertEqual(report.fmt_us(115), "0.115 µs")
+        self.assertEqual(report.fmt_mbps(5262140000), "5262 MB/s")
+        self.assertEqual(report.fmt_bytes(65536), "64 KiB")
+        self.assertEqual(report.fmt_bytes(1000), "1000 B")
+        self.assertEqual(report.fmt_count(16384.0), "16384")
+
+    def test_distribution_points_skip_unresolved_percentiles(self):
+        case = report.Case("RoundTrip", "pipe", {"bytes": 64}, "x", "f", "n",
+                           counters={"p50_ns": 1000, "p90_ns": 2000, "p99_ns": 3000,
+                                     "p999_ns": 4000, "max_ns": 5000, "samples": 50})
+        points = report.distribution_points(case)
+        self.assertEqual([tail for _, tail in points], [0.5, 0.1, 0.02])  # max at 1/50
+        self.assertTrue(all(re.match(r"^[0-9.]+$", str(x)) for x, _ in points))
+
+
+if __name__ == "__main__":
+    unittest.main()
