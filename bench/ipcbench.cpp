@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "bench/fan_in.hpp"
 #include "bench/options.hpp"
 #include "harness/frame.hpp"
 #include "harness/git_rev.hpp"
@@ -218,6 +219,7 @@ int main(int argc, char** argv) {
       for (std::size_t bytes : sizes) register_case(o, info, caps, pattern, bytes);
     }
   }
+  register_fan_in_benchmarks(o);
   Console console_reporter;
   benchmark::RunSpecifiedBenchmarks(console ? &console_reporter : nullptr);
   if (!console && !g_unsupported.empty()) {

@@ -235,6 +235,16 @@ std::string with_error(std::string what, const char* error) {
 
 }  // namespace
 
+std::string fan_in_placement(const std::vector<int>& given, std::size_t clients) {
+  const std::vector<int> cpus = given.empty() ? allowed_cpus() : given;
+  if (cpus.empty()) return "no CPU";
+  std::string out = "server=cpu" + std::to_string(cpus[0]);
+  for (std::size_t i = 0; i < clients; ++i) {
+    out += " client" + std::to_string(i) + "=cpu" + std::to_string(cpus[(i + 1) % cpus.size()]);
+  }
+  return out;
+}
+
 FanInResult run_fan_in(const FanInConfig& config) {
   install_signal_handling();
   set_interrupted(false);
@@ -263,11 +273,8 @@ FanInResult run_fan_in(const FanInConfig& config) {
   result.checks = checks_applied(Payload::kBytes);
   result.per_client.resize(n);
   const int server_cpu = cpus[0];
-  result.placement = "server=cpu" + std::to_string(server_cpu);
-  for (std::size_t i = 0; i < n; ++i) {
-    result.per_client[i].cpu = cpus[(i + 1) % cpus.size()];
-    result.placement += " client" + std::to_string(i) + "=cpu" + std::to_string(result.per_client[i].cpu);
-  }
+  result.placement = fan_in_placement(cpus, n);
+  for (std::size_t i = 0; i < n; ++i) result.per_client[i].cpu = cpus[(i + 1) % cpus.size()];
 
   try {
     TransportOptions options;

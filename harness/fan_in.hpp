@@ -74,4 +74,8 @@ struct FanInResult {
 // child is always reaped.
 [[nodiscard]] FanInResult run_fan_in(const FanInConfig& config);
 
+// Where run_fan_in puts each process for `cpus` (empty: allowed_cpus()):
+// "server=cpu0 client0=cpu1 client1=cpu0 ...".
+[[nodiscard]] std::string fan_in_placement(const std::vector<int>& cpus, std::size_t clients);
+
 }  // namespace ipcbench
