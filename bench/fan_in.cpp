@@ -14,7 +14,8 @@
 namespace ipcbench {
 namespace {
 
-constexpr std::size_t kFanInBytes = 64;  // small messages: the server's loop, not copying, dominates
+constexpr std::size_t kFanInBytes =
+    64;  // small messages: the server's loop, not copying, dominates
 
 // Timed round trips per client: about 20000 in all (so the merged p99.9 rests on enough samples),
 // at least 1000 per client for its own p99. --quick: fixed and small.
@@ -63,8 +64,8 @@ void publish(benchmark::State& state, const FanInResult& r, std::uint64_t iterat
 void register_case(const BenchOptions& o, const FanInInfo& info, std::size_t clients,
                    std::size_t bytes) {
   const std::string id(info.id);
-  const std::string name = "FanIn/" + id + "/clients:" + std::to_string(clients) +
-                           "/bytes:" + std::to_string(bytes);
+  const std::string name =
+      "FanIn/" + id + "/clients:" + std::to_string(clients) + "/bytes:" + std::to_string(bytes);
   if (auto why = unsupported_reason(info.describe(clients), bytes)) {
     benchmark::AddCustomContext("unsupported/" + name, *why);
     return;
@@ -109,7 +110,8 @@ void register_fan_in_benchmarks(const BenchOptions& o) {
       "ipcbench_fan_in_units",
       "FanIn: time = wall time from the barrier's release to the last client's end, divided by "
       "the round trips per client; items_per_second = round trips/s of all clients together; "
-      "*_ns = one client's round trip (RTT), merged over clients; bytes_per_second counts both ways");
+      "*_ns = one client's round trip (RTT), merged over clients; bytes_per_second counts both "
+      "ways");
   const std::vector<std::size_t> all_clients = {1, 2, 4, 8, 16};
   const std::vector<std::size_t> quick_clients = {2, 4};
   for (const std::string& id : o.transports) {

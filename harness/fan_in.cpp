@@ -31,6 +31,7 @@ constexpr auto kPoll = std::chrono::milliseconds(10);  // how often the parent l
 // One client's report, written by that client (counts at its end; progress as it goes).
 struct ClientSlot {
   std::atomic<std::uint64_t> progress{0};  // timed round trips done
+  std::atomic<std::uint32_t> ready{0};     // handshaken and warmed up
   std::atomic<std::uint32_t> done{0};      // set just before a normal exit
   std::uint64_t end_ns = 0;
   std::uint64_t round_trips = 0, lost = 0, corrupt = 0, reordered = 0;
@@ -105,8 +106,13 @@ struct Plan {
 class Client {
  public:
   Client(FanInTransport& t, const Plan& plan, std::size_t index, FanInShared& sh)
-      : t_(t), plan_(plan), index_(index), sh_(sh), slot_(sh.clients[index]),
-        framer_(Payload::kBytes, plan.bytes), in_(plan.bytes),
+      : t_(t),
+        plan_(plan),
+        index_(index),
+        sh_(sh),
+        slot_(sh.clients[index]),
+        framer_(Payload::kBytes, plan.bytes),
+        in_(plan.bytes),
         rtt_(std::make_unique<Histogram>()) {}
 
   void run(const ClientFault& fault) {
@@ -120,6 +126,7 @@ class Client {
     }
     rtt_->clear();  // pre-faulted by the warm-up, so timing touches no new page
     lost_ = reordered_ = 0;
+    slot_.ready.store(1);
     bump_and_wake(sh_.ready);
     wait_for_release();
     for (std::uint64_t i = 0; i < plan_.iterations; ++i, ++seq) {
@@ -209,7 +216,9 @@ void serve(FanInTransport& t, const Plan& plan, FanInShared& sh) {
     if (seq < next[ev.client]) {
       ++counts.reordered;
     } else {
-      counts.lost += seq - next[ev.client];  // a request that never came
+      // A request that never came. Lossy transports leave it to the client, whose timeout
+      // already counts that round trip once.
+      if (!plan.lossy) counts.lost += seq - next[ev.client];
       next[ev.client] = seq + 1;
     }
     if (!framer.payload_ok(buf, seq)) ++counts.corrupt;
@@ -262,13 +271,15 @@ FanInResult run_fan_in(const FanInConfig& config) {
   if (config.iterations == 0) throw std::invalid_argument(id + ": iterations must be at least 1");
   const Capabilities caps = info->describe(n);
   if (caps.payload != Payload::kBytes) throw Unsupported(id + ": fan-in needs a byte payload");
-  if (auto why = unsupported_reason(caps, config.message_bytes)) throw Unsupported(id + ": " + *why);
+  if (auto why = unsupported_reason(caps, config.message_bytes))
+    throw Unsupported(id + ": " + *why);
   const std::vector<int> cpus = config.cpus.empty() ? allowed_cpus() : config.cpus;
   if (cpus.empty()) throw std::invalid_argument(id + ": no CPU to run on");
 
-  const Plan plan{config.message_bytes, n, config.iterations,
-                  config.warmup ? config.warmup : default_warmup(config.message_bytes),
-                  caps.may_lose, config.watchdog};
+  const Plan plan{
+      config.message_bytes, n,
+      config.iterations,    config.warmup ? config.warmup : default_warmup(config.message_bytes),
+      caps.may_lose,        config.watchdog};
   FanInResult result;
   result.checks = checks_applied(Payload::kBytes);
   result.per_client.resize(n);
@@ -351,12 +362,11 @@ FanInResult run_fan_in(const FanInConfig& config) {
       } else if (Clock::now() - last_change >= config.watchdog) {
         std::string who;
         for (std::size_t i = 0; i < n; ++i) {
-          if (sh.clients[i].progress.load() == 0) who += (who.empty() ? "" : ", ") + std::to_string(i);
+          if (sh.clients[i].ready.load() == 0) who += (who.empty() ? "" : ", ") + std::to_string(i);
         }
         fail("start barrier not reached within " + std::to_string(config.watchdog.count()) +
              " ms (" + std::to_string(sh.attached.load()) + " of " + std::to_string(n + 1) +
-             " processes attached, " + std::to_string(ready) + " of " + std::to_string(n) +
-             " clients ready): killed by the watchdog");
+             " processes attached; clients not ready: " + who + "): killed by the watchdog");
       }
       futex_wait(sh.ready, ready, kPoll);
     }
@@ -402,8 +412,8 @@ FanInResult run_fan_in(const FanInConfig& config) {
           --left;
           r.failed = true;
           r.failure = client_label(i, pid) + " made no progress for " +
-                      std::to_string(config.watchdog.count()) +
-                      " ms after " + std::to_string(progress) +
+                      std::to_string(config.watchdog.count()) + " ms after " +
+                      std::to_string(progress) +
                       " round trips (hung or stopped): killed by the watchdog";
         }
       }
@@ -411,7 +421,8 @@ FanInResult run_fan_in(const FanInConfig& config) {
     }
 
     // Stop the server: set the flag, then wake its wait with SIGALRM until it leaves (a signal
-    // that lands just before a blocking call is missed, so it is repeated; only the server gets it).
+    // that lands just before a blocking call is missed, so it is repeated; only the server gets
+    // it).
     sh.stop.store(1, std::memory_order_release);
     const auto stop_deadline = Clock::now() + config.watchdog;
     while (!has_exited(server.pid())) {

@@ -27,11 +27,11 @@ struct ClientFault {
 struct FanInConfig {
   std::string transport_id;
   std::size_t message_bytes = 64;
-  std::size_t clients = 1;            // 1 .. kMaxFanInClients
-  std::uint64_t iterations = 1000;    // timed round trips per client
-  std::uint64_t warmup = 0;           // untimed round trips per client; 0: default_warmup(size)
-  std::vector<int> cpus;              // empty: allowed_cpus(); server on cpus[0], client i on
-                                      // cpus[(i + 1) % cpus.size()]
+  std::size_t clients = 1;          // 1 .. kMaxFanInClients
+  std::uint64_t iterations = 1000;  // timed round trips per client
+  std::uint64_t warmup = 0;         // untimed round trips per client; 0: default_warmup(size)
+  std::vector<int> cpus;            // empty: allowed_cpus(); server on cpus[0], client i on
+                                    // cpus[(i + 1) % cpus.size()]
   std::chrono::milliseconds watchdog{10'000};  // a process without progress this long is killed
   std::filesystem::path tmp_root;              // empty: $TMPDIR or /tmp
   ClientFault fault;
@@ -55,7 +55,7 @@ struct FanInResult {
   Histogram rtt;                  // round trip, ns, merged over the clients that finished
   std::uint64_t round_trips = 0;  // timed round trips of the clients that finished
   std::uint64_t lost = 0, corrupt = 0, reordered = 0;  // sums over every client
-  double wall_seconds = 0;  // barrier release to the end of the last client that finished
+  double wall_seconds = 0;            // barrier release to the end of the last client that finished
   double round_trips_per_second = 0;  // round_trips / wall_seconds
   std::uint64_t worst_client_p99_ns = 0;
   std::size_t worst_client = 0;

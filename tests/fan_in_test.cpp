@@ -1,11 +1,15 @@
 // Fan-in: every fan-in transport with one and four clients, faults, leaks and leftovers.
+#include "harness/fan_in.hpp"
+
 #include <gtest/gtest.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <string>
 #include <vector>
 
-#include "harness/fan_in.hpp"
 #include "tests/test_util.hpp"
 #include "transports/fan_in.hpp"
 
@@ -35,7 +39,9 @@ FanInConfig config_for(const std::string& id, std::size_t clients, std::size_t b
 
 class FanIn : public ::testing::TestWithParam<std::string> {
  protected:
-  Capabilities caps(std::size_t clients) const { return find_fan_in(GetParam())->describe(clients); }
+  Capabilities caps(std::size_t clients) const {
+    return find_fan_in(GetParam())->describe(clients);
+  }
 };
 
 TEST_P(FanIn, EveryReplyIntactAndCountsAddUp) {
@@ -86,8 +92,8 @@ TEST_P(FanIn, KilledClientIsReportedAndOthersFinish) {
     EXPECT_EQ(r.per_client[i].corrupt, 0u);
   }
   if (!caps(4).may_lose) {
-      EXPECT_EQ(r.round_trips, 600u);
-    }
+    EXPECT_EQ(r.round_trips, 600u);
+  }
   EXPECT_EQ(test::open_fd_count(), fds_before);
   EXPECT_TRUE(dir.leftovers().empty());
 }
@@ -104,8 +110,8 @@ TEST_P(FanIn, HungClientIsKilledByTheWatchdogInTime) {
   EXPECT_NE(r.failures.find("killed by the watchdog"), std::string::npos) << r.failures;
   EXPECT_FALSE(r.per_client[0].failed);
   if (!caps(2).may_lose) {
-      EXPECT_EQ(r.per_client[0].round_trips, 200u);
-    }
+    EXPECT_EQ(r.per_client[0].round_trips, 200u);
+  }
   EXPECT_TRUE(dir.leftovers().empty());
 }
 
@@ -142,6 +148,45 @@ TEST(FanInConfig, RejectsBadInputWithAClearError) {
   c.clients = 2;
   c.message_bytes = 8;
   EXPECT_THROW((void)run_fan_in(c), Unsupported);
+}
+
+TEST(FanInConfig, SizesAboveAQueueLimitAreUnsupportedWithTheReason) {
+  for (const char* id : {"posix_mq", "sysv_mq", "udp"}) {
+    SCOPED_TRACE(id);
+    FanInConfig c;
+    c.transport_id = id;
+    c.clients = 2;
+    c.message_bytes = find_fan_in(id)->describe(2).max_message_bytes + 1;
+    try {
+      (void)run_fan_in(c);
+      FAIL();
+    } catch (const Unsupported& e) {
+      EXPECT_NE(std::string(e.what()).find("largest message"), std::string::npos) << e.what();
+    }
+  }
+}
+
+// Many clients' queues exceed a small RLIMIT_MSGQUEUE: the error names the limit. The limit is
+// lowered in a forked child so the test process keeps its own.
+TEST(FanInConfig, PosixMqReportsAnExceededQueueRlimit) {
+  test::ScratchDir dir;
+  const pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    const rlimit small{4096, 4096};
+    if (::setrlimit(RLIMIT_MSGQUEUE, &small) != 0) ::_exit(10);
+    FanInConfig c = config_for("posix_mq", 16, 4096, dir.path());
+    try {
+      (void)run_fan_in(c);
+    } catch (const std::runtime_error& e) {
+      ::_exit(std::string(e.what()).find("RLIMIT_MSGQUEUE") != std::string::npos ? 0 : 11);
+    }
+    ::_exit(12);
+  }
+  int status = 0;
+  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 0);
 }
 
 TEST(FanInConfig, UnknownTransportNamesTheFanInIds) {

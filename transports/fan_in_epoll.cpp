@@ -46,7 +46,8 @@ FanInEvent EpollServer::recv(std::span<std::byte> msg) {
       pending_ = n;
       next_ = 0;
     }
-    const auto client = static_cast<std::size_t>(events_[static_cast<std::size_t>(next_++)].data.u64);
+    const auto client =
+        static_cast<std::size_t>(events_[static_cast<std::size_t>(next_++)].data.u64);
     const int fd = fds_[client];
     if (fd < 0) continue;  // dropped after this batch was returned
     if (!read_message(fd, msg, object_)) {

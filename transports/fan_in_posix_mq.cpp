@@ -64,10 +64,11 @@ MqDescriptor create_queue(const std::string& name, long depth, long msgsize, std
   if (mq == mqd_t(-1)) {
     const int err = errno;
     if (err == EMFILE || err == ENOMEM) {
-      throw_sys_error(err, "mq_open", name + ": RLIMIT_MSGQUEUE (" + rlimit_text() +
-                                          ") too small for " + std::to_string(queues) +
-                                          " queues of about " + std::to_string(total_bytes) +
-                                          " bytes in all (depth x message size + kernel overhead)");
+      throw_sys_error(err, "mq_open",
+                      name + ": RLIMIT_MSGQUEUE (" + rlimit_text() + ") too small for " +
+                          std::to_string(queues) + " queues of about " +
+                          std::to_string(total_bytes) +
+                          " bytes in all (depth x message size + kernel overhead)");
     }
     if (err == ENOSPC) {
       throw_sys_error(err, "mq_open", name + ": more queues than /proc/sys/fs/mqueue/queues_max");
@@ -94,7 +95,8 @@ class PosixMqFanIn final : public FanInTransport {
       : bytes_(options.message_bytes), name_("/" + options.name), scratch_(bytes_ + kIndexBytes) {
     // Request queue depth: one request per client can be waiting (more would only block a
     // client briefly), bounded by msg_max, which an unprivileged process cannot exceed.
-    const long msg_max = static_cast<long>(read_proc_int("/proc/sys/fs/mqueue/msg_max").value_or(10));
+    const long msg_max =
+        static_cast<long>(read_proc_int("/proc/sys/fs/mqueue/msg_max").value_or(10));
     const long depth = std::clamp<long>(static_cast<long>(clients), 1, msg_max);
     const std::size_t overhead = 64;  // per message: struct msg_msg and the priority tree node
     const std::size_t total = static_cast<std::size_t>(depth) * (bytes_ + kIndexBytes + overhead) +
@@ -128,8 +130,8 @@ class PosixMqFanIn final : public FanInTransport {
   }
   Received client_recv(std::span<std::byte> msg) override {
     while (true) {
-      const ssize_t n = ::mq_receive(replies_[0].get(), reinterpret_cast<char*>(msg.data()),
-                                     msg.size(), nullptr);
+      const ssize_t n =
+          ::mq_receive(replies_[0].get(), reinterpret_cast<char*>(msg.data()), msg.size(), nullptr);
       if (n >= 0) {
         check_size(static_cast<std::size_t>(n), msg.size(), "-rep");
         return Received::kMessage;
@@ -155,8 +157,8 @@ class PosixMqFanIn final : public FanInTransport {
     std::uint32_t client = 0;
     std::memcpy(&client, scratch_.data(), kIndexBytes);
     if (client >= replies_.size()) {
-      throw_sys_error(EPROTO, "mq_timedreceive", name_ + "-req: bad client index " +
-                                                     std::to_string(client));
+      throw_sys_error(EPROTO, "mq_timedreceive",
+                      name_ + "-req: bad client index " + std::to_string(client));
     }
     std::memcpy(msg.data(), scratch_.data() + kIndexBytes, msg.size());
     return {FanInEvent::Kind::kRequest, client};
@@ -177,9 +179,9 @@ class PosixMqFanIn final : public FanInTransport {
   }
   void check_size(std::size_t got, std::size_t want, const char* which) const {
     if (got != want) {
-      throw_sys_error(EMSGSIZE, "mq_receive", name_ + which + ": a " + std::to_string(got) +
-                                                  "-byte message, " + std::to_string(want) +
-                                                  " expected");
+      throw_sys_error(EMSGSIZE, "mq_receive",
+                      name_ + which + ": a " + std::to_string(got) + "-byte message, " +
+                          std::to_string(want) + " expected");
     }
   }
 

@@ -4,7 +4,7 @@
 
 namespace ipcbench {
 
-#define IPCBENCH_FAN_IN(id, description)                                 \
+#define IPCBENCH_FAN_IN(id, description)                                   \
   FanInPtr make_fan_in_##id(const TransportOptions&, std::size_t clients); \
   Capabilities describe_fan_in_##id(std::size_t clients);
 #include "transports/fan_in.def"

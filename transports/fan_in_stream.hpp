@@ -22,7 +22,8 @@ class StreamSocketFanIn : public FanInTransport {
   bool server_send(std::size_t client, std::span<const std::byte> msg) override;
 
  protected:
-  // `listener` is bound and listening; `object` names it in errors ("/tmp/x/s.sock", "127.0.0.1:N").
+  // `listener` is bound and listening; `object` names it in errors ("/tmp/x/s.sock",
+  // "127.0.0.1:N").
   StreamSocketFanIn(std::size_t clients, UniqueFd listener, std::string object);
   // A client's socket, connected to the server.
   [[nodiscard]] virtual UniqueFd connect_to_server() = 0;

@@ -31,13 +31,13 @@ class SysvQueue {
     q.id_ = ::msgget(IPC_PRIVATE, IPC_CREAT | IPC_EXCL | 0600);
     if (q.id_ < 0) {
       const int err = errno;
-      throw_sys_error(err, "msgget", what + (err == ENOSPC ? ": /proc/sys/kernel/msgmni reached" : ""));
+      throw_sys_error(err, "msgget",
+                      what + (err == ENOSPC ? ": /proc/sys/kernel/msgmni reached" : ""));
     }
     q.owner_ = ::getpid();
     return q;
   }
-  SysvQueue(SysvQueue&& other) noexcept
-      : id_(std::exchange(other.id_, -1)), owner_(other.owner_) {}
+  SysvQueue(SysvQueue&& other) noexcept : id_(std::exchange(other.id_, -1)), owner_(other.owner_) {}
   SysvQueue& operator=(SysvQueue&& other) noexcept {
     remove();
     id_ = std::exchange(other.id_, -1);
@@ -88,8 +88,8 @@ class SysvMqFanIn final : public FanInTransport {
     if (!receive(requests_.id(), msg, "request queue", true)) return {};
     const long client = scratch_[0] - 1;
     if (client < 0 || static_cast<std::size_t>(client) >= replies_.size()) {
-      throw_sys_error(EPROTO, "msgrcv", "sysv_mq request queue: bad mtype " +
-                                            std::to_string(scratch_[0]));
+      throw_sys_error(EPROTO, "msgrcv",
+                      "sysv_mq request queue: bad mtype " + std::to_string(scratch_[0]));
     }
     return {FanInEvent::Kind::kRequest, static_cast<std::size_t>(client)};
   }
@@ -116,9 +116,9 @@ class SysvMqFanIn final : public FanInTransport {
       const ssize_t n = ::msgrcv(queue, scratch_.data(), msg.size(), 0, 0);
       if (n >= 0) {
         if (static_cast<std::size_t>(n) != msg.size()) {
-          throw_sys_error(EMSGSIZE, "msgrcv", std::string("sysv_mq ") + what + ": a " +
-                                                  std::to_string(n) + "-byte message, " +
-                                                  std::to_string(msg.size()) + " expected");
+          throw_sys_error(EMSGSIZE, "msgrcv",
+                          std::string("sysv_mq ") + what + ": a " + std::to_string(n) +
+                              "-byte message, " + std::to_string(msg.size()) + " expected");
         }
         std::memcpy(msg.data(), scratch_.data() + 1, msg.size());
         return true;
@@ -133,7 +133,7 @@ class SysvMqFanIn final : public FanInTransport {
   SysvQueue requests_;
   std::vector<SysvQueue> replies_;
   std::vector<long> scratch_;  // struct msgbuf
-  long mtype_ = 0;  // a client's request type: its index + 1
+  long mtype_ = 0;             // a client's request type: its index + 1
   int reply_id_ = -1;
 };
 

@@ -119,10 +119,11 @@ class UdpFanIn final : public FanInTransport {
   }
   bool server_send(std::size_t client, std::span<const std::byte> msg) override {
     const sockaddr_in& to = client_addrs_[client];
-    while (::sendto(server_.get(), msg.data(), msg.size(), 0, reinterpret_cast<const sockaddr*>(&to),
-                    sizeof to) < 0) {
+    while (::sendto(server_.get(), msg.data(), msg.size(), 0,
+                    reinterpret_cast<const sockaddr*>(&to), sizeof to) < 0) {
       const int err = errno;
-      if (err != EINTR) throw_sys_error(err, "sendto", object_ + " -> client " + std::to_string(client));
+      if (err != EINTR)
+        throw_sys_error(err, "sendto", object_ + " -> client " + std::to_string(client));
       throw_if_interrupted("sendto", object_);
     }
     return true;  // UDP cannot tell a gone client: its reply is just lost
@@ -136,7 +137,7 @@ class UdpFanIn final : public FanInTransport {
   std::vector<UniqueFd> client_socks_;
   std::vector<sockaddr_in> client_addrs_;
   std::vector<std::pair<in_port_t, std::size_t>> by_port_;  // sorted: port -> client index
-  UniqueFd sock_;  // a client's socket
+  UniqueFd sock_;                                           // a client's socket
 };
 
 }  // namespace

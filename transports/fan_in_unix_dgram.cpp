@@ -103,8 +103,8 @@ class UnixDgramFanIn final : public FanInTransport {
   }
   bool server_send(std::size_t client, std::span<const std::byte> msg) override {
     const sockaddr_un& to = client_addrs_[client];
-    while (::sendto(server_.get(), msg.data(), msg.size(), 0, reinterpret_cast<const sockaddr*>(&to),
-                    sizeof to) < 0) {
+    while (::sendto(server_.get(), msg.data(), msg.size(), 0,
+                    reinterpret_cast<const sockaddr*>(&to), sizeof to) < 0) {
       const int err = errno;
       if (err == ECONNREFUSED || err == ENOENT) return false;  // the client's socket is closed
       if (err != EINTR) throw_sys_error(err, "sendto", to.sun_path);
@@ -116,9 +116,10 @@ class UnixDgramFanIn final : public FanInTransport {
  private:
   // The client index from the sender's path "<dir>/<index>", without allocating.
   std::size_t client_of(const sockaddr_un& from, socklen_t len) const {
-    const std::size_t path_len = len > offsetof(sockaddr_un, sun_path)
-                                     ? ::strnlen(from.sun_path, len - offsetof(sockaddr_un, sun_path))
-                                     : 0;
+    const std::size_t path_len =
+        len > offsetof(sockaddr_un, sun_path)
+            ? ::strnlen(from.sun_path, len - offsetof(sockaddr_un, sun_path))
+            : 0;
     std::size_t index = 0;
     bool digits = path_len > prefix_len_;
     for (std::size_t i = prefix_len_; digits && i < path_len; ++i) {

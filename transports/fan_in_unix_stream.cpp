@@ -41,7 +41,8 @@ Listener listen_unix(const TransportOptions& options, std::size_t clients) {
   // bind() applies the umask; make the mode exactly 0600 whatever the umask is.
   if (::chmod(l.path.c_str(), 0600) != 0) throw_sys_error(errno, "chmod", l.path);
   // Backlog = clients: every client's connect() completes before the server accepts it.
-  if (::listen(l.fd.get(), static_cast<int>(clients)) != 0) throw_sys_error(errno, "listen", l.path);
+  if (::listen(l.fd.get(), static_cast<int>(clients)) != 0)
+    throw_sys_error(errno, "listen", l.path);
   return l;
 }
 
