@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "bench/fan_in.hpp"
 #include "bench/options.hpp"
 #include "bench/patterns.hpp"
 #include "harness/frame.hpp"
@@ -246,6 +247,7 @@ int main(int argc, char** argv) {
     }
   }
   if (o.patterns) {
+    register_fan_in_benchmarks(o);
     std::vector<std::pair<std::string, std::string>> skipped;
     register_pattern_benchmarks(o, skipped);
     for (const auto& [name, why] : skipped) {
