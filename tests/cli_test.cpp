@@ -27,9 +27,7 @@ TEST_P(CliRejects, WithAMessageNamingTheValueAndNonZeroExit) {
   EXPECT_EQ(out.find("Benchmark "), std::string::npos) << "ran benchmarks: " << out;
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    BadFlags, CliRejects,
-    ::testing::Values(
+const std::vector<BadInput> kBadInputs = {
         BadInput{"--transports=carrier_pigeon", "carrier_pigeon"},
         BadInput{"--transports=pipe,carrier_pigeon", "known: "},
         BadInput{"--transports=", "--transports"},
@@ -64,10 +62,20 @@ INSTANTIATE_TEST_SUITE_P(
         BadInput{"--placement=all --cpus=0,0", "--placement"},
         BadInput{"--patterns=maybe", "maybe"},
         BadInput{"--no_such_flag", "--no_such_flag"},
-        BadInput{"stray_argument", "stray_argument"}),
-    [](const ::testing::TestParamInfo<BadInput>& param) {
-      return "case" + std::to_string(param.index);
-    });
+        BadInput{"stray_argument", "stray_argument"},
+        BadInput{"--benchmark_repetitions=many", "--benchmark_repetitions=many"},
+        BadInput{"--benchmark_min_time=-", "--benchmark_min_time=-"}};
+
+INSTANTIATE_TEST_SUITE_P(BadFlags, CliRejects, ::testing::ValuesIn(kBadInputs),
+                         [](const ::testing::TestParamInfo<BadInput>& param) {
+                           return "case" + std::to_string(param.index);
+                         });
+
+TEST(Cli, BadInputCasesAreCounted) {
+  std::printf("bad-input cases tried on ipcbench's flags: %zu (each must exit non-zero naming "
+              "the value)\n", kBadInputs.size());
+  EXPECT_GE(kBadInputs.size(), 30u);
+}
 
 TEST(Cli, ListShowsEveryRegisteredTransportWithItsLimit) {
   std::string out;

@@ -38,6 +38,10 @@ class RtSignalTransport final : public Transport {
     if (up_signal() > SIGRTMAX) {
       throw_sys_error(EINVAL, "sigqueue", "SIGRTMIN+1 is above SIGRTMAX on this system");
     }
+    rlimit lim{};
+    if (::getrlimit(RLIMIT_SIGPENDING, &lim) == 0 && lim.rlim_cur == 0) {
+      throw_sys_error(EAGAIN, "sigqueue", "RLIMIT_SIGPENDING = 0: no realtime signal can be queued");
+    }
   }
 
   void attach(Role role, pid_t peer) override {
@@ -54,12 +58,18 @@ class RtSignalTransport final : public Transport {
     check_size(msg.size(), "sigqueue");
     sigval value{};
     std::memcpy(&value, msg.data(), sizeof value);
+    int waits = 0;
     while (::sigqueue(peer_, out_signal_, value) != 0) {
       const int err = errno;
       if (err != EAGAIN) throw_sys_error(err, "sigqueue", name_);
       // The user's queued signals reached RLIMIT_SIGPENDING: the send blocks until the receiver
-      // takes some, sleeping briefly so it does not take the CPU the receiver may need.
+      // takes some, sleeping briefly so it does not take the CPU the receiver may need. Full for
+      // 2 s (100'000 pauses of 20 us) means nobody drains it: an error naming the limit.
       throw_if_interrupted("sigqueue", name_);
+      if (++waits > 100'000) {
+        throw_sys_error(EAGAIN, "sigqueue", name_ + ": RLIMIT_SIGPENDING = " + sigpending_limit() +
+                                                " reached and not drained for 2 s");
+      }
       const timespec pause{0, 20'000};
       ::nanosleep(&pause, nullptr);
     }
