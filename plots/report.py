@@ -8,7 +8,11 @@ Usage:
 The first form reads one or more files written by `ipcbench --benchmark_out=FILE
 --benchmark_out_format=json` (for example a same-CPU run and a different-CPUs run; the placement
 is taken from each file) and writes DIR/latency.png, latency_vs_size.png, throughput_vs_size.png,
-latency_cdf.png and REPORT.md. The second form writes DIR/COMPARE.md with B/A ratios per case.
+latency_cdf.png and REPORT.md; when the input has them, also scaling_fan_in.png,
+scaling_fan_out.png and scaling_pairs.png (one per many-process pattern: FanIn, FanOut, Pairs) and
+placement.png (round trips at two or more CPU placements). A picture whose rows are absent is not
+written (a stale copy from an earlier report is removed) and REPORT.md says why. The second form
+writes DIR/COMPARE.md with B/A ratios per case.
 
 Every number written comes from the input files. Bad input (a missing file, a file that is not
 Google Benchmark JSON, a build whose ipcbench_build_type is not Release, rows missing the fields
@@ -31,6 +35,13 @@ ROUND_TRIP = "RoundTrip"
 STREAM = "Stream"
 LIMIT = "Limit"
 PLOTTED_KINDS = (ROUND_TRIP, STREAM, LIMIT)
+# The many-process patterns of issue 6: one server and N clients, one producer and N consumers,
+# N independent pairs at once.
+FAN_IN = "FanIn"
+FAN_OUT = "FanOut"
+PAIRS = "Pairs"
+PATTERN_KINDS = (FAN_IN, FAN_OUT, PAIRS)
+REPORTED_KINDS = PLOTTED_KINDS + PATTERN_KINDS
 
 # The only build type whose numbers count (the context key ipcbench writes).
 RELEASE = "Release"
@@ -43,7 +54,12 @@ RUN_LENGTH_KEYS = {"iterations", "repeats", "min_time", "min_warmup_time"}
 PLACEMENT_HINTS = ("cpu", "smt", "llc", "cache", "socket", "core")
 
 # Fields a row must carry for this program to plot it (errored rows are exempt).
-REQUIRED_FIELDS = {ROUND_TRIP: ("p50_ns", "p99_ns"), STREAM: ("bytes_per_second",)}
+REQUIRED_FIELDS = {ROUND_TRIP: ("p50_ns", "p99_ns"), STREAM: ("bytes_per_second",),
+                   FAN_IN: ("items_per_second", "p50_ns", "p99_ns"),
+                   FAN_OUT: ("items_per_second", "delivery_p50_ns", "delivery_p99_ns"),
+                   PAIRS: ("items_per_second", "p50_ns", "p99_ns")}
+# Kinds whose required fields are times or rates that a measured case makes positive.
+POSITIVE_KINDS = (ROUND_TRIP,) + PATTERN_KINDS
 
 # Percentile counters of a round trip and the fraction of round trips slower than each.
 PERCENTILE_TAILS = (("p50_ns", 0.5), ("p90_ns", 0.1), ("p99_ns", 0.01), ("p999_ns", 0.001))
@@ -81,8 +97,18 @@ SHARED_MEMORY = LECTURE_ROWS[3][3]
 IN_PROCESS = ("threads",)  # not inter-process communication: left out of "fastest IPC"
 SPEED_WORDS = ("fast", "medium", "slow")
 
-PLACEMENT_NAMES = {"same_cpu": "same CPU", "different_cpus": "different CPUs"}
+PLACEMENT_NAMES = {"same_cpu": "same CPU", "different_cpus": "different CPUs",
+                   "smt_sibling": "SMT siblings", "same_llc": "same last-level cache",
+                   "different_llc": "different last-level caches",
+                   "different_socket": "different sockets", "per_case": "CPUs chosen per case"}
 UNKNOWN_PLACEMENT = "unknown"
+# The placement of a file run with --placement=: its context says "per case (...)" and each
+# pair case names its own; rows without one in their name (the patterns) are grouped here.
+PER_CASE = "per_case"
+# Placement kinds from near to far: ipcbench's topology kinds (harness/topology.cpp) and the
+# two placements of scripts/run-suite.sh. Kinds not listed follow, in order of appearance.
+PLACEMENT_ORDER = ("same_cpu", "smt_sibling", "same_llc", "different_llc", "different_socket",
+                   "different_cpus")
 
 PICTURES = (
     ("latency.png", "Round-trip p50 per transport at its smallest measured message size, with a "
@@ -95,6 +121,65 @@ PICTURES = (
      "(p50, p90, p99, p99.9, max), not from raw samples: the points are measured, the lines "
      "between them are not."),
 )
+
+
+
+
+@dataclass(frozen=True)
+class Pattern:
+    """A many-process pattern (issue 6): what N counts, what its rate and latencies mean, and
+    how REPORT.md and its scaling picture show it."""
+
+    kind: str
+    n_key: str  # the name parameter that is N ("clients:4")
+    title: str
+    about: str  # what one case measures, for REPORT.md
+    picture: str
+    rate_words: str  # what items_per_second counts
+    p50_key: str
+    p50_words: str
+    tail_key: str
+    tail_words: str
+    columns: tuple  # (header, counter, formatter) of its REPORT.md table after N and the rate
+
+
+PATTERN_LIST = (
+    Pattern(FAN_IN, "clients", "FanIn: one server, N clients",
+            "One server process and N client processes, each client doing round trips at the "
+            "same time. unix_stream and tcp follow the lecture's server: one listening socket, "
+            "one accepted data socket per client, one loop over all of them; datagram sockets "
+            "and message queues share one server endpoint and address replies to the sender.",
+            "scaling_fan_in.png", "round trips/s, all clients together",
+            "p50_ns", "RTT p50 (all clients' round trips merged)",
+            "worst_client_p99_ns", "worst client's RTT p99",
+            (("RTT p50", "p50_ns", "us"), ("RTT p99", "p99_ns", "us"),
+             ("worst client RTT p99", "worst_client_p99_ns", "us"), ("lost", "lost", "count"))),
+    Pattern(FAN_OUT, "consumers", "FanOut (mailbox): one producer, N consumers",
+            "One producer delivers every message to N consumers. The round is the broadcast: "
+            "send to every consumer until the last one acknowledges; the delivery latency is "
+            "one-way, from the producer's time stamp to the LAST consumer's receipt.",
+            "scaling_fan_out.png", "deliveries/s, all consumers together",
+            "delivery_p50_ns", "one-way delivery to the last consumer, p50",
+            "delivery_p99_ns", "one-way delivery to the last consumer, p99",
+            (("round p50 (send to all, last ack)", "p50_ns", "us"),
+             ("delivery to the last p50", "delivery_p50_ns", "us"),
+             ("delivery to the last p99", "delivery_p99_ns", "us"), ("lost", "lost", "count"),
+             ("CPU ns/msg", "cpu_ns_per_msg", "sig"))),
+    Pattern(PAIRS, "pairs", "Pairs: N independent pairs at once",
+            "N independent producer-consumer pairs doing round trips at the same time, started "
+            "together by a barrier.",
+            "scaling_pairs.png", "round trips/s, all pairs together",
+            "p50_ns", "RTT p50 (all pairs' round trips merged)",
+            "worst_pair_p99_ns", "worst pair's RTT p99",
+            (("RTT p50", "p50_ns", "us"), ("RTT p99", "p99_ns", "us"),
+             ("worst pair RTT p99", "worst_pair_p99_ns", "us"), ("lost", "lost", "count"))),
+)
+PATTERNS = {p.kind: p for p in PATTERN_LIST}
+# Transports whose FanIn server keeps one data socket per client (the lecture's server).
+CONNECTED_SOCKETS = ("unix_stream", "tcp")
+KILO = 1e3  # pattern rates are drawn in 10^3 messages/s
+
+PLACEMENT_PICTURE = "placement.png"
 
 
 class InputError(Exception):
@@ -116,6 +201,7 @@ class Case:
     unsupported: str = None  # the reason of a case ipcbench did not run
     label: str = ""
     time_unit: str = "ns"  # the unit of real_time and cpu_time in counters
+    cpus: str = None  # where a pattern's processes ran, when the file records it
 
     @property
     def bytes(self):
@@ -128,9 +214,15 @@ class Case:
         return self.counters.get("corrupt", 0) > 0
 
     @property
+    def failed_clients(self):
+        """True when a pattern counted clients that did not finish: not a full measurement."""
+        return self.counters.get("failed_clients", 0) > 0
+
+    @property
     def good(self):
         """True for a case that ran, did not err and delivered intact data: plottable."""
-        return self.error is None and self.unsupported is None and not self.corrupt
+        return (self.error is None and self.unsupported is None and not self.corrupt
+                and not self.failed_clients)
 
     def get(self, key):
         """A counter's value, or None when the row does not carry it."""
@@ -259,14 +351,40 @@ def check_build_type(path, context):
 
 def check_required(path, kind, name, counters):
     """Refuses a row of a reported kind that lacks a field this program needs, or whose round
-    trip is not a positive time."""
+    trip (or pattern time or rate) is not positive."""
     for key in REQUIRED_FIELDS.get(kind, ()):
         if key not in counters:
             raise InputError(f"{path}: benchmark '{name}' has no numeric field '{key}' "
                              f"(needed for {kind} rows)")
-        if kind == ROUND_TRIP and counters[key] <= 0:
+        if kind in POSITIVE_KINDS and counters[key] <= 0:
+            what = "rate" if key.endswith("_per_second") else "time"
             raise InputError(f"{path}: benchmark '{name}' has {key} = {counters[key]:g}: a "
-                             "measured round trip takes a positive time")
+                             f"measured {what} is positive")
+
+
+def file_placement(context):
+    """The placement of a file's rows that name none: its ipcbench_placement, PER_CASE for a
+    --placement= run (whose context describes it in words), or UNKNOWN_PLACEMENT."""
+    placement = str(context.get("ipcbench_placement", UNKNOWN_PLACEMENT))
+    return PER_CASE if placement.startswith("per case") else placement
+
+
+def short_name(name):
+    """A benchmark name without its run length and timing suffix, as ipcbench keys its context
+    ("FanIn/tcp/clients:2/bytes:64/iterations:300/manual_time"
+    -> "FanIn/tcp/clients:2/bytes:64")."""
+    parts = [p for p in name.split("/") if p and p not in TIMING_SUFFIXES
+             and p.partition(":")[0] not in RUN_LENGTH_KEYS]
+    return "/".join(parts)
+
+
+def pattern_cpus(context, name, label):
+    """Where a pattern case's processes ran: the context's ipcbench_placement/<case>, else a
+    label that names CPUs (Pairs: "pair 0: cpu0->cpu1, ..."), else None."""
+    recorded = context.get(f"ipcbench_placement/{short_name(name)}")
+    if recorded is not None:
+        return str(recorded)
+    return label if "cpu" in label.lower() else None
 
 
 def load_run(path):
@@ -278,7 +396,7 @@ def load_run(path):
                          "'context' object and a 'benchmarks' list)")
     context = data["context"]
     check_build_type(path, context)
-    file_placement = str(context.get("ipcbench_placement", UNKNOWN_PLACEMENT))
+    default_placement = file_placement(context)
 
     groups = {}  # run name -> rows, in order of first appearance
     for i, row in enumerate(data["benchmarks"]):
@@ -291,10 +409,10 @@ def load_run(path):
     cases, ignored = [], []
     for run_name, rows in groups.items():
         kind, subject, params, placement = parse_name(run_name)
-        if kind not in PLOTTED_KINDS:
+        if kind not in REPORTED_KINDS:
             ignored.append(run_name)
             continue
-        case = Case(kind, subject, params, placement or file_placement, path, run_name)
+        case = Case(kind, subject, params, placement or default_placement, path, run_name)
         errored = [r for r in rows if r.get("error_occurred")]
         if errored:
             case.error = str(errored[0].get("error_message") or "error (no message)")
@@ -303,15 +421,17 @@ def load_run(path):
             check_required(path, kind, run_name, case.counters)
         case.label = str(rows[0].get("label", ""))
         case.time_unit = str(rows[0].get("time_unit", "ns"))
+        if kind in PATTERN_KINDS:
+            case.cpus = pattern_cpus(context, run_name, case.label)
         cases.append(case)
 
     for key, reason in context.items():
         if key.startswith("unsupported/"):
             name = key[len("unsupported/"):]
             kind, subject, params, placement = parse_name(name)
-            if kind in PLOTTED_KINDS:
-                cases.append(Case(kind, subject, params, placement or file_placement, path, name,
-                                  unsupported=str(reason)))
+            if kind in REPORTED_KINDS:
+                cases.append(Case(kind, subject, params, placement or default_placement, path,
+                                  name, unsupported=str(reason)))
     return Run(path, context, cases, ignored)
 
 
@@ -332,7 +452,16 @@ class Dataset:
                 self.cases.append(case)
         # Order of first appearance: ipcbench registers transports in registry order.
         self.transports = unique(c.subject for c in self.cases if c.kind in (ROUND_TRIP, STREAM))
-        self.placements = unique(c.placement for c in self.cases)
+        # Every transport of any reported kind, those above first (one colour each everywhere).
+        self.all_transports = unique(
+            self.transports + [c.subject for c in self.cases if c.kind in PATTERN_KINDS])
+        # The placements of the pair cases (the lecture's table, the four pictures); a file of
+        # pattern rows only still gets its own.
+        self.placements = (unique(c.placement for c in self.cases if c.kind in PLOTTED_KINDS)
+                           or unique(c.placement for c in self.cases))
+        # The groups of pattern rows: the placement of the file each came from.
+        self.pattern_placements = unique(c.placement for c in self.cases
+                                         if c.kind in PATTERN_KINDS)
 
     def select(self, kind, placement, transport=None, good=True):
         """Cases of one kind at one placement (and transport), smallest message first."""
@@ -387,6 +516,37 @@ class Dataset:
         pairs = [(t, self.peak_stream(placement, t)) for t in self.transports]
         return sorted([p for p in pairs if p[1] is not None],
                       key=lambda p: -p[1].get("bytes_per_second"))
+
+    def pattern(self, kind, placement, transport=None, good=True):
+        """Cases of one pattern in one group (and transport), smallest N first."""
+        n_key = PATTERNS[kind].n_key
+        out = [c for c in self.cases if c.kind == kind and c.placement == placement
+               and (transport is None or c.subject == transport) and (c.good or not good)]
+        return sorted(out, key=lambda c: (not isinstance(c.params.get(n_key), int),
+                                          c.params.get(n_key) or 0))
+
+    def pattern_transports(self, kind):
+        """The transports with a good case of a pattern, in registry order."""
+        return [t for t in self.all_transports
+                if any(self.pattern(kind, p, t) for p in self.pattern_placements)]
+
+    def rtt_placements(self):
+        """The placements that have good round trips, from near to far (PLACEMENT_ORDER)."""
+        found = unique(c.placement for c in self.cases if c.kind == ROUND_TRIP and c.good)
+        known = [p for p in PLACEMENT_ORDER if p in found]
+        return known + [p for p in found if p not in known]
+
+    def placement_rtt(self, transport, placements):
+        """{placement: round trip} at the transport's smallest size measured at every one of
+        `placements`, or {} when no size was measured at all of them."""
+        sizes = None
+        for p in placements:
+            have = {c.bytes for c in self.select(ROUND_TRIP, p, transport) if c.bytes is not None}
+            sizes = have if sizes is None else sizes & have
+        if not sizes:
+            return {}
+        size = min(sizes)
+        return {p: self.rtt_at(p, transport, size) for p in placements}
 
     def sum_counter(self, placement, transport, key, kinds=(ROUND_TRIP, STREAM)):
         """The sum of a counter over every case of the transport that ran, or None if absent."""
@@ -458,6 +618,15 @@ def fmt_ratio(a, b):
     if a is None or b is None or b == 0:
         return "n/a"
     return f"{fmt_sig(a / b)}x"
+
+
+def fmt_rate(per_second):
+    """A message rate: "58098/s"."""
+    return "n/a" if per_second is None else f"{fmt_sig(per_second)}/s"
+
+
+# How a pattern table's counter is shown (Pattern.columns).
+FORMATS = {"us": fmt_us, "count": fmt_count, "sig": fmt_sig}
 
 
 def placement_title(placement):
@@ -936,7 +1105,7 @@ def transport_style(dataset):
     colours = tab20[0::2] + tab20[1::2]  # dark shades first: neighbours in the order differ
     markers = "osD^v<>phX*"
     return {t: (colours[i % len(colours)], markers[i % len(markers)])
-            for i, t in enumerate(dataset.transports)}
+            for i, t in enumerate(dataset.all_transports)}
 
 
 def placement_axes(plt, dataset, title, height=5.0):
@@ -1109,10 +1278,176 @@ def plot_cdf(plt, dataset, out_dir, style):
     return save(fig, out_dir, "latency_cdf.png")
 
 
+def group_title(dataset, kind, placement):
+    """A panel title for one group of pattern rows: its file(s) and their placement."""
+    files = unique(os.path.basename(c.source) for c in dataset.cases
+                   if c.kind == kind and c.placement == placement)
+    return f"{', '.join(files)} ({placement_title(placement)})"
+
+
+def figure_legend(fig, panels, extra=()):
+    """One legend for the whole figure, right of it: each label once, then `extra` handles."""
+    handles = {}
+    for ax in panels:
+        for h, label in zip(*ax.get_legend_handles_labels()):
+            handles.setdefault(label, h)
+    for h in extra:
+        handles.setdefault(h.get_label(), h)
+    if handles:
+        fig.legend(list(handles.values()), list(handles.keys()), loc="center left",
+                   bbox_to_anchor=(1.0, 0.5), fontsize=8)
+
+
+def plain_log_labels(plt, axis):
+    """Labels a log axis with plain numbers (30, not 3x10^1), also at the minor ticks 2, 3 and
+    5 of each decade, so that a range of less than one decade still has labels."""
+    def minor(value, _):
+        leading = round(value / 10 ** math.floor(math.log10(value)))
+        return f"{value:.10g}" if leading in (2, 3, 5) else ""
+    axis.set_major_formatter(plt.FuncFormatter(lambda value, _: f"{value:.10g}"))
+    axis.set_minor_formatter(plt.FuncFormatter(minor))
+
+
+def plot_scaling(plt, dataset, out_dir, style, pattern):
+    """scaling_<pattern>.png: aggregate rate (top) and latencies (bottom) against N, one line
+    per transport, one column per group of rows (the file's placement). Good cases only."""
+    from matplotlib.lines import Line2D
+    groups = [p for p in dataset.pattern_placements
+              if dataset.pattern(pattern.kind, p, good=False)]
+    fig, axes = plt.subplots(2, len(groups), figsize=(7.0 * len(groups) + 1.0, 9.0),
+                             sharex=True, sharey="row", squeeze=False)
+    fig.suptitle(f"{pattern.title}: aggregate rate and latency against N (log2 axis); "
+                 "errored and unsupported cases are absent (listed in REPORT.md)", fontsize=10)
+    ns = set()
+    for col, placement in enumerate(groups):
+        rate_ax, time_ax = axes[0][col], axes[1][col]
+        for t in dataset.all_transports:
+            cases = [c for c in dataset.pattern(pattern.kind, placement, t)
+                     if isinstance(c.params.get(pattern.n_key), int)]
+            if not cases:
+                continue
+            colour, marker = style[t]
+            xs = [c.params[pattern.n_key] for c in cases]
+            ns.update(xs)
+            rate_ax.plot(xs, [c.get("items_per_second") / KILO for c in cases], marker=marker,
+                         color=colour, label=t, linewidth=1.2, markersize=5)
+            for key, line in ((pattern.p50_key, "-"), (pattern.tail_key, "--")):
+                points = [(x, c.get(key) / NS_PER_US) for x, c in zip(xs, cases) if c.get(key)]
+                if points:
+                    time_ax.plot(*zip(*points), marker=marker, color=colour, linestyle=line,
+                                 linewidth=1.0, markersize=4)
+        rate_ax.set_title(group_title(dataset, pattern.kind, placement), fontsize=9)
+        for ax in (rate_ax, time_ax):
+            ax.set_xscale("log", base=2)
+            ax.set_yscale("log")
+            plain_log_labels(plt, ax.yaxis)
+            ax.grid(which="both", alpha=0.3)
+        time_ax.set_xlabel(f"N = {pattern.n_key} (log2 scale)")
+        finish_panel(rate_ax, legend=False)
+        if not time_ax.lines:
+            finish_panel(time_ax, legend=False)
+    for ax in axes[1]:
+        if ns:
+            ax.set_xticks(sorted(ns))
+            ax.set_xticklabels([str(n) for n in sorted(ns)])
+            ax.xaxis.set_minor_locator(plt.NullLocator())
+    axes[0][0].set_ylabel(f"{pattern.rate_words},\n10^3 messages/s (log scale)")
+    axes[1][0].set_ylabel("µs (log scale)")
+    styles = [Line2D([], [], color="black", linestyle="-", label=f"solid: {pattern.p50_words}"),
+              Line2D([], [], color="black", linestyle="--",
+                     label=f"dashed: {pattern.tail_words}")]
+    fig.subplots_adjust(right=0.96)  # the legend sits just right of the panels
+    figure_legend(fig, axes[0], styles)
+    fig.text(0.01, -0.02, "The pattern pins its processes itself (CPUs per case in REPORT.md); "
+             "a column is the group of rows from one file, named by that file's placement.",
+             fontsize=8)
+    return save(fig, out_dir, pattern.picture)
+
+
+def plot_placement(plt, dataset, out_dir, style):
+    """placement.png: RTT p50 per transport at each placement, near to far, log scale, at the
+    smallest size measured at every placement; the far bars carry their p50 / the near p50."""
+    placements = dataset.rtt_placements()
+    rows = [(t, dataset.placement_rtt(t, placements)) for t in dataset.transports]
+    rows = [(t, found) for t, found in rows if found]
+    k = len(placements)
+    fig, ax = plt.subplots(figsize=(max(7.0, 0.6 * len(rows) * k + 2), 5.5))
+    width = 0.8 / k
+    hatches = ("", "//", "..", "xx", "\\\\", "oo")
+    for ti, (t, found) in enumerate(rows):
+        near = found[placements[0]].get("p50_ns")
+        for pi, p in enumerate(placements):
+            p50 = found[p].get("p50_ns")
+            x = ti - 0.4 + width * (pi + 0.5)
+            ax.bar(x, p50 / NS_PER_US, width * 0.9, color=style[t][0], edgecolor="black",
+                   linewidth=0.5, hatch=hatches[pi % len(hatches)])
+            if pi > 0:
+                ax.text(x, p50 / NS_PER_US * 1.05, f"{fmt_sig(p50 / near, 2)}x", ha="center",
+                        va="bottom", fontsize=7)
+    ax.set_xticks(range(len(rows)))
+    ax.set_xticklabels([f"{t}\n{fmt_bytes(found[placements[0]].bytes)}" for t, found in rows],
+                       rotation=60, ha="right", fontsize=8)
+    ax.set_yscale("log")
+    plain_log_labels(plt, ax.yaxis)
+    ax.set_ylabel("round-trip time (RTT) p50, µs (log scale)")
+    ax.set_title("Round trip p50 per transport at each CPU placement, near to far (size under "
+                 "each name: the smallest measured at every placement)\nnumber above a bar: its "
+                 f"p50 / the {placement_title(placements[0])} p50", fontsize=9)
+    ax.grid(axis="y", which="both", alpha=0.3)
+    from matplotlib.patches import Patch
+    ax.legend(handles=[Patch(facecolor="white", edgecolor="black", hatch=hatches[i % len(hatches)],
+                             label=placement_title(p)) for i, p in enumerate(placements)],
+              title="placement (bar pattern)", fontsize=8)
+    return save(fig, out_dir, PLACEMENT_PICTURE)
+
+
+def optional_pictures(dataset):
+    """[(name, caption, why it is not drawn or None)] for the pictures that need pattern or
+    placement rows."""
+    out = []
+    for pattern in PATTERN_LIST:
+        caption = (f"{pattern.title}: top, {pattern.rate_words} (10^3 messages/s) against N; "
+                   f"bottom, solid {pattern.p50_words}, dashed {pattern.tail_words} (µs); one "
+                   "line per transport, log2 N axis, log y axes; errored cases absent.")
+        rows = [c for c in dataset.cases if c.kind == pattern.kind]
+        if not rows:
+            why = f"the input has no {pattern.kind} rows"
+        elif not any(c.good for c in rows):
+            why = f"no {pattern.kind} case ran without error (see the list of errored cases)"
+        else:
+            why = None
+        out.append((pattern.picture, caption, why))
+    placements = dataset.rtt_placements()
+    caption = ("Round-trip p50 per transport at each CPU placement found in the input, near to "
+               "far, log scale; the number above a bar is its p50 divided by the nearest "
+               "placement's.")
+    if len(placements) < 2:
+        why = ("the input has good round trips at one placement only ("
+               + (", ".join(placement_title(p) for p in placements) or "none") + ")")
+    elif not any(dataset.placement_rtt(t, placements) for t in dataset.transports):
+        why = "no transport has a round trip of one size at every placement"
+    else:
+        why = None
+    out.append((PLACEMENT_PICTURE, caption, why))
+    return out
+
+
 def write_pictures(dataset, out_dir):
-    """Writes the four pictures; returns their paths."""
+    """Writes the four pictures and those of optional_pictures() that have data (removing a
+    stale copy of the others); returns the paths written."""
     plt = import_pyplot()
     style = transport_style(dataset)
+    optional = []
+    for name, _, why in optional_pictures(dataset):
+        if why is not None:
+            stale = os.path.join(out_dir, name)
+            if os.path.exists(stale):
+                os.remove(stale)  # an earlier report's picture would show rows this input lacks
+        elif name == PLACEMENT_PICTURE:
+            optional.append(plot_placement(plt, dataset, out_dir, style))
+        else:
+            pattern = next(p for p in PATTERN_LIST if p.picture == name)
+            optional.append(plot_scaling(plt, dataset, out_dir, style, pattern))
     return [
         plot_latency(plt, dataset, out_dir, style),
         plot_vs_size(plt, dataset, out_dir, style, ROUND_TRIP, "p50_ns", NS_PER_US,
@@ -1122,7 +1457,7 @@ def write_pictures(dataset, out_dir):
                      "stream throughput, MB/s = 10^6 bytes/s (log scale)",
                      "Stream throughput against message size", "throughput_vs_size.png"),
         plot_cdf(plt, dataset, out_dir, style),
-    ]
+    ] + optional
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1201,6 +1536,310 @@ def all_cases_section(dataset, placement):
     return out
 
 
+# ---------------------------------------------------------------------------------------------
+# CPU placement
+
+def placement_cpus(dataset, placement):
+    """The CPUs of a placement as the input records them: its entry in ipcbench_placements
+    ("same_llc=cpu0,cpu1 (...)") or the file's ipcbench_cpus; "not recorded" otherwise."""
+    for run in dataset.runs:
+        if not any(c.placement == placement for c in run.cases):
+            continue
+        for entry in str(run.context.get("ipcbench_placements", "")).split(";"):
+            kind, _, where = entry.strip().partition("=")
+            if kind == placement and where:
+                return where
+        if run.context.get("ipcbench_cpus") is not None:
+            return str(run.context["ipcbench_cpus"])
+    return "not recorded"
+
+
+def on_virtual_machine(dataset):
+    """The context value that says the run was on a virtual machine, or None."""
+    for run in dataset.runs:
+        vm = str(run.context.get("virtual_machine", ""))
+        if vm.startswith("yes"):
+            return f"virtual_machine = '{vm}'"
+        warnings = str(run.context.get("ipcbench_warnings", ""))
+        if "hypervisor" in warnings:
+            return f"ipcbench_warnings = '{warnings}'"
+    return None
+
+
+def placement_section(dataset):
+    """Markdown lines: RTT p50 per transport and placement, and each far/near ratio."""
+    placements = dataset.rtt_placements()
+    if len(placements) < 2:
+        found = ", ".join(placement_title(p) for p in placements) or "none"
+        return [f"Not measured in this input: good round trips at one placement only ({found}). "
+                "`ipcbench --placement=all` runs every kind of CPU pair the machine has; "
+                "scripts/run-suite.sh runs different CPUs and the same CPU."]
+    near, far = placements[0], placements[1:]
+    out = ["Where the two ends ran (from the input): " + "; ".join(
+        f"{placement_title(p)}: {placement_cpus(dataset, p)}" for p in placements) + ".", "",
+        "Round-trip p50 (RTT) per transport at the smallest message size measured at every "
+        "placement; a ratio is the p50 at that placement divided by the p50 at the "
+        f"nearest one ({placement_title(near)}). Transports without a size common to every "
+        "placement are left out.", ""]
+    header = (["Transport", "Size"] + [f"RTT p50, {placement_title(p)}" for p in placements]
+              + [f"{placement_title(p)} / {placement_title(near)}" for p in far])
+    rows, ratios = [], {p: [] for p in far}
+    for t in dataset.transports:
+        found = dataset.placement_rtt(t, placements)
+        if not found:
+            continue
+        rows.append([t, fmt_bytes(found[near].bytes)]
+                    + [fmt_us(found[p].get("p50_ns")) for p in placements]
+                    + [fmt_ratio(found[p].get("p50_ns"), found[near].get("p50_ns")) for p in far])
+        for p in far:
+            ratios[p].append((found[p].get("p50_ns") / found[near].get("p50_ns"), t))
+    out.append(md_table(header, rows))
+    out.append("")
+    for p in far:
+        if ratios[p]:
+            low, high = min(ratios[p]), max(ratios[p])
+            median = statistics.median(r for r, _ in ratios[p])
+            out.append(f"- {placement_title(p)} / {placement_title(near)} over "
+                       f"{len(ratios[p])} transports: from {fmt_sig(low[0])}x ({low[1]}) to "
+                       f"{fmt_sig(high[0])}x ({high[1]}), median {fmt_sig(median)}x.")
+    vm = on_virtual_machine(dataset)
+    if vm is not None:
+        out.append(f"- This run is on a virtual machine ({vm}): a wake-up of a process waiting "
+                   "on another CPU goes through the hypervisor (the interrupt that wakes the "
+                   "other virtual CPU, and that CPU's return from idle, are handled by the host), "
+                   "which a hand-off on the same CPU avoids; the ratios above include that cost.")
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Many processes at once (FanIn, FanOut, Pairs)
+
+def n_of(pattern, case):
+    """N of a pattern case (clients, consumers or pairs)."""
+    return case.params.get(pattern.n_key)
+
+
+def pattern_table(dataset, pattern, placement):
+    """Every good case of a pattern in one group: N, the aggregate rate, its columns, CPUs."""
+    header = ["Transport", f"N ({pattern.n_key})", pattern.rate_words, "Size"]
+    header += [h for h, _, _ in pattern.columns] + ["CPUs"]
+    rows = []
+    for t in dataset.all_transports:
+        for c in dataset.pattern(pattern.kind, placement, t):
+            rows.append([t, fmt_count(n_of(pattern, c)), fmt_rate(c.get("items_per_second")),
+                         fmt_bytes(c.bytes)]
+                        + [FORMATS[f](c.get(key)) for _, key, f in pattern.columns]
+                        + [c.cpus or "not recorded"])
+    return md_table(header, rows) if rows else "No case ran without error in this group."
+
+
+def scaling_ends(dataset, pattern, placement, transport):
+    """(case at the smallest N, case at the largest N) of a transport, or None when it has good
+    cases at fewer than two values of N."""
+    cases = [c for c in dataset.pattern(pattern.kind, placement, transport)
+             if isinstance(n_of(pattern, c), int)]
+    if len(cases) < 2 or n_of(pattern, cases[0]) == n_of(pattern, cases[-1]):
+        return None
+    return cases[0], cases[-1]
+
+
+def change(key, a, b, fmt):
+    """"x -> y (y/x)" for one counter of two cases."""
+    return (f"{fmt(a.get(key))} -> {fmt(b.get(key))} "
+            f"({fmt_ratio(b.get(key), a.get(key))})")
+
+
+def scaling_table(dataset, pattern, placement):
+    """Per transport, how the rate and the latencies change from the smallest to the largest N."""
+    header = ["Transport", "N", pattern.rate_words, pattern.p50_words, pattern.tail_words]
+    rows = []
+    for t in dataset.all_transports:
+        ends = scaling_ends(dataset, pattern, placement, t)
+        if ends is None:
+            continue
+        a, b = ends
+        rows.append([t, f"{n_of(pattern, a)} -> {n_of(pattern, b)} "
+                        f"({fmt_ratio(n_of(pattern, b), n_of(pattern, a))})",
+                     change("items_per_second", a, b, fmt_rate),
+                     change(pattern.p50_key, a, b, fmt_us),
+                     change(pattern.tail_key, a, b, fmt_us)])
+    return md_table(header, rows) if rows else None
+
+
+def growth_word(ratio):
+    """How a latency changed, with SAME_SPEED_TOLERANCE as the noise floor."""
+    if ratio > 1 + SAME_SPEED_TOLERANCE:
+        return "grows"
+    if ratio < 1 - SAME_SPEED_TOLERANCE:
+        return "shrinks"
+    return f"stays within {SAME_SPEED_TOLERANCE:.0%}"
+
+
+def not_good(dataset, kind, placement, transports=None):
+    """The cases of a pattern in one group that are not plotted (errored, unsupported...)."""
+    return [c for c in dataset.cases if c.kind == kind and c.placement == placement
+            and not c.good and (transports is None or c.subject in transports)]
+
+
+def problem_text(case):
+    """A short description of why a case is not plotted."""
+    if case.error is not None:
+        return f"{case.name} errored: {case.error}"
+    if case.unsupported is not None:
+        return f"{case.name} unsupported"
+    return f"{case.name}: corrupt data or failed clients"
+
+
+def claim_server(dataset, placement):
+    """The lecture's server (001, 003): one master socket and one data socket per client,
+    served in a loop. Evidence, per connection-oriented socket: its FanIn cases with N > 1."""
+    pattern = PATTERNS[FAN_IN]
+    lines = []
+    for t in CONNECTED_SOCKETS:
+        good = [c for c in dataset.pattern(FAN_IN, placement, t) if (n_of(pattern, c) or 0) > 1]
+        bad = [c for c in not_good(dataset, FAN_IN, placement, (t,)) if c.unsupported is None]
+        if bad:
+            lines.append(f"{t}: **does not hold**: " + "; ".join(problem_text(c) for c in bad))
+        elif good:
+            lost = sum(c.get("lost") or 0 for c in good)
+            verdict = "holds" if lost == 0 else "does not hold"
+            lines.append(f"{t}: **{verdict}**: one server with one listening socket and one "
+                         "accepted data socket per client served every client in one loop at N = "
+                         + ", ".join(str(n_of(pattern, c)) for c in good)
+                         + f" clients; every round trip checked: lost {fmt_count(lost)}, "
+                         "corrupt 0, no failed client")
+        else:
+            lines.append(f"{t}: " + not_measured([f"FanIn/{t} with more than one client"]))
+        ends = scaling_ends(dataset, pattern, placement, t)
+        if ends is not None:
+            a, b = ends
+            lines.append(f"{t}, serving in one loop, N = {n_of(pattern, a)} -> "
+                         f"{n_of(pattern, b)} clients: each client's round trip p50 "
+                         f"{change('p50_ns', a, b, fmt_us)}, worst client p99 "
+                         f"{change('worst_client_p99_ns', a, b, fmt_us)}; all clients "
+                         f"together {change('items_per_second', a, b, fmt_rate)} for "
+                         f"{fmt_ratio(n_of(pattern, b), n_of(pattern, a))} the clients")
+    return lines
+
+
+def claim_mailbox(dataset, placement):
+    """The lecture's mailbox (002) can broadcast to several processes. Evidence: FanOut at N > 1
+    with every copy checked; and how delivery to the last consumer changes with N."""
+    pattern = PATTERNS[FAN_OUT]
+    good = [c for c in dataset.pattern(FAN_OUT, placement) if (n_of(pattern, c) or 0) > 1]
+    bad = [c for c in not_good(dataset, FAN_OUT, placement) if c.unsupported is None]
+    if not good and not bad:
+        return [not_measured(["FanOut with more than one consumer"])]
+    lines = []
+    if good:
+        lost = sum((c.get("lost") or 0) + (c.get("reordered") or 0) for c in good)
+        transports = unique(c.subject for c in good)
+        most = max(n_of(pattern, c) for c in good)
+        verdict = "holds" if lost == 0 else "does not hold"
+        lines.append(f"**{verdict}**: one producer delivered every message to each of up to "
+                     f"{most} consumers over {len(transports)} transports "
+                     f"({', '.join(transports)}), every copy checked: lost or reordered "
+                     f"{fmt_count(lost)}, corrupt 0")
+    for c in bad:
+        lines.append(f"errored, not counted: {problem_text(c)}")
+    labels = unique(c.label for c in good if c.label)
+    if labels:
+        lines.append("how the transports broadcast (the rows' labels): " + " / ".join(labels))
+    growth = []
+    for t in dataset.all_transports:
+        ends = scaling_ends(dataset, pattern, placement, t)
+        if ends is None:
+            continue
+        a, b = ends
+        ratio = b.get("delivery_p50_ns") / a.get("delivery_p50_ns")
+        growth.append((t, a, b, growth_word(ratio)))
+    if growth:
+        lines.append("one-way delivery to the last consumer, p50, from the smallest to the "
+                     "largest N: " + "; ".join(
+                         f"{t} {change('delivery_p50_ns', x, y, fmt_us)} "
+                         f"(N = {n_of(pattern, x)} -> {n_of(pattern, y)})"
+                         for t, x, y, _ in growth))
+        grows = [t for t, _, _, word in growth if word == "grows"]
+        lines.append(f"measured: delivery to the last consumer grows by more than "
+                     f"{SAME_SPEED_TOLERANCE:.0%} with N for {len(grows)} of {len(growth)} "
+                     f"transports" + (f" ({', '.join(grows)})" if grows else "")
+                     + "; the others: " + (", ".join(f"{t} {w}" for t, _, _, w in growth
+                                                     if w != "grows") or "none"))
+    return lines
+
+
+def claim_pairs(dataset, placement):
+    """No lecture claim: the measured facts of N pairs sharing the machine."""
+    cpus = next((r.context.get("num_cpus") for r in dataset.runs
+                 if any(c.placement == placement for c in r.cases)), None)
+    pattern = PATTERNS[PAIRS]
+    ns = sorted({n_of(pattern, c) for c in dataset.pattern(PAIRS, placement)
+                 if isinstance(n_of(pattern, c), int)})
+    if not ns:
+        return [not_measured(["Pairs"])]
+    return [f"the lecture states no claim about pairs sharing a machine; measured: N = "
+            f"{', '.join(str(n) for n in ns)} pairs on {fmt_count(cpus) if cpus else 'n/a'} "
+            "CPUs (context num_cpus); the table above gives each transport's aggregate rate and "
+            "worst pair p99 as N grows"]
+
+
+PATTERN_CLAIMS = {
+    FAN_IN: ("A server keeps one master (listening) socket and one data socket per client, and "
+             "serves its clients in a loop (001, 003)", claim_server),
+    FAN_OUT: ("A mailbox can broadcast to several processes (002)", claim_mailbox),
+    PAIRS: ("Many pairs at once (no claim in the lecture)", claim_pairs),
+}
+
+
+def cpus_note(dataset, pattern):
+    """Where the pattern's processes ran, and whether two groups repeated one configuration."""
+    cases = [c for c in dataset.cases if c.kind == pattern.kind and c.good]
+    if not any(c.cpus for c in cases):
+        return (f"The {pattern.kind} rows do not record their CPUs; the pattern pins its "
+                "processes itself, so a group's placement is that of the file it came from, "
+                "not necessarily of these processes.")
+    text = ("The pattern pins its processes itself (CPUs column: from the context's "
+            "ipcbench_placement/<case> or the row's label); a group is the rows of one file, "
+            "named by that file's placement, which applies to its RoundTrip and Stream rows.")
+    groups = unique(c.placement for c in cases)
+    if len(groups) > 1:
+        by_case = {}
+        for c in cases:
+            by_case.setdefault((c.subject, n_of(pattern, c)), {})[c.placement] = c.cpus
+        shared = [where for where in by_case.values() if len(where) > 1]
+        if shared and all(len(set(where.values())) == 1 for where in shared):
+            titles = ", ".join(placement_title(g) for g in groups)
+            text += (f" In this input every {pattern.kind} case present in several groups ran "
+                     f"on the same CPUs in each: the groups ({titles}) are repeated "
+                     "measurements of one configuration, not different placements.")
+    return text
+
+
+def pattern_section(dataset, pattern):
+    """Markdown lines for one pattern: what it measures, its tables, the lecture's claim."""
+    out = [f"### {pattern.title} (`{pattern.kind}/<transport>/{pattern.n_key}:<n>`)", "",
+           pattern.about, ""]
+    groups = [p for p in dataset.pattern_placements
+              if any(c.kind == pattern.kind and c.placement == p for c in dataset.cases)]
+    if not groups:
+        return out + [f"Not measured in this input (no {pattern.kind} rows).", ""]
+    out += [cpus_note(dataset, pattern), ""]
+    title, claim = PATTERN_CLAIMS[pattern.kind]
+    for p in groups:
+        out += [f"#### {group_title(dataset, pattern.kind, p)}", "",
+                pattern_table(dataset, pattern, p), ""]
+        absent = not_good(dataset, pattern.kind, p)
+        if absent:
+            out += ["Not plotted (listed at the end): "
+                    + ", ".join(f"`{c.name}`" for c in absent), ""]
+        scaling = scaling_table(dataset, pattern, p)
+        if scaling:
+            out += ["From the smallest to the largest N (ratio = largest / smallest):", "",
+                    scaling, ""]
+        out += [f"{title}:", ""] + [f"- {line}" for line in claim(dataset, p)] + [""]
+    return out
+
+
 def problems_section(dataset):
     """Errored, unsupported and corrupt cases, and rows of kinds this report does not show."""
     rows = []
@@ -1212,6 +1851,9 @@ def problems_section(dataset):
         elif c.corrupt:
             rows.append([c.name, placement_title(c.placement), "corrupt data",
                          f"{fmt_count(c.get('corrupt'))} corrupt messages ({c.label})"])
+        elif c.failed_clients:
+            rows.append([c.name, placement_title(c.placement), "failed clients",
+                         f"{fmt_count(c.get('failed_clients'))} clients did not finish"])
     out = ["## Errored, unsupported and corrupt cases (not plotted)", ""]
     out.append(md_table(["Case", "Placement", "Status", "Reason"], rows) if rows
                else "None: every case ran and delivered intact data.")
@@ -1237,6 +1879,11 @@ def write_report(dataset, out_dir):
     lines += ["", "## Pictures", ""]
     for name, caption in PICTURES:
         lines += [f"![{name}]({name})", "", f"*{name}*: {caption}", ""]
+    for name, caption, why in optional_pictures(dataset):
+        if why is None:
+            lines += [f"![{name}]({name})", "", f"*{name}*: {caption}", ""]
+        else:
+            lines += [f"*{name}*: not produced: {why}.", ""]
     lines += ["## The lecture's table, measured", ""]
     lines += rules_section()
     for p in dataset.placements:
@@ -1260,6 +1907,13 @@ def write_report(dataset, out_dir):
             lines.append("")
     else:
         lines += ["Not measured in this input (no Limit/* rows).", ""]
+    lines += ["## CPU placement", ""] + placement_section(dataset) + [""]
+    lines += ["## Many processes at once", "",
+              "Rates are messages per second of all processes together (FanIn and Pairs: round "
+              "trips/s; FanOut: deliveries/s, one per consumer per message); RTT is the full "
+              "round trip; FanOut's delivery is one-way to the last consumer.", ""]
+    for pattern in PATTERN_LIST:
+        lines += pattern_section(dataset, pattern)
     lines += ["## Every measured case", ""]
     for p in dataset.placements:
         lines += [f"### Placement: {placement_title(p)}", ""]

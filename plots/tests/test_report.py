@@ -17,6 +17,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 DATA = os.path.join(HERE, "data")
 PROGRAM = os.path.join(os.path.dirname(HERE), "report.py")
 PICTURES = ("latency.png", "latency_vs_size.png", "throughput_vs_size.png", "latency_cdf.png")
+SCALING = ("scaling_fan_in.png", "scaling_fan_out.png", "scaling_pairs.png")
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 sys.path.insert(0, os.path.dirname(HERE))
@@ -61,6 +62,21 @@ class OutputDir(unittest.TestCase):
         with open(path, "w", encoding="utf-8") as f:
             json.dump(document, f)
         return path
+
+
+def assert_png(test, path):
+    """The file exists, is a PNG and is not empty."""
+    test.assertTrue(os.path.exists(path), path)
+    with open(path, "rb") as f:
+        test.assertEqual(f.read(len(PNG_SIGNATURE)), PNG_SIGNATURE, path)
+    test.assertGreater(os.path.getsize(path), 1000, path)
+
+
+def section(report_text, heading):
+    """The text of REPORT.md from `heading` up to the next heading of the same level."""
+    level = heading.split(" ")[0]
+    body = report_text.split(heading + "\n", 1)[1]
+    return re.split(rf"^{level} ", body, maxsplit=1, flags=re.M)[0]
 
 
 def lecture_rows(report_text, placement_title):
@@ -169,11 +185,142 @@ class NormalRun(OutputDir):
     def test_both_placements_and_ignored_kinds_reported(self):
         self.assertIn("### Placement: different CPUs", self.text)
         self.assertIn("### Placement: same CPU", self.text)
-        self.assertIn("(FanIn): 1 rows, left out", self.text)
+        self.assertIn("(Burst): 1 rows, left out", self.text)
+
+    def test_placement_table_sets_the_two_runs_side_by_side(self):
+        assert_png(self, os.path.join(self.out_dir, "placement.png"))
+        text = section(self.text, "## CPU placement")
+        # normal_run.json: pipe 6.00 µs (median of 3) on different CPUs; same_cpu_run.json: 2.00.
+        self.assertIn("| pipe | 64 B | 2.00 µs | 6.00 µs | 3.00x |", text)
+        self.assertIn("different CPUs / same CPU", text)
+        self.assertIn("goes through the hypervisor", text)  # ipcbench_warnings says so
+
+    def test_pattern_rows_of_one_file_only(self):
+        assert_png(self, os.path.join(self.out_dir, "scaling_fan_in.png"))
+        for name in ("scaling_fan_out.png", "scaling_pairs.png"):
+            self.assertFalse(os.path.exists(os.path.join(self.out_dir, name)), name)
+            self.assertIn(f"*{name}*: not produced: the input has no", self.text)
+        self.assertIn("| unix_stream | 2 | 80000/s | 64 B | 25.0 µs | 50.0 µs | 60.0 µs | 0 |",
+                      self.text)
 
     def test_unsupported_cases_listed(self):
         self.assertIn("| RoundTrip/posix_mq/bytes:65536 | different CPUs | unsupported | "
                       "larger than msgsize_max 8192", self.text)
+
+
+FAN_IN_HEADING = "### FanIn: one server, N clients (`FanIn/<transport>/clients:<n>`)"
+
+
+class PatternsRun(unittest.TestCase):
+    """FanIn, FanOut and Pairs rows, some errored or unsupported, at one placement."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls._tmp_class = tempfile.TemporaryDirectory(prefix="ipcbench-report-test-")
+        cls.out_dir = cls._tmp_class.name
+        cls.result = run_report("--out", cls.out_dir, data("patterns_run.json"))
+        path = os.path.join(cls.out_dir, "REPORT.md")
+        cls.text = read_text(path) if os.path.exists(path) else ""
+
+    @classmethod
+    def tearDownClass(cls):
+        cls._tmp_class.cleanup()
+
+    def test_exits_zero(self):
+        self.assertEqual(self.result.returncode, 0, self.result.stderr)
+        self.assertNotIn("Traceback", self.result.stderr)
+
+    def test_one_scaling_picture_per_pattern(self):
+        for name in SCALING:
+            assert_png(self, os.path.join(self.out_dir, name))
+            self.assertIn(f"]({name})", self.text)
+
+    def test_one_placement_gives_no_placement_picture(self):
+        self.assertFalse(os.path.exists(os.path.join(self.out_dir, "placement.png")))
+        self.assertIn("*placement.png*: not produced: the input has good round trips at one "
+                      "placement only (different CPUs)", self.text)
+        self.assertIn("Not measured in this input: good round trips at one placement only",
+                      section(self.text, "## CPU placement"))
+
+    def test_fan_in_table_and_scaling(self):
+        text = section(self.text, FAN_IN_HEADING)
+        self.assertIn("| unix_stream | 4 | 40000/s | 64 B | 100 µs | 200 µs | 250 µs | 0 | "
+                      "not recorded |", text)
+        self.assertIn("| unix_stream | 2 | 30000/s | 64 B | 60.0 µs | 100 µs | 120 µs | 0 | "
+                      "server=cpu0 client0=cpu1 client1=cpu0 |", text)
+        self.assertIn("| unix_stream | 1 -> 4 (4.00x) | 20000/s -> 40000/s (2.00x) | "
+                      "40.0 µs -> 100 µs (2.50x) | 80.0 µs -> 250 µs (3.12x) |", text)
+
+    def test_server_claim_per_connected_socket(self):
+        text = section(self.text, FAN_IN_HEADING)
+        self.assertIn("- unix_stream: **holds**: one server with one listening socket and one "
+                      "accepted data socket per client served every client in one loop at "
+                      "N = 2, 4 clients; every round trip checked: lost 0", text)
+        self.assertIn("- tcp: **does not hold**: FanIn/tcp/clients:2/bytes:64/iterations:300/"
+                      "manual_time errored: failed client 1: peer made no progress", text)
+
+    def test_mailbox_claim_and_delivery_to_the_last(self):
+        text = section(self.text, "### FanOut (mailbox): one producer, N consumers "
+                                  "(`FanOut/<transport>/consumers:<n>`)")
+        self.assertIn("| pipe | 4 | 60000/s | 64 B | 60.0 µs | 30.0 µs | 45.0 µs | 0 | 7000 |",
+                      text)
+        self.assertIn("**holds**: one producer delivered every message to each of up to 4 "
+                      "consumers over 2 transports (pipe, posix_mq)", text)
+        self.assertIn("pipe 15.0 µs -> 30.0 µs (2.00x)", text)
+        self.assertIn("grows by more than 10% with N for 1 of 2 transports (pipe); the "
+                      "others: posix_mq stays within 10%", text)
+
+    def test_pairs_table_has_no_verdict(self):
+        text = section(self.text, "### Pairs: N independent pairs at once "
+                                  "(`Pairs/<transport>/pairs:<n>`)")
+        self.assertIn("| pipe | 4 | 50000/s | 64 B | 80.0 µs | 150 µs | 200 µs | 0 | pair 0: "
+                      "cpu0->cpu1, pair 1: cpu1->cpu0", text)
+        self.assertIn("N = 1, 4 pairs on 2 CPUs", text)
+        self.assertNotIn("**holds**", text)
+        self.assertNotIn("**does not hold**", text)
+
+    def test_errored_and_unsupported_pattern_rows_listed_not_plotted(self):
+        problems = section(self.text, "## Errored, unsupported and corrupt cases (not plotted)")
+        self.assertIn("| FanIn/tcp/clients:2/bytes:64/iterations:300/manual_time | different CPUs "
+                      "| errored | failed client 1: peer made no progress |", problems)
+        self.assertIn("| FanOut/tcp/consumers:2/bytes:64/iterations:500/manual_time | different "
+                      "CPUs | errored | consumer 1: connection reset |", problems)
+        self.assertIn("| FanOut/udp | different CPUs | unsupported |", problems)
+        dataset = report.load_dataset([data("patterns_run.json")])
+        self.assertEqual([c.params["clients"] for c in
+                          dataset.pattern(report.FAN_IN, "different_cpus", "tcp")], [1])
+        self.assertEqual(dataset.pattern(report.FAN_OUT, "different_cpus", "tcp"), [])
+        self.assertEqual(dataset.pattern_transports(report.FAN_OUT), ["pipe", "posix_mq"])
+
+
+class PlacementRun(OutputDir):
+    """A --placement= run: the placement in each round trip's name, near to far."""
+
+    def test_placement_picture_and_ratios(self):
+        result = run_report("--out", self.out, data("placement_run.json"))
+        self.assertEqual(result.returncode, 0, result.stderr)
+        assert_png(self, os.path.join(self.out, "placement.png"))
+        text = section(read_text(os.path.join(self.out, "REPORT.md")), "## CPU placement")
+        # Ordered near to far whatever the order in the file; 64 B is the common size.
+        self.assertIn("| Transport | Size | RTT p50, same CPU | RTT p50, same last-level cache | "
+                      "RTT p50, different last-level caches | same last-level cache / same CPU "
+                      "| different last-level caches / same CPU |", text)
+        self.assertIn("| pipe | 64 B | 4.00 µs | 20.0 µs | 30.0 µs | 5.00x | 7.50x |", text)
+        self.assertIn("| unix_stream | 64 B | 10.0 µs | 25.0 µs | 20.0 µs | 2.50x | 2.00x |",
+                      text)
+        self.assertNotIn("| signal |", text)  # errored at different_llc: no common size
+        self.assertIn("from 2.50x (unix_stream) to 5.00x (pipe), median 3.75x", text)
+        self.assertIn("same last-level cache: cpu0,cpu1 (different cores sharing", text)
+        self.assertNotIn("hypervisor", text)  # virtual_machine: no
+
+    def test_pattern_rows_without_placement_form_their_own_group(self):
+        dataset = report.load_dataset([data("placement_run.json")])
+        self.assertEqual(dataset.rtt_placements(), ["same_cpu", "same_llc", "different_llc"])
+        self.assertEqual(dataset.pattern_placements, [report.PER_CASE])
+        self.assertNotIn(report.PER_CASE, dataset.placements)  # no lecture table for it
+        found = dataset.placement_rtt("pipe", dataset.rtt_placements())
+        self.assertEqual({p: c.bytes for p, c in found.items()},
+                         {"same_cpu": 64, "same_llc": 64, "different_llc": 64})
 
 
 class ErroredAndUnsupported(OutputDir):
@@ -201,6 +348,31 @@ class ErroredAndUnsupported(OutputDir):
         self.assertEqual(result.returncode, 0, result.stderr)
         for name in (*PICTURES, "REPORT.md"):
             self.assertGreater(os.path.getsize(os.path.join(self.out, name)), 0, name)
+
+    def test_no_pattern_rows_no_scaling_pictures_and_stale_ones_removed(self):
+        stale = os.path.join(self.out, "scaling_fan_in.png")
+        with open(stale, "wb") as f:
+            f.write(PNG_SIGNATURE)
+        result = run_report("--out", self.out, data("errored_unsupported.json"))
+        self.assertEqual(result.returncode, 0, result.stderr)
+        text = read_text(os.path.join(self.out, "REPORT.md"))
+        for name in (*SCALING, "placement.png"):
+            self.assertFalse(os.path.exists(os.path.join(self.out, name)), name)
+            self.assertIn(f"*{name}*: not produced:", text)
+        self.assertIn("*scaling_fan_in.png*: not produced: the input has no FanIn rows", text)
+        self.assertIn("Not measured in this input (no FanOut rows).", text)
+
+    def test_pattern_with_only_errored_rows_has_no_picture(self):
+        document = load_fixture("patterns_run.json")
+        document["benchmarks"] = [b for b in document["benchmarks"]
+                                  if not b["name"].startswith("FanIn/") or b.get("error_occurred")]
+        result = run_report("--out", self.out, self.write_json("fan_in_errored.json", document))
+        self.assertEqual(result.returncode, 0, result.stderr)
+        self.assertFalse(os.path.exists(os.path.join(self.out, "scaling_fan_in.png")))
+        assert_png(self, os.path.join(self.out, "scaling_fan_out.png"))
+        text = read_text(os.path.join(self.out, "REPORT.md"))
+        self.assertIn("*scaling_fan_in.png*: not produced: no FanIn case ran without error", text)
+        self.assertIn("No case ran without error in this group.", text)
 
     def test_only_good_cases_are_selected_for_plots(self):
         dataset = report.load_dataset([data("errored_unsupported.json")])
@@ -254,6 +426,21 @@ class Refusals(OutputDir):
                             "'RoundTrip/pipe/bytes:64/iterations:2000/manual_time'",
                             "no numeric field 'p50_ns'")
 
+    def test_pattern_row_missing_fields(self):
+        document = load_fixture("patterns_run.json")
+        row = next(b for b in document["benchmarks"] if b["name"].startswith("FanOut/pipe/"))
+        del row["delivery_p50_ns"]
+        self.assert_refused(self.write_json("fanout.json", document),
+                            "FanOut/pipe/consumers:1/bytes:64",
+                            "no numeric field 'delivery_p50_ns'")
+
+    def test_pattern_rate_of_zero(self):
+        document = load_fixture("patterns_run.json")
+        row = next(b for b in document["benchmarks"] if b["name"].startswith("Pairs/"))
+        row["items_per_second"] = 0
+        self.assert_refused(self.write_json("pairs.json", document), "items_per_second = 0",
+                            "a measured rate is positive")
+
     def test_round_trip_of_zero_time(self):
         document = load_fixture("normal_run.json")
         document["benchmarks"][0]["p50_ns"] = 0
@@ -305,6 +492,10 @@ class Names(unittest.TestCase):
     def test_quick_round_trip(self):
         self.assertEqual(report.parse_name("RoundTrip/pipe/bytes:64/iterations:2000/manual_time"),
                          ("RoundTrip", "pipe", {"bytes": 64, "iterations": 2000}, None))
+
+    def test_short_name_keys_the_context(self):
+        self.assertEqual(report.short_name("FanIn/tcp/clients:2/bytes:64/iterations:300/"
+                                           "manual_time"), "FanIn/tcp/clients:2/bytes:64")
 
     def test_limit_and_later_kinds(self):
         self.assertEqual(report.parse_name("Limit/memcpy/bytes:65536")[:3],
