@@ -24,15 +24,8 @@ std::uint64_t fan_in_iterations(bool quick, std::size_t clients) {
   return std::max<std::uint64_t>(20000 / clients, 1000);
 }
 
-// The server first (the --cpus producer when given), then the clients round-robin over the rest.
-std::vector<int> fan_in_cpus(const BenchOptions& o) {
-  std::vector<int> cpus = allowed_cpus();
-  if (o.cpus_given) {
-    std::erase(cpus, o.cpus.producer);
-    cpus.insert(cpus.begin(), o.cpus.producer);
-  }
-  return cpus;
-}
+// The server on the first pattern CPU, the clients round-robin over them (see pattern_cpus).
+std::vector<int> fan_in_cpus(const BenchOptions& o) { return pattern_cpus(o); }
 
 void publish(benchmark::State& state, const FanInResult& r, std::uint64_t iterations,
              std::size_t bytes, std::size_t clients) {

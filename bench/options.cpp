@@ -52,6 +52,12 @@ std::size_t parse_size(std::string_view item, std::string_view whole) {
 
 }  // namespace
 
+std::vector<int> pattern_cpus(const BenchOptions& o) {
+  if (!o.cpus_given) return allowed_cpus();
+  if (o.cpus.same()) return {o.cpus.producer};
+  return {o.cpus.producer, o.cpus.consumer};
+}
+
 std::string bench_usage() {
   return "usage: ipcbench [--transports=ID,...] [--sizes=N,...] [--cpus=A,B | --placement=KINDS]\n"
          "                [--quick] [--list] [--patterns=on|off]\n"

@@ -31,4 +31,8 @@ inline constexpr std::size_t kMaxMessageBytes = std::size_t{64} << 20;  // 64 Mi
 [[nodiscard]] BenchOptions parse_bench_options(int& argc, char** argv);
 [[nodiscard]] std::string bench_usage();
 
+// The CPUs the many-process patterns spread over: the --cpus pair when given (one CPU when both
+// are the same), else every allowed CPU. The first is the producer's or server's.
+[[nodiscard]] std::vector<int> pattern_cpus(const BenchOptions& o);
+
 }  // namespace ipcbench

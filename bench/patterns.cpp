@@ -39,6 +39,10 @@ void register_pairs(const BenchOptions& o, const std::string& id, std::size_t by
     c.message_bytes = bytes;
     c.pairs = n;
     c.iterations = static_cast<std::uint64_t>(state.max_iterations);
+    const std::vector<int> cpus = pattern_cpus(o);
+    for (std::size_t i = 0; i < n; ++i) {
+      c.cpus.push_back({cpus[(2 * i) % cpus.size()], cpus[(2 * i + 1) % cpus.size()]});
+    }
     c.watchdog = o.watchdog;
     try {
       const PairsResult r = run_pairs(c);
@@ -85,7 +89,10 @@ void register_fan_out(const BenchOptions& o, const std::string& id, std::size_t 
     c.message_bytes = kPatternBytes;
     c.consumers = n;
     c.iterations = static_cast<std::uint64_t>(state.max_iterations);
-    c.producer_cpu = o.cpus.producer;
+    const std::vector<int> cpus = pattern_cpus(o);
+    c.producer_cpu = cpus[0];
+    // Consumers start on the CPU after the producer's, round-robin.
+    for (std::size_t i = 0; i < cpus.size(); ++i) c.consumer_cpus.push_back(cpus[(i + 1) % cpus.size()]);
     c.watchdog = o.watchdog;
     try {
       const FanOutResult r = run_fan_out(c);
@@ -104,7 +111,11 @@ void register_fan_out(const BenchOptions& o, const std::string& id, std::size_t 
       const double msgs = std::max(static_cast<double>(r.delivered), 1.0);
       state.counters["cpu_ns_per_msg"] = r.cpu_seconds * 1e9 / msgs;
       state.counters["ctx_switches_per_msg"] = static_cast<double>(r.context_switches) / msgs;
-      state.SetLabel("one channel per consumer; delivery_* = one-way to the last consumer");
+      std::string where = "producer cpu" + std::to_string(c.producer_cpu) + ", consumers";
+      for (std::size_t k = 0; k < n; ++k) {
+        where += " cpu" + std::to_string(c.consumer_cpus[k % c.consumer_cpus.size()]);
+      }
+      state.SetLabel(where + "; one channel per consumer; delivery_* = one-way to the last consumer");
     } catch (const std::exception& e) {
       state.SkipWithError(e.what());
       for (auto _ : state) {

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what is needed, builds the release preset, runs ipcbench twice (the two ends on two
 # different CPUs, then both on one CPU) and regenerates the report from the two JSON files.
+# The many-process patterns (FanIn, FanOut, Pairs) run in the first run only, over every CPU.
 #
 # usage: scripts/run-suite.sh [--quick] [--out DIR] [other ipcbench flags, e.g. --transports=...]
 #   DIR (default: report/) receives different_cpus.json, same_cpu.json, the PNGs and REPORT.md.
@@ -30,7 +31,7 @@ first=$(taskset -cp $$ | sed 's/.*: *//; s/[-,].*//')
 echo "== ipcbench: producer and consumer on two different CPUs =="
 "$bin" "${args[@]}" --benchmark_out="$out/different_cpus.json" --benchmark_out_format=json
 echo "== ipcbench: producer and consumer on one CPU ($first) =="
-"$bin" "${args[@]}" --cpus="$first,$first" --benchmark_out="$out/same_cpu.json" \
+"$bin" "${args[@]}" --cpus="$first,$first" --patterns=off --benchmark_out="$out/same_cpu.json" \
   --benchmark_out_format=json
 
 echo "== report =="
