@@ -92,10 +92,50 @@ std::string ChildProcess::wait(bool* ok) {
   return describe_wait_status(status);
 }
 
+PeerThread::PeerThread(std::string label, std::function<void()> body, char* error,
+                       std::size_t error_size) {
+  thread_ = std::thread([this, label = std::move(label), body = std::move(body), error,
+                         error_size] {
+    try {
+      body();
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "%s[thread]: %s\n", label.c_str(), e.what());
+      if (error != nullptr && error_size > 0) std::snprintf(error, error_size, "%s", e.what());
+      failed_ = true;
+    } catch (...) {
+      std::fprintf(stderr, "%s[thread]: unknown exception\n", label.c_str());
+      failed_ = true;
+    }
+    ended_.store(true);
+  });
+}
+
+PeerThread::~PeerThread() {
+  if (!thread_.joinable()) return;
+  if (!ended_.load()) set_interrupted(true);
+  thread_.join();
+}
+
+void PeerThread::join(bool* ok) {
+  if (thread_.joinable()) thread_.join();
+  *ok = !failed_;
+}
+
+Watchdog::Watchdog(const PeerThread& peer, std::string label, std::chrono::milliseconds stall,
+                   const std::atomic<std::uint64_t>* progress,
+                   const std::atomic<std::uint32_t>* done)
+    : Watchdog(-1, &peer.ended(), std::move(label), stall, progress, done) {}
+
 Watchdog::Watchdog(pid_t child, std::string label, std::chrono::milliseconds stall,
                    const std::atomic<std::uint64_t>* progress,
                    const std::atomic<std::uint32_t>* done)
+    : Watchdog(child, nullptr, std::move(label), stall, progress, done) {}
+
+Watchdog::Watchdog(pid_t child, const std::atomic<bool>* thread_ended, std::string label,
+                   std::chrono::milliseconds stall, const std::atomic<std::uint64_t>* progress,
+                   const std::atomic<std::uint32_t>* done)
     : child_(child),
+      thread_ended_(thread_ended),
       label_(std::move(label)),
       stall_(stall),
       progress_(progress),
@@ -123,11 +163,11 @@ Watchdog::~Watchdog() {
 std::string Watchdog::reason() const { return fired_.load() ? reason_ : std::string(); }
 
 void Watchdog::run() {
-  const int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, child_, 0));
+  const int pidfd = child_ > 0 ? static_cast<int>(::syscall(SYS_pidfd_open, child_, 0)) : -1;
   const auto period = std::max(std::chrono::milliseconds(5), stall_ / 8);
   std::uint64_t last = progress_->load(std::memory_order_relaxed);
   auto last_change = std::chrono::steady_clock::now();
-  const std::string who = label_ + "[" + std::to_string(child_) + "]";
+  const std::string who = label_ + "[" + (child_ > 0 ? std::to_string(child_) : "thread") + "]";
   while (!fired_.load()) {
     pollfd fds[2] = {{stop_fd_, POLLIN, 0}, {pidfd, POLLIN, 0}};
     const int n = ::poll(fds, pidfd >= 0 ? 2 : 1, static_cast<int>(period.count()));
@@ -144,6 +184,12 @@ void Watchdog::run() {
       fired_.store(true);
       break;
     }
+    if (thread_ended_ != nullptr && thread_ended_->load()) {
+      if (done_->load() != 0) break;  // the thread finished its part: not a fault
+      reason_ = who + " ended before finishing its part";
+      fired_.store(true);
+      break;
+    }
     const std::uint64_t now_progress = progress_->load(std::memory_order_relaxed);
     const auto now = std::chrono::steady_clock::now();
     if (now_progress != last) {
@@ -151,14 +197,15 @@ void Watchdog::run() {
       last_change = now;
     } else if (now - last_change >= stall_) {
       reason_ = who + " made no progress for " + std::to_string(stall_.count()) +
-                " ms (hung or stopped): killed by the watchdog";
+                " ms (hung or stopped): " +
+                (child_ > 0 ? "killed" : "interrupted") + " by the watchdog";
       fired_.store(true);
     }
   }
   if (pidfd >= 0) ::close(pidfd);
   if (!fired_.load()) return;
   set_interrupted(true);
-  ::kill(child_, SIGKILL);
+  if (child_ > 0) ::kill(child_, SIGKILL);
   // Interrupt the parent until it stops us: a signal that lands just before a blocking call
   // begins would be missed, so it is repeated.
   while (true) {

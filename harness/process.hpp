@@ -62,16 +62,43 @@ class ChildProcess {
   pid_t pid_ = -1;
 };
 
+// A std::thread running `body`, for a peer that is a thread of this process (an in_process
+// transport). Like ChildProcess, an exception thrown by `body` is caught and its what() printed as
+// "<label>[thread]: <what>" and copied to `error` if given. ended() is set when `body` returns or
+// throws. The destructor sets interrupted() if the thread is still running (its timed waits then
+// throw) and joins it.
+class PeerThread {
+ public:
+  PeerThread(std::string label, std::function<void()> body, char* error = nullptr,
+             std::size_t error_size = 0);
+  PeerThread(const PeerThread&) = delete;
+  PeerThread& operator=(const PeerThread&) = delete;
+  ~PeerThread();
+
+  [[nodiscard]] const std::atomic<bool>& ended() const noexcept { return ended_; }
+  // Joins the thread; ok is set when `body` returned without throwing.
+  void join(bool* ok);
+
+ private:
+  std::atomic<bool> ended_{false};
+  bool failed_ = false;  // written by the thread before ended_, read after join()
+  std::thread thread_;
+};
+
 // Describes a waitpid() status: "exited with status 3", "killed by signal 9 (Killed)".
 [[nodiscard]] std::string describe_wait_status(int status);
 
-// Watches one child while the parent works: if the child exits before `done` is set, or
-// `progress` does not change for `stall`, it kills the child (SIGKILL), sets interrupted(), and
-// interrupts the parent's blocking calls with SIGALRM (whose handler does nothing and does not
+// Watches one child (or peer thread) while the parent works: if the child exits before `done` is
+// set, or `progress` does not change for `stall`, it kills the child (SIGKILL), sets interrupted(),
+// and interrupts the parent's blocking calls with SIGALRM (whose handler does nothing and does not
 // restart system calls) until stopped. Built after fork(), joined before the next one.
 class Watchdog {
  public:
   Watchdog(pid_t child, std::string label, std::chrono::milliseconds stall,
+           const std::atomic<std::uint64_t>* progress, const std::atomic<std::uint32_t>* done);
+  // The same for a peer thread: it fires when the thread ends before `done` is set or stalls, and
+  // then only sets interrupted() and interrupts the parent (a thread cannot be killed).
+  Watchdog(const PeerThread& peer, std::string label, std::chrono::milliseconds stall,
            const std::atomic<std::uint64_t>* progress, const std::atomic<std::uint32_t>* done);
   Watchdog(const Watchdog&) = delete;
   Watchdog& operator=(const Watchdog&) = delete;
@@ -82,9 +109,13 @@ class Watchdog {
   [[nodiscard]] std::string reason() const;
 
  private:
+  Watchdog(pid_t child, const std::atomic<bool>* thread_ended, std::string label,
+           std::chrono::milliseconds stall, const std::atomic<std::uint64_t>* progress,
+           const std::atomic<std::uint32_t>* done);
   void run();
 
-  pid_t child_;
+  pid_t child_;                                      // -1 for a peer thread
+  const std::atomic<bool>* thread_ended_ = nullptr;  // a peer thread's ended()
   std::string label_;
   std::chrono::milliseconds stall_;
   const std::atomic<std::uint64_t>* progress_;
