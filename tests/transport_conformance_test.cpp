@@ -312,6 +312,26 @@ TEST(Harness, ThreadConsumerEndingEarlyIsReported) {
   }
 }
 
+// A busy-polling transport with both ends on one CPU must yield (or refuse): never stall the run.
+TEST(Harness, BusyPollingTransportsFinishOnOneCpu) {
+  const int cpu = default_cpu_pair().producer;
+  for (const TransportInfo& info : all_transports()) {
+    const Capabilities c = info.describe();
+    if (!c.busy_polls) continue;
+    for (Pattern pattern : {Pattern::kRoundTrip, Pattern::kStream}) {
+      SCOPED_TRACE(std::string(info.id) + " " + std::string(pattern_name(pattern)));
+      PairConfig cfg = config_for(std::string(info.id), pattern, 1024, default_tmp_root());
+      cfg.cpus = {cpu, cpu};
+      cfg.watchdog = std::chrono::milliseconds(2000);
+      const auto start = Clock::now();
+      const PairResult r = run_pair(cfg);
+      EXPECT_EQ(r.corrupt, 0u);
+      EXPECT_EQ(r.received, pattern == Pattern::kRoundTrip ? 40u : 75u);
+      EXPECT_LT(Clock::now() - start, std::chrono::milliseconds(2000));
+    }
+  }
+}
+
 TEST(Harness, RegistryIdsAreUniqueAndDescribed) {
   std::vector<std::string> seen;
   for (const TransportInfo& info : all_transports()) {
