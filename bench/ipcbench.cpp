@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "bench/fan_in.hpp"
+#include "bench/limits.hpp"
 #include "bench/options.hpp"
 #include "bench/patterns.hpp"
 #include "harness/frame.hpp"
@@ -77,6 +78,10 @@ void publish(benchmark::State& state, const PairResult& r, Pattern pattern, std:
     const double done = static_cast<double>(r.rtt.count());
     c["items_per_second"] = done / seconds;
     c["bytes_per_second"] = 2.0 * done * static_cast<double>(bytes) / seconds;
+    // The distance to the hardware, only against a Limit measured earlier in this run.
+    if (const double floor = measured_limits().cacheline_rtt_p50_ns; floor > 0) {
+      c["rtt_p50_x_cacheline"] = c["p50_ns"] / floor;
+    }
   } else {
     c["items_per_second"] = static_cast<double>(r.received) / seconds;
     c["bytes_per_second"] = static_cast<double>(r.bytes_received) / seconds;
@@ -84,6 +89,10 @@ void publish(benchmark::State& state, const PairResult& r, Pattern pattern, std:
     c["received"] = static_cast<double>(r.received);
     c["batch"] = static_cast<double>(r.batch);
     c["coalesced"] = static_cast<double>(r.coalesced);
+    const auto& memcpy_bps = measured_limits().memcpy_bytes_per_second;
+    if (auto it = memcpy_bps.find(bytes); it != memcpy_bps.end() && it->second > 0) {
+      c["fraction_of_memcpy"] = c["bytes_per_second"] / it->second;
+    }
   }
   c["lost"] = static_cast<double>(r.lost);
   c["corrupt"] = static_cast<double>(r.corrupt);
@@ -228,6 +237,13 @@ int main(int argc, char** argv) {
                  IPCBENCH_BUILD_TYPE);
   }
 
+  benchmark::AddCustomContext(
+      "ipcbench_limit_ratios",
+      "rtt_p50_x_cacheline: RoundTrip p50 / Limit/cacheline_rtt p50; fraction_of_memcpy: Stream "
+      "bytes_per_second / Limit/memcpy bytes_per_second at the same size; both against the Limit "
+      "as measured earlier in this run, absent when it did not run");
+  // First: Google Benchmark runs in registration order, and the transport rows divide by these.
+  register_limit_benchmarks(o);
   for (Pattern pattern : {Pattern::kRoundTrip, Pattern::kStream}) {
     for (const std::string& id : o.transports) {
       const TransportInfo& info = *find_transport(id);

@@ -88,7 +88,8 @@ void inject_fault(const Fault& fault) {
       break;
     case Fault::Kind::kExit:
       ::_exit(7);
-    case Fault::Kind::kDropReply:  // a pair-pattern fault: not used by fan-in
+    case Fault::Kind::kDropReply:  // pair-pattern faults: not used by fan-in
+    case Fault::Kind::kHang:
     case Fault::Kind::kNone:
       break;
   }

@@ -8,8 +8,11 @@
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <chrono>
 #include <optional>
+#include <stdexcept>
 #include <system_error>
+#include <thread>
 
 #include "harness/clock.hpp"
 #include "harness/frame.hpp"
@@ -53,6 +56,7 @@ struct Plan {
   std::uint64_t iterations, warmup, batch;
   bool lossy;       // receivers time out; ends and acks are retried
   bool end_mark;    // a coalescing notification transport ends a batch with send_end()
+  bool in_process;  // the consumer is a thread of this process
   Fault fault;
 };
 
@@ -62,9 +66,11 @@ struct Usage {
   std::uint64_t cpu_ns = 0, switches = 0;
 };
 
-Usage usage_now() {
+// The calling process's use, or with `thread` only the calling thread's: with both roles in one
+// process each side counts its own thread, so the sum is not counted twice.
+Usage usage_now(bool thread) {
   rusage ru{};
-  ::getrusage(RUSAGE_SELF, &ru);
+  ::getrusage(thread ? RUSAGE_THREAD : RUSAGE_SELF, &ru);
   auto ns = [](const timeval& tv) {
     return static_cast<std::uint64_t>(tv.tv_sec) * 1'000'000'000u +
            static_cast<std::uint64_t>(tv.tv_usec) * 1000u;
@@ -96,7 +102,13 @@ struct SeqTracker {
   }
 };
 
-void inject_fault(const Fault& fault, std::uint64_t received) {
+// Thrown by a consumer thread to end early (Fault::Kind::kExit).
+struct ConsumerExit : std::runtime_error {
+  ConsumerExit() : std::runtime_error("consumer thread ended early (injected fault)") {}
+};
+
+void inject_fault(const Plan& plan, std::uint64_t received) {
+  const Fault& fault = plan.fault;
   if (fault.kind == Fault::Kind::kNone || received != fault.after_messages) return;
   switch (fault.kind) {
     case Fault::Kind::kKill:
@@ -106,7 +118,12 @@ void inject_fault(const Fault& fault, std::uint64_t received) {
       ::raise(SIGSTOP);
       break;
     case Fault::Kind::kExit:
+      if (plan.in_process) throw ConsumerExit();
       ::_exit(7);
+    case Fault::Kind::kHang:
+      while (!interrupted()) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+      throw_if_interrupted("consumer", "injected hang");
+      break;
     case Fault::Kind::kNone:
     case Fault::Kind::kDropReply:  // handled where the reply is sent
       break;
@@ -122,7 +139,7 @@ void consume_round_trips(Transport& t, const Plan& plan, Framer& framer, Consume
   Usage start{};
   SeqTracker seqs;
   for (std::uint64_t i = 0; plan.lossy || i < total; ++i) {
-    if (i == untimed) start = usage_now();
+    if (i == untimed) start = usage_now(plan.in_process);
     const Received got = t.recv(buf);
     if (got == Received::kTimeout) {
       --i;  // nothing arrived; the producer retries or ends
@@ -157,9 +174,9 @@ void consume_round_trips(Transport& t, const Plan& plan, Framer& framer, Consume
       ++out.received;
       out.bytes += plan.bytes;
     }
-    inject_fault(plan.fault, i + 1);
+    inject_fault(plan, i + 1);
   }
-  const Usage end = usage_now();
+  const Usage end = usage_now(plan.in_process);
   out.cpu_ns = end.cpu_ns - start.cpu_ns;
   out.context_switches = end.switches - start.switches;
   out.reordered = seqs.reordered;
@@ -176,7 +193,7 @@ void consume_stream(Transport& t, const Plan& plan, Framer& framer, ConsumerRepo
   std::uint64_t last_data_ns = 0, previous_last_data_ns = 0;
   for (std::uint64_t b = 0; b < batches; ++b) {
     if (b == 1) {
-      start = usage_now();
+      start = usage_now(plan.in_process);
       seqs = SeqTracker{seqs.expected};
     }
     const bool timed = b >= 1;
@@ -206,7 +223,7 @@ void consume_stream(Transport& t, const Plan& plan, Framer& framer, ConsumerRepo
       }
       ++got_in_batch;
       ++received_total;
-      inject_fault(plan.fault, received_total);
+      inject_fault(plan, received_total);
     }
     if (timed) {
       out.received += got_in_batch;
@@ -215,7 +232,7 @@ void consume_stream(Transport& t, const Plan& plan, Framer& framer, ConsumerRepo
     }
     t.send(framer.control(kAckFlag | b, last_data_ns, framer.ack_bytes()));
   }
-  const Usage end = usage_now();
+  const Usage end = usage_now(plan.in_process);
   out.cpu_ns = end.cpu_ns - start.cpu_ns;
   out.context_switches = end.switches - start.switches;
   out.lost = seqs.lost;
@@ -249,7 +266,7 @@ class Producer {
     r_.iteration_seconds.reserve(plan_.iterations);
     if (before_timing_) before_timing_();
     r_.timed_start_ns = now_ns();
-    const Usage start = usage_now();
+    const Usage start = usage_now(plan_.in_process);
     for (std::uint64_t i = 0; i < plan_.iterations; ++i, ++seq) {
       std::uint64_t rtt = 0;
       const bool ok = round_trip(seq, &rtt);
@@ -262,7 +279,7 @@ class Producer {
       progress_.store(seq + 1, std::memory_order_relaxed);
     }
     r_.timed_end_ns = now_ns();
-    const Usage end = usage_now();
+    const Usage end = usage_now(plan_.in_process);
     r_.cpu_seconds = static_cast<double>(end.cpu_ns - start.cpu_ns) * 1e-9;
     r_.context_switches = end.switches - start.switches;
     r_.sent = plan_.iterations;
@@ -277,7 +294,7 @@ class Producer {
       if (b == 1) {
         if (before_timing_) before_timing_();
         r_.timed_start_ns = now_ns();
-        start = usage_now();
+        start = usage_now(plan_.in_process);
       }
       const std::uint64_t t0 = now_ns();
       for (std::uint64_t k = 0; k < plan_.batch; ++k, ++seq) t_.send(framer_.data(seq, t0));
@@ -295,7 +312,7 @@ class Producer {
       progress_.fetch_add(1, std::memory_order_relaxed);
     }
     r_.timed_end_ns = now_ns();
-    const Usage end = usage_now();
+    const Usage end = usage_now(plan_.in_process);
     r_.cpu_seconds = static_cast<double>(end.cpu_ns - start.cpu_ns) * 1e-9;
     r_.context_switches = end.switches - start.switches;
     r_.sent = plan_.iterations * plan_.batch;
@@ -396,7 +413,13 @@ PairResult run_pair(const PairConfig& config) {
             config.batch ? config.batch : default_batch(config.message_bytes),
             caps.may_lose,
             caps.may_coalesce && caps.payload == Payload::kNothing,
+            caps.in_process,
             config.fault};
+  if (plan.in_process &&
+      (config.fault.kind == Fault::Kind::kKill || config.fault.kind == Fault::Kind::kStop)) {
+    throw std::invalid_argument(id + ": a kill or stop fault acts on a process, and the consumer of "
+                                     "an in_process transport is a thread");
+  }
 
   PairResult result;
   result.batch = config.pattern == Pattern::kStream ? plan.batch : 0;
@@ -413,26 +436,54 @@ PairResult run_pair(const PairConfig& config) {
     SharedRegion<ConsumerReport> report;
     ScopedPin pinned(config.cpus.producer);
     const pid_t parent = ::getpid();
-    ChildProcess child(
-        "consumer",
-        [&] {
-          pin_to_cpu(config.cpus.consumer);
-          transport->attach(Role::kConsumer, parent);
-          if (plan.pattern == Pattern::kRoundTrip) {
-            consume_round_trips(*transport, plan, framer, *report);
-          } else {
-            consume_stream(*transport, plan, framer, *report);
-          }
-          report->done.store(1);
-        },
-        report->error, sizeof report->error);
+    auto consume = [&](Framer& own_framer) {
+      pin_to_cpu(config.cpus.consumer);
+      transport->attach(Role::kConsumer, parent);
+      if (plan.pattern == Pattern::kRoundTrip) {
+        consume_round_trips(*transport, plan, own_framer, *report);
+      } else {
+        consume_stream(*transport, plan, own_framer, *report);
+      }
+      report->done.store(1);
+    };
+    // An in_process transport's consumer is a thread (a forked copy would share nothing with us).
+    // It builds its own Framer: the producer writes headers into the buffers of ours.
+    std::optional<ChildProcess> child;
+    std::optional<PeerThread> thread;
+    if (plan.in_process) {
+      thread.emplace(
+          "consumer",
+          [&] {
+            Framer own(caps.payload, config.message_bytes);
+            consume(own);
+          },
+          report->error, sizeof report->error);
+    } else {
+      child.emplace("consumer", [&] { consume(framer); }, report->error, sizeof report->error);
+    }
+    // Ends the consumer (a process is killed, a thread is told through interrupted()) and says how
+    // it ended; ok is set when it ended normally.
+    auto finish_consumer = [&](bool kill, bool* ok) -> std::string {
+      if (child) {
+        if (kill) child->kill();
+        return child->wait(ok);
+      }
+      if (kill) set_interrupted(true);
+      thread->join(ok);
+      return *ok ? "thread ended" : "thread failed";
+    };
 
     std::atomic<std::uint64_t> progress{0};
     std::string failure;
     {
-      Watchdog watchdog(child.pid(), "consumer", config.watchdog, &progress, &report->done);
+      std::optional<Watchdog> watchdog;
+      if (child) {
+        watchdog.emplace(child->pid(), "consumer", config.watchdog, &progress, &report->done);
+      } else {
+        watchdog.emplace(*thread, "consumer", config.watchdog, &progress, &report->done);
+      }
       try {
-        transport->attach(Role::kProducer, child.pid());
+        transport->attach(Role::kProducer, child ? child->pid() : parent);
         Producer producer(*transport, plan, framer, progress, result, config.before_timing);
         if (plan.pattern == Pattern::kRoundTrip) {
           producer.round_trips();
@@ -442,19 +493,18 @@ PairResult run_pair(const PairConfig& config) {
       } catch (const std::exception& e) {
         failure = e.what();
       }
-      if (watchdog.fired()) failure = watchdog.reason() + " (producer: " + failure + ")";
+      if (watchdog->fired()) failure = watchdog->reason() + " (producer: " + failure + ")";
     }
     if (!failure.empty()) {
-      child.kill();
       bool ignored = false;
-      const std::string status = child.wait(&ignored);
+      const std::string status = finish_consumer(true, &ignored);
       std::string what = failure;
       if (report->error[0] != '\0') what += "; consumer: " + std::string(report->error);
       else what += "; consumer " + status;
       throw std::runtime_error(id + ": " + what);
     }
     bool ok = false;
-    const std::string status = child.wait(&ok);
+    const std::string status = finish_consumer(false, &ok);
     if (!ok) {
       throw std::runtime_error(id + ": consumer " + status +
                                (report->error[0] ? ": " + std::string(report->error) : ""));

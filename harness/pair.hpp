@@ -24,10 +24,14 @@ enum class Pattern {
 [[nodiscard]] std::string_view pattern_name(Pattern pattern) noexcept;  // "RoundTrip", "Stream"
 
 // A fault the consumer injects into itself after receiving `after_messages` messages (tests).
+// kKill and kStop act on a process: refused (std::invalid_argument) for an in_process transport.
+// kExit ends the consumer (a thread: its body returns early); kHang stops it responding until the
+// watchdog kills it (a process) or sets interrupted() (a thread).
 struct Fault {
   // kDropReply: the consumer does not echo round trip `after_messages` (a lost reply, for
-  // transports that may lose).
-  enum class Kind { kNone, kKill, kStop, kExit, kDropReply };
+  // transports that may lose). kHang: the consumer stops responding until interrupted (the only
+  // hang an in-process consumer can suffer).
+  enum class Kind { kNone, kKill, kStop, kExit, kDropReply, kHang };
   Kind kind = Kind::kNone;
   std::uint64_t after_messages = 0;
 };
@@ -75,7 +79,7 @@ class Unsupported : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-// Forks the consumer, pins both, attaches, handshakes, warms up, then runs the timed part.
+// Forks the consumer (or, for an in_process transport, starts it as a thread), pins both, attaches, handshakes, warms up, then runs the timed part.
 // Blocks until done. Throws Unsupported for a size the transport cannot carry,
 // std::invalid_argument for an unknown transport, and std::runtime_error "<transport>: <what>"
 // when anything fails (the peer died, hung, or a call failed); the child is always reaped.

@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -102,6 +103,35 @@ std::string ChildProcess::wait(bool* ok) {
   return describe_wait_status(status);
 }
 
+PeerThread::PeerThread(std::string label, std::function<void()> body, char* error,
+                       std::size_t error_size) {
+  thread_ = std::thread([this, label = std::move(label), body = std::move(body), error,
+                         error_size] {
+    try {
+      body();
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "%s[thread]: %s\n", label.c_str(), e.what());
+      if (error != nullptr && error_size > 0) std::snprintf(error, error_size, "%s", e.what());
+      failed_ = true;
+    } catch (...) {
+      std::fprintf(stderr, "%s[thread]: unknown exception\n", label.c_str());
+      failed_ = true;
+    }
+    ended_.store(true);
+  });
+}
+
+PeerThread::~PeerThread() {
+  if (!thread_.joinable()) return;
+  if (!ended_.load()) set_interrupted(true);
+  thread_.join();
+}
+
+void PeerThread::join(bool* ok) {
+  if (thread_.joinable()) thread_.join();
+  *ok = !failed_;
+}
+
 Watchdog::Watchdog(std::vector<Watched> children, std::chrono::milliseconds stall,
                    const std::atomic<std::uint64_t>* progress)
     : children_(std::move(children)),
@@ -134,13 +164,15 @@ void Watchdog::run() {
   std::vector<pollfd> fds(1 + n);
   fds[0] = {stop_fd_, POLLIN, 0};
   for (std::size_t i = 0; i < n; ++i) {
-    fds[1 + i] = {static_cast<int>(::syscall(SYS_pidfd_open, children_[i].pid, 0)), POLLIN, 0};
+    const pid_t pid = children_[i].pid;
+    fds[1 + i] = {pid > 0 ? static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)) : -1, POLLIN, 0};
   }
   const auto period = std::max(std::chrono::milliseconds(5), stall_ / 8);
   std::uint64_t last = progress_->load(std::memory_order_relaxed);
   auto last_change = std::chrono::steady_clock::now();
   auto who = [&](std::size_t i) {
-    return children_[i].label + "[" + std::to_string(children_[i].pid) + "]";
+    const pid_t pid = children_[i].pid;
+    return children_[i].label + "[" + (pid > 0 ? std::to_string(pid) : "thread") + "]";
   };
   while (!fired_.load()) {
     const int ready = ::poll(fds.data(), fds.size(), static_cast<int>(period.count()));
@@ -161,6 +193,13 @@ void Watchdog::run() {
       fired_.store(true);
       break;
     }
+    for (std::size_t i = 0; !fired_.load() && i < n; ++i) {
+      const Watched& w = children_[i];
+      if (w.thread_ended == nullptr || !w.thread_ended->load()) continue;
+      if (w.done != nullptr && w.done->load() != 0) continue;  // finished its part: not a fault
+      reason_ = who(i) + " ended before finishing its part";
+      fired_.store(true);
+    }
     if (fired_.load()) break;
     const std::uint64_t now_progress = progress_->load(std::memory_order_relaxed);
     const auto now = std::chrono::steady_clock::now();
@@ -168,8 +207,11 @@ void Watchdog::run() {
       last = now_progress;
       last_change = now;
     } else if (now - last_change >= stall_) {
+      const bool threads_only = std::all_of(children_.begin(), children_.end(),
+                                            [](const Watched& w) { return w.pid <= 0; });
       reason_ = (n == 1 ? who(0) : std::to_string(n) + " children") + " made no progress for " +
-                std::to_string(stall_.count()) + " ms (hung or stopped): killed by the watchdog";
+                std::to_string(stall_.count()) + " ms (hung or stopped): " +
+                (threads_only ? "interrupted" : "killed") + " by the watchdog";
       fired_.store(true);
     }
   }
@@ -178,7 +220,9 @@ void Watchdog::run() {
   }
   if (!fired_.load()) return;
   set_interrupted(true);
-  for (const Watched& child : children_) ::kill(child.pid, SIGKILL);
+  for (const Watched& child : children_) {
+    if (child.pid > 0) ::kill(child.pid, SIGKILL);
+  }
   // Interrupt the parent until it stops us: a signal that lands just before a blocking call
   // begins would be missed, so it is repeated.
   while (true) {

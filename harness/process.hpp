@@ -65,14 +65,38 @@ class ChildProcess {
   pid_t pid_ = -1;
 };
 
+// A std::thread running `body`, for a peer that is a thread of this process (an in_process
+// transport). Like ChildProcess, an exception thrown by `body` is caught and its what() printed as
+// "<label>[thread]: <what>" and copied to `error` if given. ended() is set when `body` returns or
+// throws. The destructor sets interrupted() if the thread is still running (its timed waits then
+// throw) and joins it.
+class PeerThread {
+ public:
+  PeerThread(std::string label, std::function<void()> body, char* error = nullptr,
+             std::size_t error_size = 0);
+  PeerThread(const PeerThread&) = delete;
+  PeerThread& operator=(const PeerThread&) = delete;
+  ~PeerThread();
+
+  [[nodiscard]] const std::atomic<bool>& ended() const noexcept { return ended_; }
+  // Joins the thread; ok is set when `body` returned without throwing.
+  void join(bool* ok);
+
+ private:
+  std::atomic<bool> ended_{false};
+  bool failed_ = false;  // written by the thread before ended_, read after join()
+  std::thread thread_;
+};
+
 // Describes a waitpid() status: "exited with status 3", "killed by signal 9 (Killed)".
 [[nodiscard]] std::string describe_wait_status(int status);
 
-// One process a Watchdog watches: it may exit once `done` is set (nullptr: never expected to).
+// One process (or, with pid -1, one peer thread) a Watchdog watches: it may exit once `done` is set (nullptr: never expected to).
 struct Watched {
   pid_t pid;
   std::string label;  // "consumer", "consumer 3"
   const std::atomic<std::uint32_t>* done = nullptr;
+  const std::atomic<bool>* thread_ended = nullptr;  // a peer thread (pid -1): its ended() flag
 };
 
 // Watches children while the parent works: if one exits before its `done` is set, or `progress`
@@ -86,6 +110,11 @@ class Watchdog {
   Watchdog(pid_t child, std::string label, std::chrono::milliseconds stall,
            const std::atomic<std::uint64_t>* progress, const std::atomic<std::uint32_t>* done)
       : Watchdog({{child, std::move(label), done}}, stall, progress) {}
+  // The same for a peer thread: it fires when the thread ends before `done` is set or stalls, and
+  // then only sets interrupted() and interrupts the parent (a thread cannot be killed).
+  Watchdog(const PeerThread& peer, std::string label, std::chrono::milliseconds stall,
+           const std::atomic<std::uint64_t>* progress, const std::atomic<std::uint32_t>* done)
+      : Watchdog({{-1, std::move(label), done, &peer.ended()}}, stall, progress) {}
   Watchdog(const Watchdog&) = delete;
   Watchdog& operator=(const Watchdog&) = delete;
   ~Watchdog();
@@ -95,6 +124,9 @@ class Watchdog {
   [[nodiscard]] std::string reason() const;
 
  private:
+  Watchdog(pid_t child, const std::atomic<bool>* thread_ended, std::string label,
+           std::chrono::milliseconds stall, const std::atomic<std::uint64_t>* progress,
+           const std::atomic<std::uint32_t>* done);
   void run();
 
   std::vector<Watched> children_;

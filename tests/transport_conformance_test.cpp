@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <optional>
 #include <random>
 #include <string>
 #include <vector>
@@ -133,7 +134,7 @@ TEST_P(TransportConformance, EchoesRandomBytesExactly) {
   }
   install_signal_handling();
   const pid_t parent = ::getpid();
-  ChildProcess child("echo", [&] {
+  auto echo = [&] {
     t->attach(Role::kConsumer, parent);
     std::vector<std::byte> buf(bytes);
     for (int i = 0; i < kMessages;) {
@@ -141,8 +142,16 @@ TEST_P(TransportConformance, EchoesRandomBytesExactly) {
       t->send(buf);
       ++i;
     }
-  });
-  t->attach(Role::kProducer, child.pid());
+  };
+  // An in_process transport's peer is a thread: a forked copy of it would share nothing.
+  std::optional<ChildProcess> child;
+  std::optional<PeerThread> thread;
+  if (c.in_process) {
+    thread.emplace("echo", echo);
+  } else {
+    child.emplace("echo", echo);
+  }
+  t->attach(Role::kProducer, child ? child->pid() : parent);
   std::vector<std::byte> back(bytes);
   for (int i = 0; i < kMessages; ++i) {
     t->send(sent[i]);
@@ -154,7 +163,12 @@ TEST_P(TransportConformance, EchoesRandomBytesExactly) {
     ASSERT_EQ(back, sent[i]) << "message " << i;
   }
   bool ok = false;
-  EXPECT_EQ(child.wait(&ok), "exited with status 0");
+  if (child) {
+    EXPECT_EQ(child->wait(&ok), "exited with status 0");
+  } else {
+    thread->join(&ok);
+    EXPECT_TRUE(ok);
+  }
   t.reset();
   EXPECT_TRUE(dir.leftovers().empty());
 }
@@ -185,6 +199,7 @@ TEST_P(TransportConformance, RefusesAnUnsupportedSizeWithTheReason) {
 
 TEST_P(TransportConformance, KilledConsumerIsReportedNamingTheTransport) {
   const Capabilities c = caps();
+  if (c.in_process) GTEST_SKIP() << "the consumer is a thread of this process: it cannot be killed";
   const std::size_t bytes = sizes_for(c).front();
   for (Pattern pattern : {Pattern::kRoundTrip, Pattern::kStream}) {
     SCOPED_TRACE(std::string(pattern_name(pattern)));
@@ -214,7 +229,8 @@ TEST_P(TransportConformance, HungConsumerIsKilledByTheWatchdog) {
   test::ScratchDir dir;
   PairConfig cfg = config_for(GetParam(), Pattern::kStream, sizes_for(c).front(), dir.path());
   cfg.iterations = 100'000;
-  cfg.fault = {Fault::Kind::kStop, 30};
+  // A thread cannot be stopped with SIGSTOP: an in_process consumer stops responding instead.
+  cfg.fault = {c.in_process ? Fault::Kind::kHang : Fault::Kind::kStop, 30};
   cfg.watchdog = std::chrono::milliseconds(500);
   const std::size_t fds = test::open_fd_count();
   const auto start = Clock::now();
@@ -266,6 +282,57 @@ TEST(Harness, BothEndsOnOneCpuWork) {
   c.cpus = {default_cpu_pair().producer, default_cpu_pair().producer};
   const PairResult r = run_pair(c);
   EXPECT_EQ(r.rtt.count(), 40u);
+}
+
+// The in_process consumer is a thread: process faults are refused, an early end is reported.
+TEST(Harness, KillFaultIsRefusedForAThreadConsumer) {
+  PairConfig c = config_for("threads", Pattern::kRoundTrip, 64, default_tmp_root());
+  c.fault = {Fault::Kind::kKill, 5};
+  try {
+    (void)run_pair(c);
+    FAIL() << "a kill fault on a thread was accepted";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find("thread"), std::string::npos) << e.what();
+  }
+}
+
+TEST(Harness, ThreadConsumerEndingEarlyIsReported) {
+  for (Pattern pattern : {Pattern::kRoundTrip, Pattern::kStream}) {
+    SCOPED_TRACE(std::string(pattern_name(pattern)));
+    PairConfig c = config_for("threads", pattern, 64, default_tmp_root());
+    c.iterations = 100'000;
+    c.fault = {Fault::Kind::kExit, 30};
+    const auto start = Clock::now();
+    try {
+      (void)run_pair(c);
+      FAIL() << "a consumer thread that ended early was not reported";
+    } catch (const std::runtime_error& e) {
+      const std::string what = e.what();
+      EXPECT_EQ(what.rfind("threads:", 0), 0u) << what;
+      EXPECT_NE(what.find("ended"), std::string::npos) << what;
+    }
+    EXPECT_LT(Clock::now() - start, std::chrono::milliseconds(3000));
+  }
+}
+
+// A busy-polling transport with both ends on one CPU must yield (or refuse): never stall the run.
+TEST(Harness, BusyPollingTransportsFinishOnOneCpu) {
+  const int cpu = default_cpu_pair().producer;
+  for (const TransportInfo& info : all_transports()) {
+    const Capabilities c = info.describe();
+    if (!c.busy_polls) continue;
+    for (Pattern pattern : {Pattern::kRoundTrip, Pattern::kStream}) {
+      SCOPED_TRACE(std::string(info.id) + " " + std::string(pattern_name(pattern)));
+      PairConfig cfg = config_for(std::string(info.id), pattern, 1024, default_tmp_root());
+      cfg.cpus = {cpu, cpu};
+      cfg.watchdog = std::chrono::milliseconds(2000);
+      const auto start = Clock::now();
+      const PairResult r = run_pair(cfg);
+      EXPECT_EQ(r.corrupt, 0u);
+      EXPECT_EQ(r.received, pattern == Pattern::kRoundTrip ? 40u : 75u);
+      EXPECT_LT(Clock::now() - start, std::chrono::milliseconds(2000));
+    }
+  }
 }
 
 TEST(Harness, RegistryIdsAreUniqueAndDescribed) {

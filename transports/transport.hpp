@@ -33,6 +33,9 @@ struct Capabilities {
   bool may_reorder = false;
   bool busy_polls = false;    // the waiting side spins: two ends on one CPU need care
   std::string waits_by = "blocking system call";  // how a receiver waits, an axis of the report
+  // Both roles are threads of one process (no fork): the transport object is shared by them, so
+  // its send()/recv() are thread-safe, and faults that act on a process (kill, stop) cannot apply.
+  bool in_process = false;
 };
 
 // Per-run settings a transport may use. `name` is unique per run and unpredictable.

@@ -1,0 +1,207 @@
+#include "bench/limits.hpp"
+
+#include <benchmark/benchmark.h>
+#include <sched.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstdint>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "harness/clock.hpp"
+#include "harness/histogram.hpp"
+#include "harness/process.hpp"
+#include "transports/shm_wait.hpp"
+#include "transports/sys_error.hpp"
+
+namespace ipcbench {
+namespace {
+
+MeasuredLimits g_limits;
+
+// Pins the calling thread for one benchmark run and restores its affinity afterwards.
+class PinFor {
+ public:
+  explicit PinFor(int cpu) {
+    CPU_ZERO(&saved_);
+    ::sched_getaffinity(0, sizeof saved_, &saved_);
+    pin_to_cpu(cpu);
+  }
+  PinFor(const PinFor&) = delete;
+  PinFor& operator=(const PinFor&) = delete;
+  ~PinFor() { ::sched_setaffinity(0, sizeof saved_, &saved_); }
+
+ private:
+  cpu_set_t saved_;
+};
+
+// The one cache line the two processes bounce, and the peer's report.
+struct Bounce {
+  static_assert(std::atomic<std::uint64_t>::is_always_lock_free);
+  alignas(kFalseSharingBytes) std::atomic<std::uint64_t> line{0};
+  alignas(kFalseSharingBytes) std::atomic<std::uint32_t> done{0};
+  char error[256] = {};
+};
+// The parent writes odd values, the peer answers with value + 1; this odd value stops the peer.
+constexpr std::uint64_t kStop = UINT64_MAX;
+constexpr std::uint64_t kBounceWarmup = 1000;
+
+// Spins until `line` holds `want` (or, for the peer, kStop). Two processes on one CPU take turns
+// only when the spinner yields, as shm_spin does.
+std::uint64_t wait_for(const std::atomic<std::uint64_t>& line, std::uint64_t want, bool yield) {
+  for (std::uint32_t i = 1;; ++i) {
+    const std::uint64_t value = line.load(std::memory_order_acquire);
+    if (value == want || value == kStop) return value;
+    if (yield) {
+      ::sched_yield();
+    } else {
+      cpu_relax();
+    }
+    if (i % 1024 == 0) throw_if_interrupted("spin", "Limit/cacheline_rtt line");
+  }
+}
+
+// Two pinned processes bounce one cache line: the parent stores an odd value, the peer sees it and
+// stores value + 1, the parent sees that. Every round trip is timed with the clock the transports'
+// round trips use, so the two are comparable (both include one clock read per sample).
+void cacheline_rtt(benchmark::State& state, const BenchOptions& o) {
+  install_signal_handling();
+  set_interrupted(false);
+  const bool yield = o.cpus.same();
+  const auto iterations = static_cast<std::uint64_t>(state.max_iterations);
+  auto rtt = std::make_unique<Histogram>();
+  std::vector<double> seconds;
+  seconds.reserve(iterations);
+  std::string failure;
+  try {
+    SharedRegion<Bounce> bounce;
+    PinFor pinned(o.cpus.producer);
+    ChildProcess peer(
+        "cacheline peer",
+        [&] {
+          pin_to_cpu(o.cpus.consumer);
+          for (std::uint64_t want = 1;; want += 2) {
+            if (wait_for(bounce->line, want, yield) == kStop) break;
+            bounce->line.store(want + 1, std::memory_order_release);
+          }
+          bounce->done.store(1);
+        },
+        bounce->error, sizeof bounce->error);
+    std::atomic<std::uint64_t> progress{0};
+    {
+      Watchdog watchdog(peer.pid(), "cacheline peer", o.watchdog, &progress, &bounce->done);
+      try {
+        std::uint64_t value = 1;
+        for (std::uint64_t i = 0; i < kBounceWarmup + iterations; ++i, value += 2) {
+          const std::uint64_t t0 = now_ns();
+          bounce->line.store(value, std::memory_order_release);
+          (void)wait_for(bounce->line, value + 1, yield);
+          const std::uint64_t t1 = now_ns();
+          if (i >= kBounceWarmup) {
+            rtt->record(t1 - t0);
+            seconds.push_back(static_cast<double>(t1 - t0) * 1e-9);
+          }
+          progress.store(i + 1, std::memory_order_relaxed);
+        }
+        bounce->line.store(kStop, std::memory_order_release);
+      } catch (const std::exception& e) {
+        failure = e.what();
+      }
+      if (watchdog.fired()) failure = watchdog.reason() + " (" + failure + ")";
+    }
+    if (!failure.empty()) peer.kill();
+    bool ok = false;
+    const std::string status = peer.wait(&ok);
+    if (failure.empty() && !ok) failure = "cacheline peer " + status + ": " + bounce->error;
+  } catch (const std::exception& e) {
+    failure = e.what();
+  }
+  set_interrupted(false);
+  if (!failure.empty()) {
+    state.SkipWithError(failure.c_str());
+    for (auto _ : state) {
+    }
+    return;
+  }
+  std::size_t i = 0;
+  for (auto _ : state) state.SetIterationTime(seconds[i++]);
+  auto& c = state.counters;
+  c["p50_ns"] = static_cast<double>(rtt->percentile(50));
+  c["p90_ns"] = static_cast<double>(rtt->percentile(90));
+  c["p99_ns"] = static_cast<double>(rtt->percentile(99));
+  c["p999_ns"] = static_cast<double>(rtt->percentile(99.9));
+  c["max_ns"] = static_cast<double>(rtt->max());
+  c["mean_ns"] = rtt->mean();
+  c["samples"] = static_cast<double>(rtt->count());
+  state.SetLabel(yield ? "one CPU: the spinner yields" : "two CPUs");
+  g_limits.cacheline_rtt_p50_ns = static_cast<double>(rtt->percentile(50));
+}
+
+// Single-thread copy bandwidth between two buffers of `bytes`, both written beforehand (no page
+// faults in the loop); the copy is glibc's memcpy, the one the transports use.
+void memcpy_bandwidth(benchmark::State& state, std::size_t bytes, int cpu) {
+  PinFor pinned(cpu);
+  std::vector<std::byte> src(bytes, std::byte{0x5a});
+  std::vector<std::byte> dst(bytes, std::byte{0});
+  std::memcpy(dst.data(), src.data(), bytes);  // warm
+  benchmark::DoNotOptimize(src.data());
+  const std::uint64_t t0 = now_ns();
+  for (auto _ : state) {
+    std::memcpy(dst.data(), src.data(), bytes);
+    benchmark::ClobberMemory();  // the copy is observable: never elided or hoisted
+  }
+  const std::uint64_t t1 = now_ns();
+  const double seconds = static_cast<double>(t1 - t0) * 1e-9;
+  const double bps = static_cast<double>(bytes) * static_cast<double>(state.iterations()) / seconds;
+  state.counters["bytes_per_second"] = bps;  // plain bytes/s (10^0), not Google's 1024-based rate
+  g_limits.memcpy_bytes_per_second[bytes] = bps;
+}
+
+// A trivial system call: getppid() through syscall(), so glibc cannot answer from a cache.
+void syscall_cost(benchmark::State& state, int cpu) {
+  PinFor pinned(cpu);
+  const std::uint64_t t0 = now_ns();
+  for (auto _ : state) benchmark::DoNotOptimize(::syscall(SYS_getppid));
+  const std::uint64_t t1 = now_ns();
+  state.counters["ns_per_call"] =
+      static_cast<double>(t1 - t0) / static_cast<double>(state.iterations());
+}
+
+}  // namespace
+
+const MeasuredLimits& measured_limits() noexcept { return g_limits; }
+
+void register_limit_benchmarks(const BenchOptions& o) {
+  auto* rtt = benchmark::RegisterBenchmark(
+      "Limit/cacheline_rtt", [o](benchmark::State& state) { cacheline_rtt(state, o); });
+  rtt->UseManualTime()->Unit(benchmark::kMicrosecond);
+  // Like a 64-byte RoundTrip in --quick: enough samples for p99.9.
+  if (o.quick) rtt->Iterations(2000);
+
+  for (std::size_t bytes : o.sizes) {
+    const std::string name = "Limit/memcpy/bytes:" + std::to_string(bytes);
+    const int cpu = o.cpus.producer;
+    auto* b = benchmark::RegisterBenchmark(name.c_str(), [bytes, cpu](benchmark::State& state) {
+      memcpy_bandwidth(state, bytes, cpu);
+    });
+    b->UseRealTime()->Unit(benchmark::kNanosecond);
+    // About 64 MiB copied per size in --quick.
+    if (o.quick) {
+      b->Iterations(static_cast<benchmark::IterationCount>(
+          std::clamp<std::size_t>((std::size_t{64} << 20) / bytes, 64, 1'000'000)));
+    }
+  }
+
+  const int cpu = o.cpus.producer;
+  auto* sys = benchmark::RegisterBenchmark(
+      "Limit/syscall", [cpu](benchmark::State& state) { syscall_cost(state, cpu); });
+  sys->UseRealTime()->Unit(benchmark::kNanosecond);
+  if (o.quick) sys->Iterations(100'000);
+}
+
+}  // namespace ipcbench
