@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include <sched.h>
+#include <sys/mount.h>
 #include <sys/resource.h>
 
 #include <fstream>
@@ -93,6 +94,22 @@ TEST(Limits, AnUnbindablePortIsAnErrorNamingTheAddress) {
   IPCBENCH_EXPECT_NAMESPACED(CLONE_NEWNET, [] {
     std::string problems;
     for (const char* id : {"tcp", "udp"}) problems += expect_refusal(id, 64, {id, "127.0.0.1"});
+    return problems;
+  });
+}
+
+// /dev/shm read-only (a private mount namespace mounts a read-only tmpfs over it): the shared-
+// memory transports fail naming /dev/shm and their object, instead of crashing or hanging.
+TEST(Limits, AnUnavailableDevShmIsAnErrorNamingIt) {
+  IPCBENCH_EXPECT_NAMESPACED(CLONE_NEWNS, [] {
+    if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0 ||
+        ::mount("none", "/dev/shm", "tmpfs", MS_RDONLY, nullptr) != 0) {
+      return std::string("SKIP: cannot mount a read-only /dev/shm here");
+    }
+    std::string problems;
+    for (const char* id : {"shm_spin", "shm_futex", "shm_sem", "shm_condvar", "boost_mq"}) {
+      problems += expect_refusal(id, 64, {id, "/dev/shm"});
+    }
     return problems;
   });
 }

@@ -17,18 +17,6 @@
 namespace ipcbench {
 namespace {
 
-UniqueFd open_fifo(const std::string& path, int flags) {
-  while (true) {
-    // A blocking open waits for the other end; the harness's watchdog covers a client that never
-    // comes.
-    const int fd = ::open(path.c_str(), flags | O_CLOEXEC);
-    if (fd >= 0) return UniqueFd(fd);
-    const int err = errno;
-    if (err != EINTR) throw_sys_error(err, "open", path);
-    throw_if_interrupted("open", path);
-  }
-}
-
 class FifoFanIn final : public FanInTransport {
  public:
   FifoFanIn(const TransportOptions& options, std::size_t clients) : dir_(options.tmp_root) {
@@ -55,17 +43,17 @@ class FifoFanIn final : public FanInTransport {
     dir_.release();
     server_.open(request_paths_.size(), "fifo fan-in server");
     for (std::size_t i = 0; i < request_paths_.size(); ++i) {
-      out_.push_back(open_fifo(reply_paths_[i], O_WRONLY));
-      in_.push_back(open_fifo(request_paths_[i], O_RDONLY));
+      out_.push_back(open_path(reply_paths_[i], O_WRONLY));
+      in_.push_back(open_path(request_paths_[i], O_RDONLY));
       server_.add(i, in_[i].get());
     }
   }
   void attach_client(std::size_t index) override {
     dir_.release();
-    UniqueFd reply = open_fifo(reply_paths_[index], O_RDONLY | O_NONBLOCK);
+    UniqueFd reply = open_path(reply_paths_[index], O_RDONLY | O_NONBLOCK);
     // Back to blocking reads: a client waits for its reply.
     if (::fcntl(reply.get(), F_SETFL, 0) != 0) throw_sys_error(errno, "fcntl", reply_paths_[index]);
-    out_.push_back(open_fifo(request_paths_[index], O_WRONLY));
+    out_.push_back(open_path(request_paths_[index], O_WRONLY));
     in_.push_back(std::move(reply));
   }
   void after_attach() override { dir_.remove(); }  // every end is open: the names can go

@@ -14,17 +14,6 @@
 namespace ipcbench {
 namespace {
 
-UniqueFd open_fifo(const std::string& path, int flags) {
-  while (true) {
-    // open() blocks until the other end opens; the watchdog interrupts it if the peer never does.
-    const int fd = ::open(path.c_str(), flags | O_CLOEXEC);
-    if (fd >= 0) return UniqueFd(fd);
-    const int err = errno;
-    if (err != EINTR) throw_sys_error(err, "open", path);
-    throw_if_interrupted("open", path);
-  }
-}
-
 class FifoTransport final : public Transport {
  public:
   explicit FifoTransport(const TransportOptions& options)
@@ -39,14 +28,14 @@ class FifoTransport final : public Transport {
   void attach(Role role, pid_t /*peer*/) override {
     // Both sides open `down` first, then `up`, so the blocking opens pair up without deadlock.
     if (role == Role::kProducer) {
-      out_ = open_fifo(down_path_, O_WRONLY);
-      in_ = open_fifo(up_path_, O_RDONLY);
+      out_ = open_path(down_path_, O_WRONLY);
+      in_ = open_path(up_path_, O_RDONLY);
       // Both ends are open on both sides: the names are no longer needed, so a crash leaks none.
       dir_.remove();
     } else {
       dir_.release();
-      in_ = open_fifo(down_path_, O_RDONLY);
-      out_ = open_fifo(up_path_, O_WRONLY);
+      in_ = open_path(down_path_, O_RDONLY);
+      out_ = open_path(up_path_, O_WRONLY);
     }
   }
   void send(std::span<const std::byte> msg) override { write_all(out_.get(), msg, "fifo"); }

@@ -1,5 +1,6 @@
 #include "transports/io.hpp"
 
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -21,6 +22,16 @@ void write_all(int fd, std::span<const std::byte> data, std::string_view object)
       throw_sys_error(err, "write", object);
     }
     data = data.subspan(static_cast<std::size_t>(n));
+  }
+}
+
+UniqueFd open_path(const std::string& path, int flags) {
+  while (true) {
+    const int fd = ::open(path.c_str(), flags | O_CLOEXEC);
+    if (fd >= 0) return UniqueFd(fd);
+    const int err = errno;
+    if (err != EINTR) throw_sys_error(err, "open", path);
+    throw_if_interrupted("open", path);
   }
 }
 

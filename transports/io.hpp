@@ -1,14 +1,21 @@
-// read_all / write_all: whole transfers over a stream fd, retrying EINTR and short transfers.
+// read_all / write_all: whole transfers over a stream fd, retrying EINTR and short transfers;
+// open_path: an open() that retries EINTR.
 #pragma once
 
 #include <cstddef>
 #include <span>
+#include <string>
 #include <string_view>
+
+#include "transports/unique_fd.hpp"
 
 namespace ipcbench {
 
 // Writes all of `data`; blocks. Throws naming `object` on error or a closed peer.
 void write_all(int fd, std::span<const std::byte> data, std::string_view object);
+// Opens a FIFO (or any path) with O_CLOEXEC added to `flags`, retrying EINTR. A FIFO's open()
+// blocks until the other end opens; the watchdog interrupts it if the peer never does.
+[[nodiscard]] UniqueFd open_path(const std::string& path, int flags);
 // Reads exactly data.size() bytes; blocks. Throws naming `object` on error or end of file.
 void read_all(int fd, std::span<std::byte> data, std::string_view object);
 

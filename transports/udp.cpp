@@ -40,7 +40,7 @@ void set_recv_timeout(int fd, std::chrono::milliseconds timeout, const std::stri
   }
 }
 
-class UdpTransport final : public Transport {
+class UdpTransport final : public DatagramPairTransport {
  public:
   // Both sockets are bound to 127.0.0.1 on ephemeral ports and connected to each other before
   // fork(): send()/recv() need no address, and each socket accepts datagrams from its peer only.
@@ -48,7 +48,8 @@ class UdpTransport final : public Transport {
   // hanging, and the harness counts the loss. SO_RCVBUF stays the kernel default
   // (net.core.rmem_default, reported by describe()): that is what a user's socket gets, and the
   // losses it causes under load are part of what UDP is. Only tests shrink it, to force losses.
-  explicit UdpTransport(const TransportOptions& options) {
+  explicit UdpTransport(const TransportOptions& options)
+      : DatagramPairTransport(/*may_time_out=*/true) {
     producer_ = bind_loopback(SOCK_DGRAM, /*reuse_addr=*/false);
     consumer_ = bind_loopback(SOCK_DGRAM, /*reuse_addr=*/false);
     const std::uint16_t producer_port = local_port(producer_.get());
@@ -68,27 +69,6 @@ class UdpTransport final : public Transport {
       }
     }
   }
-
-  void attach(Role role, pid_t /*peer*/) override {
-    // After fork() both processes hold both sockets; keep this role's own.
-    if (role == Role::kProducer) {
-      fd_ = std::move(producer_);
-      name_ = std::move(producer_name_);
-    } else {
-      fd_ = std::move(consumer_);
-      name_ = std::move(consumer_name_);
-    }
-    producer_.reset();
-    consumer_.reset();
-  }
-  void send(std::span<const std::byte> msg) override { send_datagram(fd_.get(), msg, name_); }
-  Received recv(std::span<std::byte> msg) override {
-    return recv_datagram(fd_.get(), msg, name_, /*may_time_out=*/true);
-  }
-
- private:
-  UniqueFd producer_, consumer_, fd_;
-  std::string producer_name_, consumer_name_, name_;  // "127.0.0.1:<own port>"
 };
 
 }  // namespace

@@ -39,7 +39,7 @@ void connect_unix(int fd, const std::string& path) {
   }
 }
 
-class UnixDgramTransport final : public Transport {
+class UnixDgramTransport final : public DatagramPairTransport {
  public:
   // Both sockets are bound and connected to each other before fork(). A connected datagram socket
   // holds its peer itself, not the path, and accepts datagrams from that peer only; so the paths
@@ -47,7 +47,8 @@ class UnixDgramTransport final : public Transport {
   // even if a process is killed. The send buffer stays the kernel default (net.core.wmem_default):
   // it is what a user's socket gets, and it sets the largest datagram and how much a stream queues
   // before the sender blocks.
-  explicit UnixDgramTransport(const TransportOptions& options) {
+  explicit UnixDgramTransport(const TransportOptions& options)
+      : DatagramPairTransport(/*may_time_out=*/false) {
     PrivateDir dir(options.tmp_root);
     const std::string producer_path = (dir.path() / "producer.sock").string();
     const std::string consumer_path = (dir.path() / "consumer.sock").string();
@@ -67,27 +68,6 @@ class UnixDgramTransport final : public Transport {
                           " bytes is larger than SO_SNDBUF - 32 = " + std::to_string(limit));
     }
   }
-
-  void attach(Role role, pid_t /*peer*/) override {
-    // After fork() both processes hold both sockets; keep this role's own.
-    if (role == Role::kProducer) {
-      fd_ = std::move(producer_);
-      name_ = std::move(producer_name_);
-    } else {
-      fd_ = std::move(consumer_);
-      name_ = std::move(consumer_name_);
-    }
-    producer_.reset();
-    consumer_.reset();
-  }
-  void send(std::span<const std::byte> msg) override { send_datagram(fd_.get(), msg, name_); }
-  Received recv(std::span<std::byte> msg) override {
-    return recv_datagram(fd_.get(), msg, name_, /*may_time_out=*/false);
-  }
-
- private:
-  UniqueFd producer_, consumer_, fd_;
-  std::string producer_name_, consumer_name_, name_;
 };
 
 }  // namespace
