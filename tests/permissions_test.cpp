@@ -12,6 +12,9 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <fstream>
+#include <map>
+#include <sstream>
 #include <set>
 
 #include "tests/test_util.hpp"
@@ -55,12 +58,43 @@ unsigned sysv_mode(ObjectKind kind, int id, long* key) {
   }
 }
 
+// Shared mappings of POSIX shared memory ("/dev/shm/..."), by address range.
+std::set<std::string> shared_object_mappings() {
+  std::set<std::string> out;
+  std::ifstream maps("/proc/self/maps");
+  std::string line;
+  while (std::getline(maps, line)) {
+    if (line.find("/dev/shm/") == std::string::npos) continue;
+    out.insert(line.substr(0, line.find(' ')));
+  }
+  return out;
+}
+
+// SysV segments this process created, by id, with their permission bits: a segment removed at
+// once (IPC_RMID while attached) is still listed. Its mapping's inode always reads 0777, so the
+// record here is what counts.
+std::map<std::string, unsigned> own_sysv_segments() {
+  std::map<std::string, unsigned> out;
+  std::ifstream in("/proc/sysvipc/shm");
+  std::string line;
+  std::getline(in, line);
+  while (std::getline(in, line)) {
+    std::istringstream f(line);
+    std::string key, id, perms, size, cpid;
+    f >> key >> id >> perms >> size >> cpid;
+    if (cpid == std::to_string(::getpid())) out[id] = static_cast<unsigned>(std::stoul(perms, nullptr, 8));
+  }
+  return out;
+}
+
 class Permissions : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(Permissions, EveryObjectIs0600InA0700DirectoryWithAnUnpredictableName) {
   start_janitor();  // so the ledger records what the transport creates
   test::ScratchDir dir;
   const auto fds_before = fd_targets();
+  const auto maps_before = shared_object_mappings();
+  const auto segments_before = own_sysv_segments();
   TransportOptions options;
   options.name = unique_name();
   options.message_bytes = 64;
@@ -110,6 +144,21 @@ TEST_P(Permissions, EveryObjectIs0600InA0700DirectoryWithAnUnpredictableName) {
     if (::fstat(std::stoi(fd), &st) != 0) continue;
     if (S_ISSOCK(st.st_mode)) continue;  // sockets' inodes carry no access mode
     EXPECT_EQ(st.st_mode & 0077, 0u) << "fd " << fd << " mode " << std::oct << (st.st_mode & 07777);
+    ++checked;
+  }
+  // Objects whose names were removed at once (shared memory) are still mapped: their inodes keep
+  // the mode they were created with (root can stat them through /proc/self/map_files).
+  for (const std::string& range : shared_object_mappings()) {
+    if (maps_before.count(range)) continue;
+    struct stat st {};
+    if (::stat(("/proc/self/map_files/" + range).c_str(), &st) != 0) continue;  // not root
+    EXPECT_EQ(st.st_mode & 0777, 0600u) << "mapping " << range << " mode " << std::oct
+                                        << (st.st_mode & 07777);
+    ++checked;
+  }
+  for (const auto& [id, perms] : own_sysv_segments()) {
+    if (segments_before.count(id)) continue;
+    EXPECT_EQ(perms & 0777, 0600u) << "SysV segment " << id << " perms " << std::oct << perms;
     ++checked;
   }
   std::printf("%s: %d objects checked\n", GetParam().c_str(), checked);
