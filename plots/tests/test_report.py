@@ -388,7 +388,16 @@ class ErroredAndUnsupported(OutputDir):
 class Refusals(OutputDir):
     """Bad input ends with exit status 2 and a message naming the file and the problem."""
 
+    refused = 0  # cases refused as they should be, printed at the end
+
+    @classmethod
+    def tearDownClass(cls):
+        print(f"\nreport program: {cls.refused} bad-input cases refused with a message "
+              "and exit status 2")
+        super().tearDownClass()
+
     def assert_refused(self, path, *fragments):
+        type(self).refused += 1
         result = run_report("--out", os.path.join(self.out, "report"), path)
         self.assertEqual(result.returncode, report.EXIT_BAD_INPUT, result.stderr)
         self.assertNotIn("Traceback", result.stderr)
@@ -458,6 +467,45 @@ class Refusals(OutputDir):
         self.assertEqual(result.returncode, report.EXIT_BAD_INPUT)
         self.assertIn("give one run per placement", result.stderr)
         self.assertNotIn("Traceback", result.stderr)
+
+    def test_empty_file(self):
+        path = os.path.join(self.out, "empty.json")
+        with open(path, "w", encoding="utf-8"):
+            pass
+        self.assert_refused(path, "not JSON")
+
+    def test_a_directory_instead_of_a_file(self):
+        self.assert_refused(self.out, "cannot read the file")
+
+    def test_benchmarks_that_are_not_a_list(self):
+        document = load_fixture("normal_run.json")
+        document["benchmarks"] = "many"
+        self.assert_refused(self.write_json("shape.json", document))
+
+    def test_json_array_at_the_top(self):
+        path = os.path.join(self.out, "array.json")
+        with open(path, "w", encoding="utf-8") as f:
+            f.write("[1, 2, 3]")
+        self.assert_refused(path, "not Google Benchmark JSON output")
+
+    def test_negative_percentile(self):
+        document = load_fixture("normal_run.json")
+        document["benchmarks"][0]["p99_ns"] = -5
+        self.assert_refused(self.write_json("negative.json", document), "p99_ns")
+
+    def test_not_utf8(self):
+        path = os.path.join(self.out, "binary.json")
+        with open(path, "wb") as f:
+            f.write(b"\xff\xfe\x00garbage")
+        self.assert_refused(path)
+
+    def test_unknown_option_and_missing_out_value(self):
+        for args in (["--bogus", "--out", self.out, data("normal_run.json")], ["--out"]):
+            type(self).refused += 1
+            result = run_report(*args)
+            self.assertEqual(result.returncode, 2, args)
+            self.assertNotIn("Traceback", result.stderr)
+            self.assertIn(args[0], result.stderr)
 
     def test_no_input_is_a_usage_error(self):
         result = run_report("--out", self.out)
