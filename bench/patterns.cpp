@@ -159,6 +159,12 @@ void register_pattern_benchmarks(const BenchOptions& o,
                                "(every copy is checked and time-stamped)");
       continue;
     }
+    if (caps.in_process) {
+      unsupported.emplace_back("FanOut/" + id,
+                               "the mailbox pattern forks one consumer process per reader; this "
+                               "transport's peer is a thread of the same process");
+      continue;
+    }
     for (std::size_t n : consumer_counts) register_fan_out(o, id, n);
   }
 }

@@ -210,6 +210,10 @@ FanOutResult run_fan_out(const FanOutConfig& config) {
     throw Unsupported(id + ": the mailbox pattern needs a reliable transport that carries bytes "
                            "(it checks and time-stamps every copy)");
   }
+  if (caps.in_process) {
+    throw Unsupported(id + ": the mailbox pattern forks one consumer process per reader; this "
+                           "transport's peer is a thread of the same process");
+  }
   if (config.consumers == 0 || config.consumers > kMaxParticipants) {
     throw std::invalid_argument(id + ": consumers must be 1.." + std::to_string(kMaxParticipants));
   }

@@ -102,6 +102,14 @@ TEST(Pairs, UnsupportedSizeIsRefused) {
   EXPECT_THROW((void)run_pairs(c), Unsupported);
 }
 
+TEST(FanOut, AnInProcessTransportIsUnsupportedNotHung) {
+  FanOutConfig c;
+  c.transport_id = "threads";
+  c.consumers = 2;
+  c.iterations = 10;
+  EXPECT_THROW((void)run_fan_out(c), Unsupported);
+}
+
 TEST(FanOut, EveryConsumerGetsEveryMessageIntact) {
   for (const char* id : {"pipe", "fifo", "unix_stream"}) {
     SCOPED_TRACE(id);
