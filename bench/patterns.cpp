@@ -115,7 +115,7 @@ void register_fan_out(const BenchOptions& o, const std::string& id, std::size_t 
       for (std::size_t k = 0; k < n; ++k) {
         where += " cpu" + std::to_string(c.consumer_cpus[k % c.consumer_cpus.size()]);
       }
-      state.SetLabel(where + "; one channel per consumer; delivery_* = one-way to the last consumer");
+      state.SetLabel(where + "; " + r.design + "; delivery_* = one-way to the last consumer");
     } catch (const std::exception& e) {
       state.SkipWithError(e.what());
       for (auto _ : state) {

@@ -17,6 +17,7 @@
 #include "harness/process.hpp"
 #include "transports/private_dir.hpp"
 #include "transports/registry.hpp"
+#include "transports/shm_broadcast.hpp"
 #include "transports/sys_error.hpp"
 
 namespace ipcbench {
@@ -223,19 +224,29 @@ FanOutResult run_fan_out(const FanOutConfig& config) {
   const std::uint64_t warmup = default_warmup(config.message_bytes);
   FanOutResult result;
   try {
+    std::vector<int> ccpus = config.consumer_cpus;
+    if (ccpus.empty()) ccpus = allowed_cpus();
+    TransportOptions options;
+    options.message_bytes = config.message_bytes;
+    options.tmp_root = config.tmp_root.empty() ? default_tmp_root() : config.tmp_root;
+    // A spinning waiter must give its CPU up when another process of the pattern runs there.
+    std::vector<int> used = {config.producer_cpu};
+    for (std::size_t i = 0; i < n; ++i) used.push_back(ccpus[i % ccpus.size()]);
+    std::sort(used.begin(), used.end());
+    options.same_cpu = std::adjacent_find(used.begin(), used.end()) != used.end();
+    // Shared memory has a real broadcast: one ring that every consumer reads, each message written
+    // once, the consumers' ring tails as the acks. Kernel mechanisms get one channel per consumer.
+    options.name = unique_name();
+    ShmBroadcastPtr mailbox = make_shm_broadcast(id, options, n);
     std::vector<TransportPtr> channels;
-    for (std::size_t i = 0; i < n; ++i) {
-      TransportOptions options;
+    for (std::size_t i = 0; i < n && !mailbox; ++i) {
       options.name = unique_name();
-      options.message_bytes = config.message_bytes;
-      options.tmp_root = config.tmp_root.empty() ? default_tmp_root() : config.tmp_root;
       channels.push_back(info.make(options));
     }
+    result.design = mailbox ? "one broadcast ring, written once" : "one channel per consumer";
     auto shared = std::make_unique<SharedRegion<FanOutShared>>();
     FanOutShared& sh = **shared;
     Framer framer(Payload::kBytes, config.message_bytes);
-    std::vector<int> ccpus = config.consumer_cpus;
-    if (ccpus.empty()) ccpus = allowed_cpus();
     const pid_t parent = ::getpid();
     std::vector<std::unique_ptr<ChildProcess>> children;
     for (std::size_t i = 0; i < n; ++i) {
@@ -245,21 +256,32 @@ FanOutResult run_fan_out(const FanOutConfig& config) {
           "consumer " + std::to_string(i),
           [&, i, cpu] {
             pin_to_cpu(cpu);
-            for (std::size_t j = 0; j < n; ++j) {
+            for (std::size_t j = 0; j < channels.size(); ++j) {
               if (j != i) channels[j].reset();  // keep only this consumer's channel
             }
-            Transport& t = *channels[i];
-            t.attach(Role::kConsumer, parent);
+            if (mailbox) {
+              mailbox->attach();
+            } else {
+              channels[i]->attach(Role::kConsumer, parent);
+            }
             std::vector<std::byte> buf(config.message_bytes);
             const std::uint64_t total = warmup + config.iterations;
             std::uint64_t expected = 0;
             Usage start{};
             for (std::uint64_t k = 0; k < total; ++k) {
               if (k == warmup) start = usage_self();
-              (void)t.recv(buf);
+              if (mailbox) {
+                mailbox->read(i, buf);
+              } else {
+                (void)channels[i]->recv(buf);
+              }
               slot.receipt_ns.store(now_ns(), std::memory_order_release);
               const std::uint64_t seq = Framer::seq_of(buf);
-              t.send(framer.control(kAckFlag | seq, 0, kHeaderBytes));
+              if (mailbox) {
+                mailbox->release(i);  // the ack; it publishes receipt_ns too (release order)
+              } else {
+                channels[i]->send(framer.control(kAckFlag | seq, 0, kHeaderBytes));
+              }
               if (seq != expected) ++slot.reordered;
               expected = seq + 1;
               if (!framer.payload_ok(buf, seq)) ++slot.corrupt;
@@ -282,6 +304,7 @@ FanOutResult run_fan_out(const FanOutConfig& config) {
     {
       Watchdog watchdog(watched, config.watchdog, &progress);
       try {
+        if (mailbox) mailbox->attach();
         for (auto& c : channels) c->attach(Role::kProducer, children[0]->pid());
         std::vector<std::byte> ack(kHeaderBytes);
         result.iteration_seconds.reserve(config.iterations);
@@ -291,6 +314,10 @@ FanOutResult run_fan_out(const FanOutConfig& config) {
           if (k == warmup) start = usage_self();
           const std::uint64_t t0 = now_ns();
           const auto msg = framer.data(k, t0);
+          if (mailbox) {
+            mailbox->write(msg);
+            mailbox->wait_released();  // every consumer's tail passed message k
+          }
           for (auto& c : channels) c->send(msg);
           for (auto& c : channels) {
             (void)c->recv(ack);

@@ -44,9 +44,11 @@ struct PairsResult {
 // fails is reported in `failed`/`failures` while the others finish. Blocks; reaps every child.
 [[nodiscard]] PairsResult run_pairs(const PairsConfig& config);
 
-// One producer sending every message to N consumers over N channels of `transport_id` (a kernel
-// mailbox has one channel per reader). Each round: the producer stamps the message, sends it to
-// every consumer, and waits for every consumer's ack.
+// One producer sending every message to N consumers: over N channels of `transport_id` (a kernel
+// mailbox has one channel per reader), or for the shm ring transports over one broadcast ring
+// (transports/shm_broadcast.hpp) written once and read by all. Each round: the producer stamps
+// the message, sends it to every consumer, and waits for every consumer's ack (on the ring: every
+// consumer's tail has passed the message).
 struct FanOutConfig {
   std::string transport_id;
   std::size_t message_bytes = 64;
@@ -59,6 +61,7 @@ struct FanOutConfig {
 };
 
 struct FanOutResult {
+  std::string design;  // "one broadcast ring, written once" or "one channel per consumer"
   std::vector<double> iteration_seconds;  // one broadcast round each (to the last ack)
   Histogram delivery;   // one-way: stamp to the LAST consumer's receipt, ns
   Histogram round;      // send to every consumer until the last ack, ns

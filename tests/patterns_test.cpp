@@ -111,7 +111,9 @@ TEST(FanOut, AnInProcessTransportIsUnsupportedNotHung) {
 }
 
 TEST(FanOut, EveryConsumerGetsEveryMessageIntact) {
-  for (const char* id : {"pipe", "fifo", "unix_stream"}) {
+  // The shm ring transports run one broadcast ring; the kernel ones one channel per consumer.
+  for (const char* id :
+       {"pipe", "fifo", "unix_stream", "shm_spin", "shm_futex", "shm_sem", "shm_condvar"}) {
     SCOPED_TRACE(id);
     test::ScratchDir dir;
     const std::size_t fds = test::open_fd_count();
@@ -129,6 +131,8 @@ TEST(FanOut, EveryConsumerGetsEveryMessageIntact) {
     EXPECT_LE(r.delivery.max(), r.round.max());  // delivery happens before the last ack
     EXPECT_EQ(test::open_fd_count(), fds);
     EXPECT_TRUE(dir.leftovers().empty());
+    const bool shm = std::string(id).starts_with("shm_");
+    EXPECT_EQ(r.design, shm ? "one broadcast ring, written once" : "one channel per consumer");
   }
 }
 
