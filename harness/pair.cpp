@@ -495,18 +495,20 @@ PairResult run_pair(const PairConfig& config) {
       }
       if (watchdog->fired()) failure = watchdog->reason() + " (producer: " + failure + ")";
     }
+    const std::string who =
+        child ? "consumer[" + std::to_string(child->pid()) + "]" : std::string("consumer thread");
     if (!failure.empty()) {
       bool ignored = false;
       const std::string status = finish_consumer(true, &ignored);
       std::string what = failure;
       if (report->error[0] != '\0') what += "; consumer: " + std::string(report->error);
-      else what += "; consumer " + status;
+      else what += "; " + who + " " + status;
       throw std::runtime_error(id + ": " + what);
     }
     bool ok = false;
     const std::string status = finish_consumer(false, &ok);
     if (!ok) {
-      throw std::runtime_error(id + ": consumer " + status +
+      throw std::runtime_error(id + ": " + who + " " + status +
                                (report->error[0] ? ": " + std::string(report->error) : ""));
     }
     result.oneway.merge(report->oneway);

@@ -5,7 +5,11 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
+#include <fstream>
+#include <sstream>
+#include <sys/wait.h>
 #include <random>
 #include <thread>
 
@@ -89,6 +93,84 @@ TEST(Janitor, WithoutItAKilledProcessLeavesItsObjects) {
   run_and_die(tmp.path(), false);
   ASSERT_TRUE(test::reap_all_descendants(5));
   EXPECT_EQ(tmp.leftovers().size(), 1u);
+}
+
+}  // namespace
+}  // namespace ipcbench
+
+namespace ipcbench {
+namespace {
+
+std::vector<pid_t> children_of(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/task/" + std::to_string(pid) + "/children");
+  std::vector<pid_t> out;
+  pid_t child = 0;
+  while (in >> child) out.push_back(child);
+  return out;
+}
+
+unsigned long long start_time(pid_t pid) {  // field 22 of /proc/<pid>/stat, after "(comm)"
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::istringstream rest(text.substr(text.rfind(')') + 2));
+  std::string field;
+  for (int i = 3; i < 22 && rest >> field; ++i) {
+  }
+  unsigned long long t = 0;
+  rest >> t;
+  return t;
+}
+
+// The user's view: a consumer killed from outside mid-run is reported as that case's error, and
+// the next benchmark still runs.
+TEST(KilledConsumer, IsReportedAndTheNextBenchmarkStillRuns) {
+  test::become_subreaper();
+  test::ScratchDir tmp;
+  const std::string json = (tmp.path() / "out.json").string();
+  const pid_t bench = ::fork();
+  if (bench == 0) {
+    const int null = ::open("/dev/null", O_WRONLY);
+    ::dup2(null, 1);
+    ::dup2(null, 2);
+    const std::string out = "--benchmark_out=" + json;
+    ::execl(IPCBENCH_BINARY, IPCBENCH_BINARY, "--transports=pipe", "--sizes=64,1K",
+            "--patterns=off", "--benchmark_filter=RoundTrip", "--benchmark_min_time=1.5",
+            out.c_str(), "--benchmark_out_format=json", static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  // Children of ipcbench: the janitor (started first) and the running case's consumer. Google
+  // Benchmark calls a case a few times with growing iteration counts, each with a new consumer:
+  // the consumer to kill is one that has lived 300 ms, the long last call's.
+  pid_t consumer = -1, newest = -1;
+  auto seen = std::chrono::steady_clock::now();
+  for (int i = 0; i < 2000 && consumer < 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    auto kids = children_of(bench);
+    if (kids.size() < 2) continue;
+    std::sort(kids.begin(), kids.end(),
+              [](pid_t a, pid_t b) { return start_time(a) < start_time(b); });
+    if (kids.back() != newest) {
+      newest = kids.back();
+      seen = std::chrono::steady_clock::now();
+    } else if (std::chrono::steady_clock::now() - seen > std::chrono::milliseconds(300)) {
+      consumer = newest;
+    }
+  }
+  ASSERT_GT(consumer, 0) << "no long-lived consumer appeared";
+  ::kill(consumer, SIGKILL);
+  int status = 0;
+  ASSERT_EQ(::waitpid(bench, &status, 0), bench);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+  (void)test::reap_all_descendants(5);
+  std::ifstream in(json);
+  const std::string out((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_NE(out.find("\"error_occurred\": true"), std::string::npos) << out;
+  EXPECT_NE(out.find("\"error_message\": \"pipe: "), std::string::npos) << out;
+  EXPECT_NE(out.find("consumer["), std::string::npos) << out;
+  EXPECT_NE(out.find("killed by signal 9"), std::string::npos) << out;
+  // The second case ran and has its counters.
+  EXPECT_NE(out.find("\"name\": \"RoundTrip/pipe/bytes:1024/manual_time\""), std::string::npos);
+  EXPECT_NE(out.find("\"p50_ns\""), std::string::npos) << out;
 }
 
 }  // namespace
