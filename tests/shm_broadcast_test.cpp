@@ -7,15 +7,18 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <memory>
 #include <string>
 #include <system_error>
 #include <thread>
 #include <vector>
 
+#include "harness/process.hpp"
 #include "transports/private_dir.hpp"
 #include "transports/sys_error.hpp"
 
@@ -95,35 +98,46 @@ TEST_P(ShmBroadcastTest, ProcessReadersGetEveryByteInOrder) {
   constexpr std::size_t kReaders = 3;
   constexpr std::uint64_t kMessages = 2000;
   ShmBroadcastPtr ring = make(kReaders);
-  std::vector<pid_t> children;
+  // Each reader says it finished; the harness's watchdog turns a reader that dies or sticks into
+  // a failure (it kills the readers and interrupts the writer's wait) instead of a hang.
+  SharedRegion<std::array<std::atomic<std::uint32_t>, kReaders>> done;
+  std::vector<std::unique_ptr<ChildProcess>> children;
   for (std::size_t r = 0; r < kReaders; ++r) {
-    const pid_t pid = ::fork();
-    ASSERT_GE(pid, 0);
-    if (pid == 0) {
-      int code = 0;
-      try {
-        ring->attach();
-        std::vector<std::byte> got;
-        for (std::uint64_t seq = 0; seq < kMessages; ++seq) {
-          got.resize(size_of(seq));
-          ring->read(r, got);
-          ring->release(r);
-          if (got != message(seq, got.size())) code = 1;
-        }
-      } catch (...) {
-        code = 2;
+    children.push_back(std::make_unique<ChildProcess>("reader " + std::to_string(r), [&, r] {
+      ring->attach();
+      std::vector<std::byte> got;
+      for (std::uint64_t seq = 0; seq < kMessages; ++seq) {
+        got.resize(size_of(seq));
+        ring->read(r, got);
+        ring->release(r);
+        if (got != message(seq, got.size())) throw std::runtime_error("wrong bytes");
       }
-      ::_exit(code);
-    }
-    children.push_back(pid);
+      (*done)[r].store(1);
+    }));
   }
-  ring->attach();
-  for (std::uint64_t seq = 0; seq < kMessages; ++seq) ring->write(message(seq, size_of(seq)));
-  ring->wait_released();
-  for (pid_t pid : children) {
-    int status = 0;
-    ASSERT_EQ(::waitpid(pid, &status, 0), pid);
-    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "status " << status;
+  std::vector<Watched> watched;
+  for (std::size_t r = 0; r < kReaders; ++r) {
+    watched.push_back({children[r]->pid(), "reader " + std::to_string(r), &(*done)[r]});
+  }
+  std::atomic<std::uint64_t> progress{0};
+  {
+    Watchdog watchdog(watched, std::chrono::milliseconds(10'000), &progress);
+    ring->attach();
+    try {
+      for (std::uint64_t seq = 0; seq < kMessages; ++seq) {
+        ring->write(message(seq, size_of(seq)));
+        progress.store(seq + 1, std::memory_order_relaxed);
+      }
+      ring->wait_released();
+    } catch (const std::exception& e) {
+      ADD_FAILURE() << "writer: " << e.what() << "; " << watchdog.reason();
+    }
+  }
+  set_interrupted(false);
+  for (auto& child : children) {
+    bool ok = false;
+    const std::string status = child->wait(&ok);
+    EXPECT_TRUE(ok) << status;
   }
 }
 

@@ -125,12 +125,14 @@ class BroadcastRing final : public ShmBroadcast {
 
   // Copies `n` bytes at byte position `pos` (any value; wraps).
   void copy_in(std::uint32_t pos, const std::byte* src, std::size_t n) noexcept {
+    if (n == 0) return;  // an empty span may have no data pointer: memcpy(nullptr) is undefined
     const std::size_t at = pos & mask_;
     const std::size_t first = std::min<std::size_t>(n, capacity_ - at);
     std::memcpy(data_ + at, src, first);
     if (n > first) std::memcpy(data_, src + first, n - first);
   }
   void copy_out(std::uint32_t pos, std::byte* dst, std::size_t n) const noexcept {
+    if (n == 0) return;
     const std::size_t at = pos & mask_;
     const std::size_t first = std::min<std::size_t>(n, capacity_ - at);
     std::memcpy(dst, data_ + at, first);
