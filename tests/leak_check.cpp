@@ -26,24 +26,31 @@ void add_sysv(IpcSnapshot& s, const char* kind) {
   }
 }
 
-std::filesystem::path mqueue_dir() {
-  static const std::filesystem::path dir = [] {
-    std::ifstream mounts("/proc/self/mounts");
-    std::string dev, where, type;
-    std::string rest;
-    while (mounts >> dev >> where >> type && std::getline(mounts, rest)) {
-      if (type == "mqueue") return std::filesystem::path(where);
+// Lists the POSIX queues into `s`: from an existing mqueue mount, or (as root) from one mounted
+// for this call and unmounted at once, so no mount outlives the test.
+void add_posix_queues(IpcSnapshot& s) {
+  std::error_code ec;
+  std::ifstream mounts("/proc/self/mounts");
+  std::string dev, where, type, rest;
+  while (mounts >> dev >> where >> type && std::getline(mounts, rest)) {
+    if (type != "mqueue") continue;
+    s.mqueue_visible = true;
+    for (const auto& e : std::filesystem::directory_iterator(where, ec)) {
+      s.objects.insert("posix mq /" + e.path().filename().string());
     }
-    if (::geteuid() != 0) return std::filesystem::path();
-    std::string templ = (std::filesystem::temp_directory_path() / "ipcbench-mqueue-XXXXXX").string();
-    if (::mkdtemp(templ.data()) == nullptr) return std::filesystem::path();
-    if (::mount("none", templ.c_str(), "mqueue", 0, nullptr) != 0) {
-      ::rmdir(templ.c_str());
-      return std::filesystem::path();
+    return;
+  }
+  if (::geteuid() != 0) return;
+  std::string templ = (std::filesystem::temp_directory_path() / "ipcbench-mqueue-XXXXXX").string();
+  if (::mkdtemp(templ.data()) == nullptr) return;
+  if (::mount("none", templ.c_str(), "mqueue", 0, nullptr) == 0) {
+    s.mqueue_visible = true;
+    for (const auto& e : std::filesystem::directory_iterator(templ, ec)) {
+      s.objects.insert("posix mq /" + e.path().filename().string());
     }
-    return std::filesystem::path(templ);  // left mounted for the test process's life
-  }();
-  return dir;
+    ::umount(templ.c_str());
+  }
+  ::rmdir(templ.c_str());
 }
 
 }  // namespace
@@ -52,12 +59,7 @@ IpcSnapshot snapshot_ipc(const std::filesystem::path& tmp_root) {
   IpcSnapshot s;
   for (const char* kind : {"shm", "sem", "msg"}) add_sysv(s, kind);
   std::error_code ec;
-  if (const auto mq = mqueue_dir(); !mq.empty()) {
-    s.mqueue_visible = true;
-    for (const auto& e : std::filesystem::directory_iterator(mq, ec)) {
-      s.objects.insert("posix mq /" + e.path().filename().string());
-    }
-  }
+  add_posix_queues(s);
   for (const auto& e : std::filesystem::directory_iterator("/dev/shm", ec)) {
     const std::string name = e.path().filename().string();
     if (name.rfind("ipcb", 0) == 0) s.objects.insert("posix shm " + name);
