@@ -17,22 +17,15 @@
 #include "transports/proc.hpp"
 #include "transports/sys_error.hpp"
 #include "transports/unique_fd.hpp"
+#include "transports/unix_socket.hpp"
 
 namespace ipcbench {
 namespace {
 
-sockaddr_un unix_address(const std::string& path) {
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  if (path.size() >= sizeof addr.sun_path) throw_sys_error(ENAMETOOLONG, "bind", path);
-  std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
-  return addr;
-}
-
 UniqueFd bound_socket(const std::string& path) {
   UniqueFd fd(::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0));
   if (!fd.valid()) throw_sys_error(errno, "socket", path);
-  const sockaddr_un addr = unix_address(path);
+  const sockaddr_un addr = unix_socket_address(path);
   if (::bind(fd.get(), reinterpret_cast<const sockaddr*>(&addr), sizeof addr) != 0) {
     throw_sys_error(errno, "bind", path);
   }
@@ -50,7 +43,7 @@ class UnixDgramFanIn final : public FanInTransport {
     for (std::size_t i = 0; i < clients; ++i) {
       const std::string path = (dir_.path() / std::to_string(i)).string();
       client_socks_.push_back(bound_socket(path));
-      client_addrs_.push_back(unix_address(path));
+      client_addrs_.push_back(unix_socket_address(path));
     }
   }
 
@@ -65,7 +58,7 @@ class UnixDgramFanIn final : public FanInTransport {
     client_socks_.clear();
     server_.reset();
     // Connected: send() needs no address, and only the server's datagrams are accepted.
-    const sockaddr_un addr = unix_address(server_path_);
+    const sockaddr_un addr = unix_socket_address(server_path_);
     if (::connect(sock_.get(), reinterpret_cast<const sockaddr*>(&addr), sizeof addr) != 0) {
       throw_sys_error(errno, "connect", server_path_);
     }

@@ -10,17 +10,10 @@
 #include "transports/fan_in_stream.hpp"
 #include "transports/private_dir.hpp"
 #include "transports/sys_error.hpp"
+#include "transports/unix_socket.hpp"
 
 namespace ipcbench {
 namespace {
-
-sockaddr_un unix_address(const std::string& path) {
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  if (path.size() >= sizeof addr.sun_path) throw_sys_error(ENAMETOOLONG, "bind", path);
-  std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
-  return addr;
-}
 
 struct Listener {
   PrivateDir dir;
@@ -34,7 +27,7 @@ Listener listen_unix(const TransportOptions& options, std::size_t clients) {
   l.path = (l.dir.path() / "server.sock").string();
   l.fd.reset(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
   if (!l.fd.valid()) throw_sys_error(errno, "socket", l.path);
-  const sockaddr_un addr = unix_address(l.path);
+  const sockaddr_un addr = unix_socket_address(l.path);
   if (::bind(l.fd.get(), reinterpret_cast<const sockaddr*>(&addr), sizeof addr) != 0) {
     throw_sys_error(errno, "bind", l.path);
   }
@@ -55,7 +48,7 @@ class UnixStreamFanIn final : public StreamSocketFanIn {
   UniqueFd connect_to_server() override {
     UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
     if (!fd.valid()) throw_sys_error(errno, "socket", object_);
-    const sockaddr_un addr = unix_address(object_);
+    const sockaddr_un addr = unix_socket_address(object_);
     while (::connect(fd.get(), reinterpret_cast<const sockaddr*>(&addr), sizeof addr) != 0) {
       const int err = errno;
       if (err == EISCONN) break;  // an interrupted connect() that completed meanwhile

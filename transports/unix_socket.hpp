@@ -1,4 +1,4 @@
-// Unix-domain socket helpers shared by the AF_UNIX datagram transport and its tests.
+// Unix-domain socket helpers shared by the AF_UNIX transports (pair and fan-in) and their tests.
 #pragma once
 
 #include <sys/un.h>

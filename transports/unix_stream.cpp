@@ -11,17 +11,10 @@
 #include "transports/sys_error.hpp"
 #include "transports/transport.hpp"
 #include "transports/unique_fd.hpp"
+#include "transports/unix_socket.hpp"
 
 namespace ipcbench {
 namespace {
-
-sockaddr_un unix_address(const std::string& path) {
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  if (path.size() >= sizeof addr.sun_path) throw_sys_error(ENAMETOOLONG, "bind", path);
-  std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
-  return addr;
-}
 
 class UnixStreamTransport final : public Transport {
  public:
@@ -29,14 +22,7 @@ class UnixStreamTransport final : public Transport {
   // cannot race it.
   explicit UnixStreamTransport(const TransportOptions& options)
       : dir_(options.tmp_root), path_((dir_.path() / "stream.sock").string()) {
-    listener_.reset(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
-    if (!listener_.valid()) throw_sys_error(errno, "socket", path_);
-    const sockaddr_un addr = unix_address(path_);
-    if (::bind(listener_.get(), reinterpret_cast<const sockaddr*>(&addr), sizeof addr) != 0) {
-      throw_sys_error(errno, "bind", path_);
-    }
-    // bind() applies the umask; make the mode exactly 0600 whatever the umask is.
-    if (::chmod(path_.c_str(), 0600) != 0) throw_sys_error(errno, "chmod", path_);
+    listener_ = bind_unix_socket(SOCK_STREAM, path_);  // socket() + bind(), the file made 0600
     if (::listen(listener_.get(), 1) != 0) throw_sys_error(errno, "listen", path_);
   }
 
@@ -59,7 +45,7 @@ class UnixStreamTransport final : public Transport {
       dir_.release();
       conn_.reset(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
       if (!conn_.valid()) throw_sys_error(errno, "socket", path_);
-      const sockaddr_un addr = unix_address(path_);
+      const sockaddr_un addr = unix_socket_address(path_);
       if (::connect(conn_.get(), reinterpret_cast<const sockaddr*>(&addr), sizeof addr) != 0) {
         throw_sys_error(errno, "connect", path_);
       }
