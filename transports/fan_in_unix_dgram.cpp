@@ -22,27 +22,15 @@
 namespace ipcbench {
 namespace {
 
-UniqueFd bound_socket(const std::string& path) {
-  UniqueFd fd(::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0));
-  if (!fd.valid()) throw_sys_error(errno, "socket", path);
-  const sockaddr_un addr = unix_socket_address(path);
-  if (::bind(fd.get(), reinterpret_cast<const sockaddr*>(&addr), sizeof addr) != 0) {
-    throw_sys_error(errno, "bind", path);
-  }
-  // bind() applies the umask; make the mode exactly 0600 whatever the umask is.
-  if (::chmod(path.c_str(), 0600) != 0) throw_sys_error(errno, "chmod", path);
-  return fd;
-}
-
 class UnixDgramFanIn final : public FanInTransport {
  public:
   UnixDgramFanIn(const TransportOptions& options, std::size_t clients)
       : dir_(options.tmp_root), server_path_((dir_.path() / "server.sock").string()) {
-    server_ = bound_socket(server_path_);
+    server_ = bind_unix_socket(SOCK_DGRAM, server_path_);
     prefix_len_ = dir_.path().string().size() + 1;  // client sockets are "<dir>/<index>"
     for (std::size_t i = 0; i < clients; ++i) {
       const std::string path = (dir_.path() / std::to_string(i)).string();
-      client_socks_.push_back(bound_socket(path));
+      client_socks_.push_back(bind_unix_socket(SOCK_DGRAM, path));
       client_addrs_.push_back(unix_socket_address(path));
     }
   }

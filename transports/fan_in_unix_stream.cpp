@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "transports/io.hpp"
 #include "transports/fan_in_stream.hpp"
 #include "transports/private_dir.hpp"
 #include "transports/sys_error.hpp"
@@ -49,12 +50,7 @@ class UnixStreamFanIn final : public StreamSocketFanIn {
     UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
     if (!fd.valid()) throw_sys_error(errno, "socket", object_);
     const sockaddr_un addr = unix_socket_address(object_);
-    while (::connect(fd.get(), reinterpret_cast<const sockaddr*>(&addr), sizeof addr) != 0) {
-      const int err = errno;
-      if (err == EISCONN) break;  // an interrupted connect() that completed meanwhile
-      if (err != EINTR) throw_sys_error(err, "connect", object_);
-      throw_if_interrupted("connect", object_);
-    }
+    connect_retrying(fd.get(), &addr, sizeof addr, object_);
     return fd;
   }
   void remove_names() noexcept override { dir_.remove(); }  // connected: the path can go

@@ -1,6 +1,7 @@
 #include "transports/io.hpp"
 
 #include <fcntl.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -32,6 +33,15 @@ UniqueFd open_path(const std::string& path, int flags) {
     const int err = errno;
     if (err != EINTR) throw_sys_error(err, "open", path);
     throw_if_interrupted("open", path);
+  }
+}
+
+void connect_retrying(int fd, const void* addr, unsigned addr_len, std::string_view object) {
+  while (::connect(fd, static_cast<const sockaddr*>(addr), addr_len) != 0) {
+    const int err = errno;
+    if (err == EISCONN) break;
+    if (err != EINTR) throw_sys_error(err, "connect", object);
+    throw_if_interrupted("connect", object);
   }
 }
 

@@ -16,6 +16,9 @@ void write_all(int fd, std::span<const std::byte> data, std::string_view object)
 // Opens a FIFO (or any path) with O_CLOEXEC added to `flags`, retrying EINTR. A FIFO's open()
 // blocks until the other end opens; the watchdog interrupts it if the peer never does.
 [[nodiscard]] UniqueFd open_path(const std::string& path, int flags);
+// connect() that retries EINTR (an interrupted connect that completed meanwhile reports EISCONN,
+// which counts as done). Throws naming `object`.
+void connect_retrying(int fd, const void* addr, unsigned addr_len, std::string_view object);
 // Reads exactly data.size() bytes; blocks. Throws naming `object` on error or end of file.
 void read_all(int fd, std::span<std::byte> data, std::string_view object);
 

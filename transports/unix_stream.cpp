@@ -46,9 +46,7 @@ class UnixStreamTransport final : public Transport {
       conn_.reset(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
       if (!conn_.valid()) throw_sys_error(errno, "socket", path_);
       const sockaddr_un addr = unix_socket_address(path_);
-      if (::connect(conn_.get(), reinterpret_cast<const sockaddr*>(&addr), sizeof addr) != 0) {
-        throw_sys_error(errno, "connect", path_);
-      }
+      connect_retrying(conn_.get(), &addr, sizeof addr, path_);
     }
   }
   void send(std::span<const std::byte> msg) override { write_all(conn_.get(), msg, path_); }
