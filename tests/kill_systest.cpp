@@ -2,14 +2,16 @@
 #include <gtest/gtest.h>
 
 #include <fcntl.h>
+#include <mqueue.h>
 #include <signal.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
 #include <fstream>
 #include <sstream>
-#include <sys/wait.h>
 #include <random>
 #include <thread>
 
@@ -93,6 +95,75 @@ TEST(Janitor, WithoutItAKilledProcessLeavesItsObjects) {
   run_and_die(tmp.path(), false);
   ASSERT_TRUE(test::reap_all_descendants(5));
   EXPECT_EQ(tmp.leftovers().size(), 1u);
+}
+
+bool mq_exists(const std::string& name) {
+  const mqd_t mq = ::mq_open(name.c_str(), O_RDONLY);
+  if (mq == static_cast<mqd_t>(-1)) return false;
+  ::mq_close(mq);
+  return true;
+}
+
+bool shm_exists(const std::string& name) {
+  const int fd = ::shm_open(name.c_str(), O_RDONLY, 0);
+  if (fd < 0) return false;
+  ::close(fd);
+  return true;
+}
+
+// A process killed between creating a POSIX queue or shared-memory name and unlinking it: the
+// window every transport with a POSIX name has. The janitor removes what the NameRecords name.
+void create_names_and_die(const std::string& mq, const std::string& shm, bool with_janitor) {
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    if (with_janitor) start_janitor();
+    const NameRecord mq_record(ObjectKind::kPosixMq, mq);
+    const NameRecord shm_record(ObjectKind::kPosixShm, shm);
+    mq_attr attr{};
+    attr.mq_maxmsg = 1;
+    attr.mq_msgsize = 8;
+    if (::mq_open(mq.c_str(), O_RDWR | O_CREAT | O_EXCL, 0600, &attr) == static_cast<mqd_t>(-1)) {
+      ::_exit(2);
+    }
+    if (::shm_open(shm.c_str(), O_RDWR | O_CREAT | O_EXCL, 0600) < 0) ::_exit(3);
+    ::raise(SIGKILL);
+  }
+}
+
+TEST(Janitor, RemovesPosixNamesAKilledCreatorHadNotUnlinkedYet) {
+  test::become_subreaper();
+  const std::string mq = "/" + unique_name(), shm = unique_name();
+  create_names_and_die(mq, shm, true);
+  ASSERT_TRUE(test::reap_all_descendants(5));
+  EXPECT_FALSE(mq_exists(mq)) << mq;
+  EXPECT_FALSE(shm_exists(shm)) << shm;
+  ::mq_unlink(mq.c_str());
+  ::shm_unlink(shm.c_str());
+}
+
+// The control: without a janitor both names survive their creator, so the check above can fail.
+TEST(Janitor, WithoutItAKilledCreatorLeavesItsPosixNames) {
+  test::become_subreaper();
+  const std::string mq = "/" + unique_name(), shm = unique_name();
+  create_names_and_die(mq, shm, false);
+  ASSERT_TRUE(test::reap_all_descendants(5));
+  EXPECT_TRUE(mq_exists(mq)) << mq;
+  EXPECT_TRUE(shm_exists(shm)) << shm;
+  ::mq_unlink(mq.c_str());
+  ::shm_unlink(shm.c_str());
+}
+
+// The janitor removes only names this suite makes: a corrupt or foreign entry removes nothing.
+TEST(Janitor, LeavesANameThatIsNotOursAlone) {
+  test::become_subreaper();
+  const std::string suffix = unique_name().substr(5);
+  const std::string mq = "/other-" + suffix, shm = "other-" + suffix;
+  create_names_and_die(mq, shm, true);
+  ASSERT_TRUE(test::reap_all_descendants(5));
+  EXPECT_TRUE(mq_exists(mq)) << mq;
+  EXPECT_TRUE(shm_exists(shm)) << shm;
+  ::mq_unlink(mq.c_str());
+  ::shm_unlink(shm.c_str());
 }
 
 }  // namespace

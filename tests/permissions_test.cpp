@@ -110,7 +110,7 @@ TEST_P(Permissions, EveryObjectIs0600InA0700DirectoryWithAnUnpredictableName) {
         EXPECT_TRUE(S_ISDIR(st.st_mode));
         EXPECT_EQ(st.st_mode & 07777, 0700u) << e.name;
         EXPECT_EQ(st.st_uid, ::geteuid());
-        // mkdtemp: 6 random characters the creator could not have guessed.
+        // ipcbench-<64 random bits>: a name the creator could not have guessed, in the root given.
         EXPECT_EQ(std::filesystem::path(e.name).parent_path(), dir.path());
         for (const auto& f : std::filesystem::directory_iterator(e.name)) {
           ASSERT_EQ(::lstat(f.path().c_str(), &st), 0);

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "transports/boost_ipc.hpp"
+#include "transports/ledger.hpp"
 #include "transports/sys_error.hpp"
 #include "transports/transport.hpp"
 
@@ -88,6 +89,7 @@ class BoostMqTransport final : public Transport {
  private:
   void create(std::optional<bip::message_queue>& q, const std::string& name, std::string& object) {
     object = "boost message_queue /dev/shm/" + name;
+    const NameRecord record(ObjectKind::kPosixShm, name);  // covers a kill before remove()
     try {
       bip::permissions only_us;
       only_us.set_permissions(0600);

@@ -16,6 +16,7 @@
 
 #include "transports/fan_in.hpp"
 #include "transports/fan_in_epoll.hpp"
+#include "transports/ledger.hpp"
 #include "transports/proc.hpp"
 #include "transports/sys_error.hpp"
 
@@ -60,6 +61,7 @@ MqDescriptor create_queue(const std::string& name, long depth, long msgsize, std
   mq_attr attr{};
   attr.mq_maxmsg = depth;
   attr.mq_msgsize = msgsize;
+  const NameRecord record(ObjectKind::kPosixMq, name);  // covers a kill before mq_unlink
   const mqd_t mq = ::mq_open(name.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600, &attr);
   if (mq == mqd_t(-1)) {
     const int err = errno;

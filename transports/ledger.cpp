@@ -40,6 +40,12 @@ struct Ledger {
 Ledger* g_ledger = nullptr;
 pid_t g_janitor = -1;
 
+// Only names this suite makes (unique_name(): "ipcb-...", with or without a leading '/').
+bool ours(const char* name) noexcept {
+  if (name[0] == '/') ++name;
+  return std::strncmp(name, "ipcb-", 5) == 0;
+}
+
 void remove_object(const Slot& s) {
   switch (static_cast<ObjectKind>(s.kind)) {
     case ObjectKind::kPath: {
@@ -61,10 +67,10 @@ void remove_object(const Slot& s) {
       ::msgctl(static_cast<int>(s.id), IPC_RMID, nullptr);
       break;
     case ObjectKind::kPosixMq:
-      ::mq_unlink(s.name);
+      if (ours(s.name)) ::mq_unlink(s.name);
       break;
     case ObjectKind::kPosixShm:
-      ::shm_unlink(s.name);
+      if (ours(s.name)) ::shm_unlink(s.name);
       break;
   }
 }

@@ -31,6 +31,21 @@ int ledger_add(ObjectKind kind, long id, std::string_view name) noexcept;
 // Forgets an object its owner has removed.
 void ledger_remove(int handle) noexcept;
 
+// Records a POSIX name for as long as it exists: made *before* the mq_open/shm_open that creates
+// it and dropped after its owner unlinked it, so a SIGKILL between create and unlink leaves the
+// janitor a name to remove (removing a name that was never created is harmless). Scoped to the
+// creating call: it must not be alive across fork(), or the child's copy would drop the record.
+class NameRecord {
+ public:
+  NameRecord(ObjectKind kind, std::string_view name) noexcept : handle_(ledger_add(kind, 0, name)) {}
+  NameRecord(const NameRecord&) = delete;
+  NameRecord& operator=(const NameRecord&) = delete;
+  ~NameRecord() { ledger_remove(handle_); }
+
+ private:
+  int handle_;
+};
+
 struct LedgerEntry {
   ObjectKind kind;
   long id;

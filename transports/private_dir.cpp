@@ -1,6 +1,7 @@
 #include "transports/private_dir.hpp"
 
 #include <sys/random.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -17,13 +18,28 @@
 namespace ipcbench {
 
 PrivateDir::PrivateDir(const std::filesystem::path& root) {
-  std::string templ = (root / "ipcbench-XXXXXX").string();
-  std::vector<char> buf(templ.begin(), templ.end());
-  buf.push_back('\0');
-  if (::mkdtemp(buf.data()) == nullptr) throw_sys_error(errno, "mkdtemp", templ);
-  path_ = buf.data();
-  owner_ = ::getpid();
-  ledger_ = ledger_add(ObjectKind::kPath, 0, path_.string());
+  // mkdtemp() would name the directory only once it exists, and a SIGKILL landing during the call
+  // would leave it unrecorded. So the name is drawn here, recorded in the ledger, then created:
+  // the janitor can always remove it. mkdir(0700) fails on an existing name, never reuses it.
+  for (int attempt = 0;; ++attempt) {
+    std::uint64_t random = 0;
+    if (::getrandom(&random, sizeof random, 0) != static_cast<ssize_t>(sizeof random)) {
+      throw_sys_error(errno, "getrandom", "private directory name");
+    }
+    char leaf[32];
+    std::snprintf(leaf, sizeof leaf, "ipcbench-%016llx", static_cast<unsigned long long>(random));
+    const std::filesystem::path path = root / leaf;
+    const int handle = ledger_add(ObjectKind::kPath, 0, path.string());
+    if (::mkdir(path.c_str(), 0700) == 0) {
+      path_ = path;
+      owner_ = ::getpid();
+      ledger_ = handle;
+      return;
+    }
+    const int err = errno;
+    ledger_remove(handle);  // not ours: it must never be removed
+    if (err != EEXIST || attempt == 16) throw_sys_error(err, "mkdir", path.string());
+  }
 }
 
 PrivateDir::PrivateDir(PrivateDir&& other) noexcept

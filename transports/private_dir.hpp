@@ -8,7 +8,9 @@
 
 namespace ipcbench {
 
-// Creates `<root>/ipcbench-XXXXXX` (mkdtemp: mode 0700, O_EXCL semantics, random suffix).
+// Creates `<root>/ipcbench-<64 random bits in hex>` with mkdir(0700), which refuses an existing
+// name; the name is in the run's ledger before the directory exists, so a kill at any point
+// leaves the janitor a record of it.
 // Only the process that created it removes it (a forked child holds a copy it must not act on).
 // remove() deletes whatever is left inside and the directory; the destructor calls it.
 class PrivateDir {

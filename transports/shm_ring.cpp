@@ -7,6 +7,7 @@
 #include <boost/interprocess/shared_memory_object.hpp>
 
 #include "transports/boost_ipc.hpp"
+#include "transports/ledger.hpp"
 
 namespace ipcbench {
 
@@ -25,6 +26,7 @@ std::size_t ring_capacity_for(std::size_t message_bytes) noexcept {
 
 ShmSegment::ShmSegment(const std::string& name, std::size_t bytes) {
   const std::string object = "/dev/shm/" + name;
+  const NameRecord record(ObjectKind::kPosixShm, name);  // covers a kill before the name's removal
   // The name is removed on every way out of the constructor once we created it: the memory lives
   // as long as a mapping of it does (ours, and a forked child's), so no one needs the name.
   struct RemoveName {

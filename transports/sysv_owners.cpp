@@ -114,6 +114,7 @@ PosixMq create_unlinked_mq(const std::string& name, long depth, long msgsize) {
   mq_attr attr{};
   attr.mq_maxmsg = depth;
   attr.mq_msgsize = msgsize;
+  const NameRecord record(ObjectKind::kPosixMq, name);  // covers a kill before mq_unlink
   const mqd_t mq = ::mq_open(name.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600, &attr);
   if (mq == static_cast<mqd_t>(-1)) {
     const int err = errno;
