@@ -4,7 +4,10 @@
 #include <fcntl.h>
 #include <mqueue.h>
 #include <signal.h>
+#include <sys/ipc.h>
 #include <sys/mman.h>
+#include <sys/msg.h>
+#include <sys/sem.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -17,9 +20,11 @@
 
 #include "tests/leak_check.hpp"
 #include "tests/test_util.hpp"
+#include "transports/fan_in.hpp"
 #include "transports/ledger.hpp"
 #include "transports/private_dir.hpp"
 #include "transports/registry.hpp"
+#include "transports/sysv_owners.hpp"
 
 namespace ipcbench {
 namespace {
@@ -164,6 +169,109 @@ TEST(Janitor, LeavesANameThatIsNotOursAlone) {
   EXPECT_TRUE(shm_exists(shm)) << shm;
   ::mq_unlink(mq.c_str());
   ::shm_unlink(shm.c_str());
+}
+
+// An IPC_PRIVATE id exists only once its creating call returns: a creator killed during the call
+// could never record it. sysv_create() makes the call in a helper that outlives the creator, so
+// the janitor still gets the id. The helper here is slowed to 300 ms so the kill (at 50 ms)
+// certainly lands during the call.
+TEST(Janitor, RemovesASysvObjectWhoseCreatorWasKilledDuringTheCall) {
+  test::become_subreaper();
+  test::ScratchDir tmp;
+  const test::IpcSnapshot before = test::snapshot_ipc(tmp.path());
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    start_janitor();
+    std::thread killer([] {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      ::raise(SIGKILL);
+    });
+    (void)sysv_create(
+        SysvKind::kMsgQueue,
+        [](const void*) {
+          ::usleep(300'000);
+          return ::msgget(IPC_PRIVATE, IPC_CREAT | IPC_EXCL | 0600);
+        },
+        nullptr);
+    ::_exit(1);  // not reached: the killer ends this process during the call
+  }
+  int status = 0;
+  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+  EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL) << status;
+  ASSERT_TRUE(test::reap_all_descendants(5));
+  EXPECT_EQ(test::new_objects(before, test::snapshot_ipc(tmp.path())),
+            std::vector<std::string>{});
+}
+
+// A creator that builds a transport and dies at once, before any destructor can run.
+template <typename Make>
+void make_and_die(Make make) {
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    start_janitor();
+    try {
+      auto transport = make();
+      ::raise(SIGKILL);
+    } catch (...) {
+      ::_exit(2);
+    }
+  }
+}
+
+// Every object a transport (or a fan-in server with its clients' channels) holds once it is built
+// is in the ledger: killed right then, its creator leaves nothing.
+TEST(Janitor, RemovesEveryObjectOfATransportWhoseCreatorWasKilled) {
+  test::become_subreaper();
+  test::ScratchDir tmp;
+  int checked = 0;
+  const auto check = [&](const std::string& what, auto make) {
+    const test::IpcSnapshot before = test::snapshot_ipc(tmp.path());
+    make_and_die(make);
+    EXPECT_TRUE(test::reap_all_descendants(5)) << what;
+    for (const std::string& o : test::new_objects(before, test::snapshot_ipc(tmp.path()))) {
+      ADD_FAILURE() << what << " left " << o;
+    }
+    ++checked;
+  };
+  TransportOptions options;
+  options.message_bytes = 64;
+  options.tmp_root = tmp.path();
+  for (const TransportInfo& info : all_transports()) {
+    check(std::string(info.id), [&] {
+      options.name = unique_name();
+      return info.make(options);
+    });
+  }
+  for (const FanInInfo& info : all_fan_in()) {
+    check("fan-in " + std::string(info.id), [&] {
+      options.name = unique_name();
+      return info.make(options, 4);
+    });
+  }
+  EXPECT_EQ(checked, static_cast<int>(all_transports().size() + all_fan_in().size()));
+}
+
+// The call's own failure still reaches the caller, with its errno, through the helper.
+TEST(SysvCreate, ReportsTheFailedCallsErrno) {
+  test::become_subreaper();
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    start_janitor();
+    const SysvCreated created = sysv_create(
+        SysvKind::kSemSet,
+        [](const void*) {
+          errno = 0;
+          return ::semget(IPC_PRIVATE, 1 << 30, IPC_CREAT | IPC_EXCL | 0600);  // above SEMMSL
+        },
+        nullptr);
+    ::_exit(created.id == -1 && created.ledger == -1 && errno == EINVAL && ledger_entries().empty()
+                ? 0
+                : 1);
+  }
+  int status = 0;
+  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+  ASSERT_TRUE(test::reap_all_descendants(5));
 }
 
 }  // namespace

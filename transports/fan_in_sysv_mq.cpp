@@ -18,66 +18,31 @@
 #include "transports/fan_in.hpp"
 #include "transports/proc.hpp"
 #include "transports/sys_error.hpp"
+#include "transports/sysv_owners.hpp"
 
 namespace ipcbench {
 namespace {
-
-// Owns one SysV message queue id; only the creating process removes it.
-class SysvQueue {
- public:
-  SysvQueue() = default;
-  static SysvQueue create(const std::string& what) {
-    SysvQueue q;
-    q.id_ = ::msgget(IPC_PRIVATE, IPC_CREAT | IPC_EXCL | 0600);
-    if (q.id_ < 0) {
-      const int err = errno;
-      throw_sys_error(err, "msgget",
-                      what + (err == ENOSPC ? ": /proc/sys/kernel/msgmni reached" : ""));
-    }
-    q.owner_ = ::getpid();
-    return q;
-  }
-  SysvQueue(SysvQueue&& other) noexcept : id_(std::exchange(other.id_, -1)), owner_(other.owner_) {}
-  SysvQueue& operator=(SysvQueue&& other) noexcept {
-    remove();
-    id_ = std::exchange(other.id_, -1);
-    owner_ = other.owner_;
-    return *this;
-  }
-  SysvQueue(const SysvQueue&) = delete;
-  SysvQueue& operator=(const SysvQueue&) = delete;
-  ~SysvQueue() { remove(); }
-  [[nodiscard]] int id() const noexcept { return id_; }
-  void remove() noexcept {
-    if (id_ >= 0 && owner_ == ::getpid()) ::msgctl(id_, IPC_RMID, nullptr);
-    id_ = -1;
-  }
-
- private:
-  int id_ = -1;
-  pid_t owner_ = -1;
-};
 
 class SysvMqFanIn final : public FanInTransport {
  public:
   SysvMqFanIn(const TransportOptions& options, std::size_t clients)
       :  // A struct msgbuf: a long mtype, then the text; longs keep it aligned.
         scratch_(1 + (options.message_bytes + sizeof(long) - 1) / sizeof(long)) {
-    requests_ = SysvQueue::create("sysv_mq fan-in request queue");
+    requests_ = create_msg_queue("sysv_mq fan-in request queue");
     for (std::size_t i = 0; i < clients; ++i) {
-      replies_.push_back(SysvQueue::create("sysv_mq fan-in reply queue " + std::to_string(i)));
+      replies_.push_back(create_msg_queue("sysv_mq fan-in reply queue " + std::to_string(i)));
     }
   }
 
   void attach_server() override {}
   void attach_client(std::size_t index) override {
     mtype_ = static_cast<long>(index) + 1;
-    reply_id_ = replies_[index].id();
+    reply_id_ = replies_[index].get();
   }
   void after_attach() override {}  // queues stay until the parent's destructor (see above)
 
   void client_send(std::span<const std::byte> msg) override {
-    send(requests_.id(), mtype_, msg, "request queue");
+    send(requests_.get(), mtype_, msg, "request queue");
   }
   Received client_recv(std::span<std::byte> msg) override {
     while (!receive(reply_id_, msg, "reply queue")) {
@@ -85,7 +50,7 @@ class SysvMqFanIn final : public FanInTransport {
     return Received::kMessage;
   }
   FanInEvent server_recv(std::span<std::byte> msg) override {
-    if (!receive(requests_.id(), msg, "request queue", true)) return {};
+    if (!receive(requests_.get(), msg, "request queue", true)) return {};
     const long client = scratch_[0] - 1;
     if (client < 0 || static_cast<std::size_t>(client) >= replies_.size()) {
       throw_sys_error(EPROTO, "msgrcv",
@@ -94,7 +59,7 @@ class SysvMqFanIn final : public FanInTransport {
     return {FanInEvent::Kind::kRequest, static_cast<std::size_t>(client)};
   }
   bool server_send(std::size_t client, std::span<const std::byte> msg) override {
-    send(replies_[client].id(), 1, msg, "reply queue");
+    send(replies_[client].get(), 1, msg, "reply queue");
     return true;  // a dead client's queue holds its one unread reply; nothing blocks on it
   }
 
@@ -130,8 +95,8 @@ class SysvMqFanIn final : public FanInTransport {
     }
   }
 
-  SysvQueue requests_;
-  std::vector<SysvQueue> replies_;
+  SysvMsgQueue requests_;
+  std::vector<SysvMsgQueue> replies_;
   std::vector<long> scratch_;  // struct msgbuf
   long mtype_ = 0;             // a client's request type: its index + 1
   int reply_id_ = -1;

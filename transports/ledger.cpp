@@ -29,7 +29,7 @@ constexpr int kSlots = 1024;
 struct Slot {
   std::atomic<unsigned> state{0};  // 0 free, 1 being written, 2 live
   unsigned kind = 0;
-  long id = 0;
+  std::atomic<long> id{0};  // kPendingId while a helper creates the SysV object
   char name[240] = {};
 };
 
@@ -58,13 +58,13 @@ void remove_object(const Slot& s) {
       break;
     }
     case ObjectKind::kSysvShm:
-      ::shmctl(static_cast<int>(s.id), IPC_RMID, nullptr);
+      if (s.id >= 0) ::shmctl(static_cast<int>(s.id), IPC_RMID, nullptr);
       break;
     case ObjectKind::kSysvSem:
-      ::semctl(static_cast<int>(s.id), 0, IPC_RMID);
+      if (s.id >= 0) ::semctl(static_cast<int>(s.id), 0, IPC_RMID);
       break;
     case ObjectKind::kSysvMsg:
-      ::msgctl(static_cast<int>(s.id), IPC_RMID, nullptr);
+      if (s.id >= 0) ::msgctl(static_cast<int>(s.id), IPC_RMID, nullptr);
       break;
     case ObjectKind::kPosixMq:
       if (ours(s.name)) ::mq_unlink(s.name);
@@ -93,6 +93,13 @@ void remove_object(const Slot& s) {
   // Give the run's other children a moment to die (they have PR_SET_PDEATHSIG), then remove.
   ::usleep(20'000);
   for (Slot& s : g_ledger->slots) {
+    // A creating helper (ledger_pending) outlives the run by microseconds: wait for its id, or
+    // for it to free the slot when the call failed. Bounded: a helper never blocks.
+    for (int waited_ms = 0; waited_ms < 2'000 && s.state.load(std::memory_order_acquire) == 2 &&
+                            s.id.load(std::memory_order_acquire) == kPendingId;
+         ++waited_ms) {
+      ::usleep(1'000);
+    }
     if (s.state.load(std::memory_order_acquire) == 2) remove_object(s);
   }
   ::_exit(0);
@@ -126,7 +133,7 @@ int ledger_add(ObjectKind kind, long id, std::string_view name) noexcept {
     unsigned free = 0;
     if (!s.state.compare_exchange_strong(free, 1, std::memory_order_acquire)) continue;
     s.kind = static_cast<unsigned>(kind);
-    s.id = id;
+    s.id.store(id, std::memory_order_relaxed);
     const std::size_t n = std::min(name.size(), sizeof s.name - 1);
     std::memcpy(s.name, name.data(), n);
     s.name[n] = '\0';
@@ -134,6 +141,18 @@ int ledger_add(ObjectKind kind, long id, std::string_view name) noexcept {
     return i;
   }
   return -1;
+}
+
+int ledger_pending(ObjectKind kind) noexcept { return ledger_add(kind, kPendingId, ""); }
+
+void ledger_set_id(int handle, long id) noexcept {
+  if (g_ledger == nullptr || handle < 0 || handle >= kSlots) return;
+  g_ledger->slots[handle].id.store(id, std::memory_order_release);
+}
+
+long ledger_id(int handle) noexcept {
+  if (g_ledger == nullptr || handle < 0 || handle >= kSlots) return kPendingId;
+  return g_ledger->slots[handle].id.load(std::memory_order_acquire);
 }
 
 void ledger_remove(int handle) noexcept {
@@ -146,7 +165,7 @@ std::vector<LedgerEntry> ledger_entries() {
   if (g_ledger == nullptr) return out;
   for (const Slot& s : g_ledger->slots) {
     if (s.state.load(std::memory_order_acquire) == 2) {
-      out.push_back({static_cast<ObjectKind>(s.kind), s.id, s.name});
+      out.push_back({static_cast<ObjectKind>(s.kind), s.id.load(std::memory_order_acquire), s.name});
     }
   }
   return out;

@@ -31,6 +31,15 @@ int ledger_add(ObjectKind kind, long id, std::string_view name) noexcept;
 // Forgets an object its owner has removed.
 void ledger_remove(int handle) noexcept;
 
+// A SysV object about to be created by a helper process (sysv_owners.cpp): the id is kPendingId
+// until ledger_set_id(). The janitor waits (boundedly) for a pending id to be set or its slot to
+// be freed before it removes anything. Returns a handle, or -1 (no janitor or a full ledger).
+inline constexpr long kPendingId = -1;
+int ledger_pending(ObjectKind kind) noexcept;
+void ledger_set_id(int handle, long id) noexcept;
+// The id recorded in `handle`'s slot (kPendingId for an invalid handle).
+[[nodiscard]] long ledger_id(int handle) noexcept;
+
 // Records a POSIX name for as long as it exists: made *before* the mq_open/shm_open that creates
 // it and dropped after its owner unlinked it, so a SIGKILL between create and unlink leaves the
 // janitor a name to remove (removing a name that was never created is harmless). Scoped to the

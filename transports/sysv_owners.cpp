@@ -30,30 +30,85 @@ void sysv_remove(SysvKind kind, int id) noexcept {
   }
 }
 
-int sysv_record(SysvKind kind, int id) noexcept {
+namespace {
+
+ObjectKind ledger_kind(SysvKind kind) noexcept {
   switch (kind) {
     case SysvKind::kMsgQueue:
-      return ledger_add(ObjectKind::kSysvMsg, id, "");
+      return ObjectKind::kSysvMsg;
     case SysvKind::kSemSet:
-      return ledger_add(ObjectKind::kSysvSem, id, "");
+      return ObjectKind::kSysvSem;
     case SysvKind::kShm:
-      return ledger_add(ObjectKind::kSysvShm, id, "");
+      break;
   }
-  return -1;
+  return ObjectKind::kSysvShm;
+}
+
+}  // namespace
+
+SysvCreated sysv_create(SysvKind kind, int (*create)(const void* arg), const void* arg) {
+  const int handle = ledger_pending(ledger_kind(kind));
+  if (handle < 0) return {create(arg), -1};  // no janitor: nobody would clean up after a kill
+  const pid_t helper = ::fork();
+  if (helper < 0) {
+    const int err = errno;
+    ledger_remove(handle);
+    errno = err;
+    return {-1, -1};
+  }
+  if (helper == 0) {
+    // Only async-signal-safe work here: one system call and stores to the shared ledger.
+    const int id = create(arg);
+    if (id < 0) {
+      const int err = errno;
+      ledger_remove(handle);
+      ::_exit(err > 0 && err < 256 ? err : EIO);
+    }
+    ledger_set_id(handle, id);
+    ::_exit(0);
+  }
+  int status = 0;
+  while (::waitpid(helper, &status, 0) < 0) {
+    if (errno != EINTR) {
+      status = W_EXITCODE(ECHILD, 0);
+      break;
+    }
+  }
+  if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+    return {static_cast<int>(ledger_id(handle)), handle};
+  }
+  // Failed (its errno is the exit status) or killed before it could say: an id it recorded is
+  // removed with the slot, and the slot is freed either way.
+  const long id = ledger_id(handle);
+  if (id >= 0) sysv_remove(kind, static_cast<int>(id));
+  ledger_remove(handle);
+  errno = WIFEXITED(status) ? WEXITSTATUS(status) : EIO;
+  return {-1, -1};
 }
 
 SysvMsgQueue create_msg_queue(std::string_view what) {
   // IPC_PRIVATE: a fresh queue no other program can find by key (no ftok collisions); 0600.
-  const int id = ::msgget(IPC_PRIVATE, IPC_CREAT | IPC_EXCL | 0600);
-  if (id < 0) throw_sys_error(errno, "msgget", what);
-  SysvMsgQueue queue(id);
-  return queue;
+  const SysvCreated q = sysv_create(
+      SysvKind::kMsgQueue,
+      [](const void*) { return ::msgget(IPC_PRIVATE, IPC_CREAT | IPC_EXCL | 0600); }, nullptr);
+  if (q.id < 0) {
+    const int err = errno;
+    throw_sys_error(err, "msgget",
+                    std::string(what) + (err == ENOSPC ? ": /proc/sys/kernel/msgmni reached" : ""));
+  }
+  return SysvMsgQueue(q.id, q.ledger);
 }
 
 SysvSem create_sem_set(int count, std::string_view what) {
-  const int id = ::semget(IPC_PRIVATE, count, IPC_CREAT | IPC_EXCL | 0600);
-  if (id < 0) throw_sys_error(errno, "semget", what);
-  SysvSem set(id);
+  const SysvCreated created = sysv_create(
+      SysvKind::kSemSet,
+      [](const void* n) {
+        return ::semget(IPC_PRIVATE, *static_cast<const int*>(n), IPC_CREAT | IPC_EXCL | 0600);
+      },
+      &count);
+  if (created.id < 0) throw_sys_error(errno, "semget", what);
+  const int id = created.id;
+  SysvSem set(id, created.ledger);
   // POSIX leaves new values undefined (Linux zeroes them): set them.
   for (int i = 0; i < count; ++i) set_sem_value(id, i, 0, what);
   return set;
@@ -97,12 +152,19 @@ void ShmAttachment::reset() noexcept {
 }
 
 ShmAttachment create_removed_segment(std::size_t bytes, std::string_view what) {
-  const int id = ::shmget(IPC_PRIVATE, bytes, IPC_CREAT | IPC_EXCL | 0600);
-  if (id < 0) {
+  const SysvCreated created = sysv_create(
+      SysvKind::kShm,
+      [](const void* n) {
+        return ::shmget(IPC_PRIVATE, *static_cast<const std::size_t*>(n),
+                        IPC_CREAT | IPC_EXCL | 0600);
+      },
+      &bytes);
+  if (created.id < 0) {
     const int err = errno;
     throw_sys_error(err, "shmget", std::string(what) + ", " + std::to_string(bytes) + " bytes");
   }
-  SysvShm segment(id);
+  const int id = created.id;
+  SysvShm segment(id, created.ledger);
   void* addr = ::shmat(id, nullptr, 0);
   if (addr == reinterpret_cast<void*>(-1)) throw_sys_error(errno, "shmat", what);
   ShmAttachment attached(addr, bytes);

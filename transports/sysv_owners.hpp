@@ -20,8 +20,18 @@ enum class SysvKind { kMsgQueue, kSemSet, kShm };
 
 // IPC_RMID on `id`; failures are ignored (a destructor's job: it may be gone already).
 void sysv_remove(SysvKind kind, int id) noexcept;
-// Records `id` in the run's ledger; returns the ledger handle (-1 when no janitor runs).
-int sysv_record(SysvKind kind, int id) noexcept;
+// Runs `create` (an IPC_PRIVATE msgget, semget or shmget) so that no SIGKILL can leave its object
+// unrecorded. Such an id exists only once the call returns, so a kill arriving during the call
+// would end this process before it could record the id. When a janitor runs, the call is made by
+// a forked helper instead: it writes the id into a ledger slot reserved beforehand and finishes
+// even if this process is killed meanwhile. Returns the id and the ledger handle (-1: no
+// janitor), or id -1 with errno set by the failed call.
+struct SysvCreated {
+  int id;
+  int ledger;
+};
+[[nodiscard]] SysvCreated sysv_create(SysvKind kind, int (*create)(const void* arg),
+                                      const void* arg);
 
 // Owns one SysV IPC id of kind Kind. Only the process that created it removes it (IPC_RMID) on
 // destruction or reset(), then drops it from the ledger; a forked child's copy removes nothing.
@@ -30,8 +40,8 @@ template <SysvKind Kind>
 class SysvId {
  public:
   SysvId() noexcept = default;
-  // Takes `id`, just created by this process.
-  explicit SysvId(int id) noexcept : id_(id), owner_(::getpid()), ledger_(sysv_record(Kind, id)) {}
+  // Takes `id`, just created for this process, and its ledger handle (-1: none).
+  SysvId(int id, int ledger) noexcept : id_(id), owner_(::getpid()), ledger_(ledger) {}
   SysvId(SysvId&& other) noexcept
       : id_(std::exchange(other.id_, -1)),
         owner_(other.owner_),
@@ -71,7 +81,8 @@ using SysvMsgQueue = SysvId<SysvKind::kMsgQueue>;
 using SysvSem = SysvId<SysvKind::kSemSet>;
 using SysvShm = SysvId<SysvKind::kShm>;
 
-// msgget(IPC_PRIVATE, IPC_CREAT | IPC_EXCL | 0600), recorded in the ledger. Throws naming `what`.
+// msgget(IPC_PRIVATE, IPC_CREAT | IPC_EXCL | 0600), recorded in the ledger (sysv_create). Throws
+// naming `what` (and msgmni when the system has no queue left).
 [[nodiscard]] SysvMsgQueue create_msg_queue(std::string_view what);
 // semget(IPC_PRIVATE, count, IPC_CREAT | IPC_EXCL | 0600), recorded in the ledger, every value set
 // to 0 with SETVAL. Throws naming `what`.
