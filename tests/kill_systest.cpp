@@ -135,40 +135,42 @@ void create_names_and_die(const std::string& mq, const std::string& shm, bool wi
   }
 }
 
-TEST(Janitor, RemovesPosixNamesAKilledCreatorHadNotUnlinkedYet) {
-  test::become_subreaper();
-  const std::string mq = "/" + unique_name(), shm = unique_name();
-  create_names_and_die(mq, shm, true);
-  ASSERT_TRUE(test::reap_all_descendants(5));
-  EXPECT_FALSE(mq_exists(mq)) << mq;
-  EXPECT_FALSE(shm_exists(shm)) << shm;
+// Which of the two names survived their killed creator (both are removed afterwards).
+struct NamesLeft {
+  bool mq, shm;
+};
+NamesLeft names_left_by_killed_creator(const std::string& mq, const std::string& shm,
+                                       bool with_janitor) {
+  create_names_and_die(mq, shm, with_janitor);
+  EXPECT_TRUE(test::reap_all_descendants(5));
+  const NamesLeft left{mq_exists(mq), shm_exists(shm)};
   ::mq_unlink(mq.c_str());
   ::shm_unlink(shm.c_str());
+  return left;
+}
+
+TEST(Janitor, RemovesPosixNamesAKilledCreatorHadNotUnlinkedYet) {
+  test::become_subreaper();
+  const NamesLeft left = names_left_by_killed_creator("/" + unique_name(), unique_name(), true);
+  EXPECT_FALSE(left.mq);
+  EXPECT_FALSE(left.shm);
 }
 
 // The control: without a janitor both names survive their creator, so the check above can fail.
 TEST(Janitor, WithoutItAKilledCreatorLeavesItsPosixNames) {
   test::become_subreaper();
-  const std::string mq = "/" + unique_name(), shm = unique_name();
-  create_names_and_die(mq, shm, false);
-  ASSERT_TRUE(test::reap_all_descendants(5));
-  EXPECT_TRUE(mq_exists(mq)) << mq;
-  EXPECT_TRUE(shm_exists(shm)) << shm;
-  ::mq_unlink(mq.c_str());
-  ::shm_unlink(shm.c_str());
+  const NamesLeft left = names_left_by_killed_creator("/" + unique_name(), unique_name(), false);
+  EXPECT_TRUE(left.mq);
+  EXPECT_TRUE(left.shm);
 }
 
 // The janitor removes only names this suite makes: a corrupt or foreign entry removes nothing.
 TEST(Janitor, LeavesANameThatIsNotOursAlone) {
   test::become_subreaper();
   const std::string suffix = unique_name().substr(5);
-  const std::string mq = "/other-" + suffix, shm = "other-" + suffix;
-  create_names_and_die(mq, shm, true);
-  ASSERT_TRUE(test::reap_all_descendants(5));
-  EXPECT_TRUE(mq_exists(mq)) << mq;
-  EXPECT_TRUE(shm_exists(shm)) << shm;
-  ::mq_unlink(mq.c_str());
-  ::shm_unlink(shm.c_str());
+  const NamesLeft left = names_left_by_killed_creator("/other-" + suffix, "other-" + suffix, true);
+  EXPECT_TRUE(left.mq);
+  EXPECT_TRUE(left.shm);
 }
 
 // An IPC_PRIVATE id exists only once its creating call returns: a creator killed during the call
