@@ -1,5 +1,6 @@
 // The fault campaign: for every transport, SIGKILL of the consumer and of the producer, and
-// SIGSTOP of the consumer, at random points of a stream. Each trial must end with an error naming
+// SIGSTOP of the consumer, at random points of a stream, plus SIGKILLs of the producer while it
+// creates its objects. Each trial must end with an error naming
 // the transport within the watchdog's time (or, for a killed producer, with its consumer gone),
 // and leave no fd, path, SysV object, POSIX queue or shared-memory name behind.
 #include <gtest/gtest.h>
@@ -25,6 +26,7 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 constexpr int kKillTrials = 20;
+constexpr int kEarlyKillTrials = 10;
 constexpr int kStopTrials = 5;
 constexpr auto kWatchdog = std::chrono::milliseconds(400);
 
@@ -115,9 +117,9 @@ TEST(FaultCampaign, EveryTransportSurvivesKilledAndStoppedPeers) {
   test::become_subreaper();
   std::mt19937 rng(std::random_device{}());
   std::uniform_int_distribution<std::uint64_t> after(1, 300);
-  // Half the producer kills land in the first 3 ms, while the run creates its objects (the
-  // window between creating a name and unlinking it), half anywhere in the stream.
-  std::uniform_int_distribution<int> early_us(0, 3'000), late_us(1'000, 60'000);
+  // Producer kills land anywhere in the stream, and, beyond those, in the first 3 ms, while the
+  // run creates its objects (the window between creating a name and unlinking it).
+  std::uniform_int_distribution<int> stream_us(1'000, 60'000), early_us(0, 3'000);
   Counts total;
   for (const TransportInfo& info : all_transports()) {
     const std::string id(info.id);
@@ -128,9 +130,8 @@ TEST(FaultCampaign, EveryTransportSurvivesKilledAndStoppedPeers) {
     const Fault::Kind kill = thread ? Fault::Kind::kExit : Fault::Kind::kKill;
     const Fault::Kind stop = thread ? Fault::Kind::kHang : Fault::Kind::kStop;
     for (int i = 0; i < kKillTrials; ++i) consumer_fault_trial(id, kill, after(rng), c);
-    for (int i = 0; i < kKillTrials; ++i) {
-      producer_kill_trial(id, i % 2 == 0 ? early_us(rng) : late_us(rng), c);
-    }
+    for (int i = 0; i < kKillTrials; ++i) producer_kill_trial(id, stream_us(rng), c);
+    for (int i = 0; i < kEarlyKillTrials; ++i) producer_kill_trial(id, early_us(rng), c);
     for (int i = 0; i < kStopTrials; ++i) consumer_fault_trial(id, stop, after(rng), c);
     std::printf("fault campaign %-12s trials %3d, errors reported %3d, hangs %d, leaks %d%s\n",
                 id.c_str(), c.trials, c.errors_reported, c.hangs, c.leaks,
