@@ -56,8 +56,9 @@ std::uint64_t quick_iterations(Pattern pattern, std::size_t bytes) {
                                    2000);
 }
 
+// `floor_ns`: the cache-line round trip measured on the same CPUs right after the case (0: none).
 void publish(benchmark::State& state, const PairResult& r, Pattern pattern, std::size_t bytes,
-             Payload payload) {
+             Payload payload, double floor_ns) {
   std::size_t i = 0;
   for (auto _ : state) state.SetIterationTime(r.iteration_seconds[i++]);
   auto& c = state.counters;
@@ -78,9 +79,10 @@ void publish(benchmark::State& state, const PairResult& r, Pattern pattern, std:
     const double done = static_cast<double>(r.rtt.count());
     c["items_per_second"] = done / seconds;
     c["bytes_per_second"] = 2.0 * done * static_cast<double>(bytes) / seconds;
-    // The distance to the hardware, only against a Limit measured earlier in this run.
-    if (const double floor = measured_limits().cacheline_rtt_p50_ns; floor > 0) {
-      c["rtt_p50_x_cacheline"] = c["p50_ns"] / floor;
+    // The distance to the hardware, against the floor measured next to this case.
+    if (floor_ns > 0) {
+      c["cacheline_p50_ns"] = floor_ns;
+      c["rtt_p50_x_cacheline"] = c["p50_ns"] / floor_ns;
     }
   } else {
     c["items_per_second"] = static_cast<double>(r.received) / seconds;
@@ -133,7 +135,9 @@ void register_case(const BenchOptions& o, const TransportInfo& info, const Capab
         config.watchdog = o.watchdog;
         try {
           const PairResult r = run_pair(config);
-          publish(state, r, pattern, bytes, payload);
+          const double floor_ns =
+              pattern == Pattern::kRoundTrip ? cacheline_rtt_p50_now(cpus, o.watchdog) : 0;
+          publish(state, r, pattern, bytes, payload, floor_ns);
         } catch (const std::exception& e) {
           state.SkipWithError(e.what());
           for (auto _ : state) {
@@ -239,9 +243,11 @@ int main(int argc, char** argv) {
 
   benchmark::AddCustomContext(
       "ipcbench_limit_ratios",
-      "rtt_p50_x_cacheline: RoundTrip p50 / Limit/cacheline_rtt p50; fraction_of_memcpy: Stream "
-      "bytes_per_second / Limit/memcpy bytes_per_second at the same size; both against the Limit "
-      "as measured earlier in this run, absent when it did not run");
+      "rtt_p50_x_cacheline: RoundTrip p50 / cacheline_p50_ns, the p50 of 2000 cache-line round "
+      "trips (the bounce of Limit/cacheline_rtt) measured on the same CPUs right after the case, "
+      "absent when that bounce failed; fraction_of_memcpy: Stream bytes_per_second / "
+      "Limit/memcpy bytes_per_second at the same size, as measured earlier in this run, absent "
+      "when it did not run");
   // First: Google Benchmark runs in registration order, and the transport rows divide by these.
   register_limit_benchmarks(o);
   for (Pattern pattern : {Pattern::kRoundTrip, Pattern::kStream}) {

@@ -66,25 +66,24 @@ std::uint64_t wait_for(const std::atomic<std::uint64_t>& line, std::uint64_t wan
   }
 }
 
-// Two pinned processes bounce one cache line: the parent stores an odd value, the peer sees it and
-// stores value + 1, the parent sees that. Every round trip is timed with the clock the transports'
-// round trips use, so the two are comparable (both include one clock read per sample).
-void cacheline_rtt(benchmark::State& state, const BenchOptions& o) {
+// Two pinned processes bounce one cache line `iterations` times after a warm-up: the parent
+// stores an odd value, the peer sees it and stores value + 1, the parent sees that. Every round
+// trip is timed with the clock the transports' round trips use, so the two are comparable (both
+// include one clock read per sample). Records into `rtt` (and `seconds` when given); returns ""
+// or what failed.
+std::string bounce_line(const CpuPair& cpus, std::chrono::milliseconds watchdog_after,
+                        std::uint64_t iterations, Histogram& rtt, std::vector<double>* seconds) {
   install_signal_handling();
   set_interrupted(false);
-  const bool yield = o.cpus.same();
-  const auto iterations = static_cast<std::uint64_t>(state.max_iterations);
-  auto rtt = std::make_unique<Histogram>();
-  std::vector<double> seconds;
-  seconds.reserve(iterations);
+  const bool yield = cpus.same();
   std::string failure;
   try {
     SharedRegion<Bounce> bounce;
-    PinFor pinned(o.cpus.producer);
+    PinFor pinned(cpus.producer);
     ChildProcess peer(
         "cacheline peer",
         [&] {
-          pin_to_cpu(o.cpus.consumer);
+          pin_to_cpu(cpus.consumer);
           for (std::uint64_t want = 1;; want += 2) {
             if (wait_for(bounce->line, want, yield) == kStop) break;
             bounce->line.store(want + 1, std::memory_order_release);
@@ -94,7 +93,7 @@ void cacheline_rtt(benchmark::State& state, const BenchOptions& o) {
         bounce->error, sizeof bounce->error);
     std::atomic<std::uint64_t> progress{0};
     {
-      Watchdog watchdog(peer.pid(), "cacheline peer", o.watchdog, &progress, &bounce->done);
+      Watchdog watchdog(peer.pid(), "cacheline peer", watchdog_after, &progress, &bounce->done);
       try {
         std::uint64_t value = 1;
         for (std::uint64_t i = 0; i < kBounceWarmup + iterations; ++i, value += 2) {
@@ -103,8 +102,8 @@ void cacheline_rtt(benchmark::State& state, const BenchOptions& o) {
           (void)wait_for(bounce->line, value + 1, yield);
           const std::uint64_t t1 = now_ns();
           if (i >= kBounceWarmup) {
-            rtt->record(t1 - t0);
-            seconds.push_back(static_cast<double>(t1 - t0) * 1e-9);
+            rtt.record(t1 - t0);
+            if (seconds != nullptr) seconds->push_back(static_cast<double>(t1 - t0) * 1e-9);
           }
           progress.store(i + 1, std::memory_order_relaxed);
         }
@@ -122,6 +121,15 @@ void cacheline_rtt(benchmark::State& state, const BenchOptions& o) {
     failure = e.what();
   }
   set_interrupted(false);
+  return failure;
+}
+
+void cacheline_rtt(benchmark::State& state, const BenchOptions& o) {
+  const auto iterations = static_cast<std::uint64_t>(state.max_iterations);
+  auto rtt = std::make_unique<Histogram>();
+  std::vector<double> seconds;
+  seconds.reserve(iterations);
+  const std::string failure = bounce_line(o.cpus, o.watchdog, iterations, *rtt, &seconds);
   if (!failure.empty()) {
     state.SkipWithError(failure.c_str());
     for (auto _ : state) {
@@ -138,8 +146,7 @@ void cacheline_rtt(benchmark::State& state, const BenchOptions& o) {
   c["max_ns"] = static_cast<double>(rtt->max());
   c["mean_ns"] = rtt->mean();
   c["samples"] = static_cast<double>(rtt->count());
-  state.SetLabel(yield ? "one CPU: the spinner yields" : "two CPUs");
-  g_limits.cacheline_rtt_p50_ns = static_cast<double>(rtt->percentile(50));
+  state.SetLabel(o.cpus.same() ? "one CPU: the spinner yields" : "two CPUs");
 }
 
 // Single-thread copy bandwidth between two buffers of `bytes`, both written beforehand (no page
@@ -175,6 +182,12 @@ void syscall_cost(benchmark::State& state, int cpu) {
 }  // namespace
 
 const MeasuredLimits& measured_limits() noexcept { return g_limits; }
+
+double cacheline_rtt_p50_now(const CpuPair& cpus, std::chrono::milliseconds watchdog) {
+  auto rtt = std::make_unique<Histogram>();
+  if (!bounce_line(cpus, watchdog, kBouncesNow, *rtt, nullptr).empty()) return 0;
+  return static_cast<double>(rtt->percentile(50));
+}
 
 void register_limit_benchmarks(const BenchOptions& o) {
   auto* rtt = benchmark::RegisterBenchmark(

@@ -1,6 +1,8 @@
 // The ipcbench binary itself: bad input is refused with a message naming the value; good runs work.
 #include <gtest/gtest.h>
 
+#include <cmath>
+#include <cstdlib>
 #include <string>
 #include <vector>
 
@@ -100,6 +102,32 @@ TEST(Cli, QuickRunWritesJsonWithPercentileCounters) {
     EXPECT_NE(out.find(want), std::string::npos) << want;
   }
   EXPECT_EQ(out.find("\"error_occurred\": true"), std::string::npos) << out;
+}
+
+// The number after "key": in `text` from `from` on (NaN when absent).
+double json_number(const std::string& text, std::size_t from, const std::string& key) {
+  const std::size_t at = text.find("\"" + key + "\": ", from);
+  if (at == std::string::npos) return std::nan("");
+  return std::strtod(text.c_str() + at + key.size() + 4, nullptr);
+}
+
+// A round trip's distance to the hardware is taken against the cache-line bounce measured on its
+// own CPUs right after it, and the row says which floor it used.
+TEST(Cli, RoundTripRowsCarryTheFloorMeasuredNextToThem) {
+  std::string out;
+  const std::string cmd = std::string(IPCBENCH_BINARY) +
+                          " --quick --transports=pipe --sizes=64 --patterns=off"
+                          " --benchmark_filter=RoundTrip --benchmark_format=json";
+  ASSERT_EQ(test::run_command(cmd, out), 0) << out;
+  const std::size_t row = out.find("\"name\": \"RoundTrip/pipe/bytes:64");
+  ASSERT_NE(row, std::string::npos) << out;
+  const double p50 = json_number(out, row, "p50_ns");
+  const double floor = json_number(out, row, "cacheline_p50_ns");
+  const double ratio = json_number(out, row, "rtt_p50_x_cacheline");
+  EXPECT_GT(floor, 0) << out;  // measured although the Limit rows were filtered out
+  EXPECT_GT(p50, 0);
+  EXPECT_NEAR(ratio, p50 / floor, 1e-6 * ratio) << out;
+  EXPECT_EQ(out.find("\"name\": \"Limit/"), std::string::npos);
 }
 
 TEST(Cli, UnsupportedSizeIsListedNotRunAndNotAnError) {

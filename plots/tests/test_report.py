@@ -177,10 +177,18 @@ class NormalRun(OutputDir):
         self.assertIn("not measured in this input", rows["Signal"][8])
         self.assertIn("**not measured in this input** (needs udp)", self.text)
 
-    def test_distance_to_hardware_uses_limit_rows(self):
-        self.assertIn("round trip p50 0.150 µs", self.text)
-        self.assertRegex(self.text, r"\| shm_spin \| 0\.300 µs \| 2\.00x \|")
+    def test_distance_to_hardware_uses_the_floor_measured_next_to_the_case(self):
+        # shm_spin's row carries cacheline_p50_ns 120: 300 / 120, not 300 / the Limit row's 150.
+        self.assertIn("round trip p50 0.150 µs at the start of the run", self.text)
+        self.assertIn("| shm_spin | 0.300 µs | 2.50x (of 0.120 µs measured next to it) |",
+                      self.text)
+        self.assertIn("measured on the same CPUs right after that case", self.text)
         self.assertIn("trivial system call (Limit/syscall): 0.120 µs", self.text)
+
+    def test_distance_to_hardware_falls_back_to_the_limit_row(self):
+        # pipe's row has no cacheline_p50_ns (a file from before ipcbench measured it): its p50 of
+        # 6.00 µs is divided by the Limit row's 0.150 µs.
+        self.assertIn("| pipe | 6.00 µs | 40.0x |", self.text)
 
     def test_both_placements_and_ignored_kinds_reported(self):
         self.assertIn("### Placement: different CPUs", self.text)
