@@ -1063,9 +1063,14 @@ def hardware_section(dataset, placement):
                 fraction = fmt_sig(peak.get("bytes_per_second") / memcpy.get("bytes_per_second"))
             elif peak.get("fraction_of_memcpy") is not None:
                 fraction = f"{fmt_sig(peak.get('fraction_of_memcpy'))} (ipcbench's counter)"
-        rows.append([t, fmt_us(small.get("p50_ns")) if small else "n/a", x_line,
-                     f"{fmt_mbps(peak.get('bytes_per_second'))} ({fmt_bytes(peak.bytes)})"
-                     if peak else "n/a", memcpy_text, fraction])
+        if peak is None:
+            stream_text = "n/a"
+        elif not peak.bytes:  # bare notifications move no bytes: their rate is the figure
+            stream_text = f"{fmt_rate(peak.get('items_per_second'))} (no payload)"
+        else:
+            stream_text = f"{fmt_mbps(peak.get('bytes_per_second'))} ({fmt_bytes(peak.bytes)})"
+        rows.append([t, fmt_us(small.get("p50_ns")) if small else "n/a", x_line, stream_text,
+                     memcpy_text, fraction])
     has_ratio = any(r[2] != "n/a" or r[5] != "n/a" for r in rows)
     if line is None and syscall is None and not has_ratio:
         return []

@@ -185,6 +185,11 @@ class NormalRun(OutputDir):
         self.assertIn("measured on the same CPUs right after that case", self.text)
         self.assertIn("trivial system call (Limit/syscall): 0.120 µs", self.text)
 
+    def test_distance_to_hardware_gives_a_bare_notifications_rate_not_zero_bytes(self):
+        text = section(self.text, "## Distance to the hardware")
+        self.assertRegex(text, r"\| sysv_sem \| 8\.00 µs \| [^|]+ \| 200000/s \(no payload\) \|")
+        self.assertNotIn("0 MB/s (0 B)", text)
+
     def test_distance_to_hardware_falls_back_to_the_limit_row(self):
         # pipe's row has no cacheline_p50_ns (a file from before ipcbench measured it): its p50 of
         # 6.00 µs is divided by the Limit row's 0.150 µs.
