@@ -17,6 +17,7 @@
 #include <sstream>
 #include <random>
 #include <thread>
+#include <vector>
 
 #include "tests/leak_check.hpp"
 #include "tests/test_util.hpp"
@@ -290,10 +291,14 @@ std::vector<pid_t> children_of(pid_t pid) {
   return out;
 }
 
-unsigned long long start_time(pid_t pid) {  // field 22 of /proc/<pid>/stat, after "(comm)"
+// Field 22 of /proc/<pid>/stat, after "(comm)"; 0 for a process that has gone meanwhile (ipcbench
+// also runs short-lived children, such as the cache-line bounce peer after each round trip case).
+unsigned long long start_time(pid_t pid) {
   std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
   std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  std::istringstream rest(text.substr(text.rfind(')') + 2));
+  const std::size_t comm_end = text.rfind(')');
+  if (comm_end == std::string::npos || comm_end + 2 > text.size()) return 0;
+  std::istringstream rest(text.substr(comm_end + 2));
   std::string field;
   for (int i = 3; i < 22 && rest >> field; ++i) {
   }
@@ -327,6 +332,7 @@ TEST(KilledConsumer, IsReportedAndTheNextBenchmarkStillRuns) {
   for (int i = 0; i < 2000 && consumer < 0; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
     auto kids = children_of(bench);
+    std::erase_if(kids, [](pid_t k) { return start_time(k) == 0; });
     if (kids.size() < 2) continue;
     std::sort(kids.begin(), kids.end(),
               [](pid_t a, pid_t b) { return start_time(a) < start_time(b); });
