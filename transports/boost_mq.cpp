@@ -8,9 +8,9 @@
 #include <optional>
 #include <vector>
 
-#include "transports/boost_ipc.hpp"
-#include "transports/ledger.hpp"
-#include "transports/sys_error.hpp"
+#include "transports/os/boost_ipc.hpp"
+#include "transports/os/ledger.hpp"
+#include "transports/os/sys_error.hpp"
 #include "transports/transport.hpp"
 
 namespace ipcbench {

@@ -9,10 +9,10 @@
 #include <cerrno>
 #include <vector>
 
-#include "transports/fan_in_epoll.hpp"
-#include "transports/io.hpp"
-#include "transports/private_dir.hpp"
-#include "transports/sys_error.hpp"
+#include "transports/os/epoll_server.hpp"
+#include "transports/os/io.hpp"
+#include "transports/os/private_dir.hpp"
+#include "transports/os/sys_error.hpp"
 
 namespace ipcbench {
 namespace {

@@ -8,9 +8,9 @@
 #include <cerrno>
 #include <vector>
 
-#include "transports/fan_in_epoll.hpp"
-#include "transports/io.hpp"
-#include "transports/sys_error.hpp"
+#include "transports/os/epoll_server.hpp"
+#include "transports/os/io.hpp"
+#include "transports/os/sys_error.hpp"
 
 namespace ipcbench {
 namespace {

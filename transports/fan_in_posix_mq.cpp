@@ -15,10 +15,10 @@
 #include <vector>
 
 #include "transports/fan_in.hpp"
-#include "transports/fan_in_epoll.hpp"
-#include "transports/ledger.hpp"
-#include "transports/proc.hpp"
-#include "transports/sys_error.hpp"
+#include "transports/os/epoll_server.hpp"
+#include "transports/os/ledger.hpp"
+#include "transports/os/proc.hpp"
+#include "transports/os/sys_error.hpp"
 
 namespace ipcbench {
 namespace {

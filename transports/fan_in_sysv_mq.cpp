@@ -16,9 +16,9 @@
 #include <vector>
 
 #include "transports/fan_in.hpp"
-#include "transports/proc.hpp"
-#include "transports/sys_error.hpp"
-#include "transports/sysv_owners.hpp"
+#include "transports/os/proc.hpp"
+#include "transports/os/sys_error.hpp"
+#include "transports/os/sysv_owners.hpp"
 
 namespace ipcbench {
 namespace {

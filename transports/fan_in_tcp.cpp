@@ -7,9 +7,9 @@
 
 #include <cerrno>
 
-#include "transports/io.hpp"
-#include "transports/fan_in_stream.hpp"
-#include "transports/sys_error.hpp"
+#include "transports/os/io.hpp"
+#include "transports/os/stream_fan_in.hpp"
+#include "transports/os/sys_error.hpp"
 
 namespace ipcbench {
 namespace {

@@ -11,10 +11,10 @@
 #include <vector>
 
 #include "transports/fan_in.hpp"
-#include "transports/fan_in_dgram.hpp"
-#include "transports/fan_in_epoll.hpp"
-#include "transports/sys_error.hpp"
-#include "transports/unique_fd.hpp"
+#include "transports/os/dgram_fan_in.hpp"
+#include "transports/os/epoll_server.hpp"
+#include "transports/os/sys_error.hpp"
+#include "transports/os/unique_fd.hpp"
 
 namespace ipcbench {
 namespace {

@@ -11,13 +11,13 @@
 #include <vector>
 
 #include "transports/fan_in.hpp"
-#include "transports/fan_in_dgram.hpp"
-#include "transports/fan_in_epoll.hpp"
-#include "transports/private_dir.hpp"
-#include "transports/proc.hpp"
-#include "transports/sys_error.hpp"
-#include "transports/unique_fd.hpp"
-#include "transports/unix_socket.hpp"
+#include "transports/os/dgram_fan_in.hpp"
+#include "transports/os/epoll_server.hpp"
+#include "transports/os/private_dir.hpp"
+#include "transports/os/proc.hpp"
+#include "transports/os/sys_error.hpp"
+#include "transports/os/unique_fd.hpp"
+#include "transports/os/unix_socket.hpp"
 
 namespace ipcbench {
 namespace {

@@ -7,11 +7,11 @@
 #include <cerrno>
 #include <cstring>
 
-#include "transports/io.hpp"
-#include "transports/fan_in_stream.hpp"
-#include "transports/private_dir.hpp"
-#include "transports/sys_error.hpp"
-#include "transports/unix_socket.hpp"
+#include "transports/os/io.hpp"
+#include "transports/os/stream_fan_in.hpp"
+#include "transports/os/private_dir.hpp"
+#include "transports/os/sys_error.hpp"
+#include "transports/os/unix_socket.hpp"
 
 namespace ipcbench {
 namespace {

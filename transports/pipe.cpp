@@ -4,10 +4,10 @@
 
 #include <cerrno>
 
-#include "transports/io.hpp"
-#include "transports/sys_error.hpp"
+#include "transports/os/io.hpp"
+#include "transports/os/sys_error.hpp"
 #include "transports/transport.hpp"
-#include "transports/unique_fd.hpp"
+#include "transports/os/unique_fd.hpp"
 
 namespace ipcbench {
 namespace {

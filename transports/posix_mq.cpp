@@ -7,9 +7,9 @@
 #include <string>
 #include <vector>
 
-#include "transports/proc.hpp"
-#include "transports/sys_error.hpp"
-#include "transports/sysv_owners.hpp"
+#include "transports/os/proc.hpp"
+#include "transports/os/sys_error.hpp"
+#include "transports/os/sysv_owners.hpp"
 #include "transports/transport.hpp"
 
 namespace ipcbench {

@@ -10,8 +10,8 @@
 #include <cstring>
 #include <string>
 
-#include "transports/signal_mask.hpp"
-#include "transports/sys_error.hpp"
+#include "transports/os/signal_mask.hpp"
+#include "transports/os/sys_error.hpp"
 #include "transports/transport.hpp"
 
 namespace ipcbench {

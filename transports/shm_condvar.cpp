@@ -1,6 +1,6 @@
 // shm_condvar: the shared memory SPSC ring (transports/shm_ring.hpp), waiting with CondvarWait.
-#include "transports/shm_ring.hpp"
-#include "transports/shm_wait.hpp"
+#include "transports/os/shm_ring.hpp"
+#include "transports/os/shm_wait.hpp"
 
 namespace ipcbench {
 

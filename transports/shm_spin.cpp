@@ -1,6 +1,6 @@
 // shm_spin: the shared memory SPSC ring (transports/shm_ring.hpp), waiting with SpinWait.
-#include "transports/shm_ring.hpp"
-#include "transports/shm_wait.hpp"
+#include "transports/os/shm_ring.hpp"
+#include "transports/os/shm_wait.hpp"
 
 namespace ipcbench {
 

@@ -7,8 +7,8 @@
 #include <cerrno>
 #include <string>
 
-#include "transports/signal_mask.hpp"
-#include "transports/sys_error.hpp"
+#include "transports/os/signal_mask.hpp"
+#include "transports/os/sys_error.hpp"
 #include "transports/transport.hpp"
 
 namespace ipcbench {

@@ -6,8 +6,8 @@
 #include <cerrno>
 #include <string>
 
-#include "transports/sys_error.hpp"
-#include "transports/sysv_owners.hpp"
+#include "transports/os/sys_error.hpp"
+#include "transports/os/sysv_owners.hpp"
 #include "transports/transport.hpp"
 
 namespace ipcbench {

@@ -6,11 +6,11 @@
 #include <cerrno>
 #include <string>
 
-#include "transports/inet_socket.hpp"
-#include "transports/io.hpp"
-#include "transports/sys_error.hpp"
+#include "transports/os/inet_socket.hpp"
+#include "transports/os/io.hpp"
+#include "transports/os/sys_error.hpp"
 #include "transports/transport.hpp"
-#include "transports/unique_fd.hpp"
+#include "transports/os/unique_fd.hpp"
 
 namespace ipcbench {
 namespace {

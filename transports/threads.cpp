@@ -7,7 +7,7 @@
 #include <mutex>
 #include <vector>
 
-#include "transports/sys_error.hpp"
+#include "transports/os/sys_error.hpp"
 #include "transports/transport.hpp"
 
 namespace ipcbench {

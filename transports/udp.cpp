@@ -6,12 +6,12 @@
 #include <cerrno>
 #include <string>
 
-#include "transports/datagram.hpp"
-#include "transports/inet_socket.hpp"
-#include "transports/proc.hpp"
-#include "transports/sys_error.hpp"
+#include "transports/os/datagram.hpp"
+#include "transports/os/inet_socket.hpp"
+#include "transports/os/proc.hpp"
+#include "transports/os/sys_error.hpp"
 #include "transports/transport.hpp"
-#include "transports/unique_fd.hpp"
+#include "transports/os/unique_fd.hpp"
 
 namespace ipcbench {
 namespace {

@@ -7,13 +7,13 @@
 #include <cerrno>
 #include <string>
 
-#include "transports/datagram.hpp"
-#include "transports/private_dir.hpp"
-#include "transports/proc.hpp"
-#include "transports/sys_error.hpp"
+#include "transports/os/datagram.hpp"
+#include "transports/os/private_dir.hpp"
+#include "transports/os/proc.hpp"
+#include "transports/os/sys_error.hpp"
 #include "transports/transport.hpp"
-#include "transports/unique_fd.hpp"
-#include "transports/unix_socket.hpp"
+#include "transports/os/unique_fd.hpp"
+#include "transports/os/unix_socket.hpp"
 
 namespace ipcbench {
 namespace {

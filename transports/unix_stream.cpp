@@ -6,12 +6,12 @@
 #include <cerrno>
 #include <cstring>
 
-#include "transports/io.hpp"
-#include "transports/private_dir.hpp"
-#include "transports/sys_error.hpp"
+#include "transports/os/io.hpp"
+#include "transports/os/private_dir.hpp"
+#include "transports/os/sys_error.hpp"
 #include "transports/transport.hpp"
-#include "transports/unique_fd.hpp"
-#include "transports/unix_socket.hpp"
+#include "transports/os/unique_fd.hpp"
+#include "transports/os/unix_socket.hpp"
 
 namespace ipcbench {
 namespace {

@@ -1,4 +1,4 @@
-#include "transports/ledger.hpp"
+#include "transports/os/ledger.hpp"
 
 #include <fcntl.h>
 #include <mqueue.h>
@@ -19,7 +19,7 @@
 #include <new>
 #include <string>
 
-#include "transports/sys_error.hpp"
+#include "transports/os/sys_error.hpp"
 
 namespace ipcbench {
 namespace {

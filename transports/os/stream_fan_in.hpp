@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "transports/fan_in_epoll.hpp"
+#include "transports/os/epoll_server.hpp"
 
 namespace ipcbench {
 

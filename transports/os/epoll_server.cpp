@@ -1,10 +1,10 @@
-#include "transports/fan_in_epoll.hpp"
+#include "transports/os/epoll_server.hpp"
 
 #include <unistd.h>
 
 #include <cerrno>
 
-#include "transports/sys_error.hpp"
+#include "transports/os/sys_error.hpp"
 
 namespace ipcbench {
 

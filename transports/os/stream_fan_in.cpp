@@ -1,4 +1,4 @@
-#include "transports/fan_in_stream.hpp"
+#include "transports/os/stream_fan_in.hpp"
 
 #include <sys/socket.h>
 
@@ -6,8 +6,8 @@
 #include <cstdint>
 #include <cstring>
 
-#include "transports/io.hpp"
-#include "transports/sys_error.hpp"
+#include "transports/os/io.hpp"
+#include "transports/os/sys_error.hpp"
 
 namespace ipcbench {
 

@@ -1,4 +1,4 @@
-#include "transports/shm_broadcast.hpp"
+#include "transports/os/shm_broadcast.hpp"
 
 #include <algorithm>
 #include <bit>
@@ -8,8 +8,8 @@
 #include <string>
 #include <vector>
 
-#include "transports/shm_ring.hpp"
-#include "transports/shm_wait.hpp"
+#include "transports/os/shm_ring.hpp"
+#include "transports/os/shm_wait.hpp"
 
 namespace ipcbench {
 namespace {

@@ -6,7 +6,7 @@
 #include <cstdint>
 #include <string>
 
-#include "transports/unique_fd.hpp"
+#include "transports/os/unique_fd.hpp"
 
 namespace ipcbench {
 

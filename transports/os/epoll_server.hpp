@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "transports/fan_in.hpp"
-#include "transports/unique_fd.hpp"
+#include "transports/os/unique_fd.hpp"
 
 namespace ipcbench {
 

@@ -1,11 +1,11 @@
-#include "transports/datagram.hpp"
+#include "transports/os/datagram.hpp"
 
 #include <sys/socket.h>
 
 #include <cerrno>
 #include <string>
 
-#include "transports/sys_error.hpp"
+#include "transports/os/sys_error.hpp"
 
 namespace ipcbench {
 

@@ -12,7 +12,7 @@
 #include <string_view>
 #include <utility>
 
-#include "transports/ledger.hpp"
+#include "transports/os/ledger.hpp"
 
 namespace ipcbench {
 

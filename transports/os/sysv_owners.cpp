@@ -1,4 +1,4 @@
-#include "transports/sysv_owners.hpp"
+#include "transports/os/sysv_owners.hpp"
 
 #include <fcntl.h>
 #include <signal.h>
@@ -12,7 +12,7 @@
 #include <cerrno>
 #include <cstdint>
 
-#include "transports/sys_error.hpp"
+#include "transports/os/sys_error.hpp"
 
 namespace ipcbench {
 

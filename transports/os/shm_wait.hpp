@@ -24,9 +24,9 @@
 #include <cstdint>
 #include <string>
 
-#include "transports/boost_ipc.hpp"
-#include "transports/shm_ring.hpp"
-#include "transports/sys_error.hpp"
+#include "transports/os/boost_ipc.hpp"
+#include "transports/os/shm_ring.hpp"
+#include "transports/os/sys_error.hpp"
 #include "transports/transport.hpp"
 
 namespace ipcbench {

@@ -1,11 +1,11 @@
-#include "transports/fan_in_dgram.hpp"
+#include "transports/os/dgram_fan_in.hpp"
 
 #include <sys/time.h>
 
 #include <cerrno>
 #include <string>
 
-#include "transports/sys_error.hpp"
+#include "transports/os/sys_error.hpp"
 
 namespace ipcbench {
 

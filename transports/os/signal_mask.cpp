@@ -1,11 +1,11 @@
-#include "transports/signal_mask.hpp"
+#include "transports/os/signal_mask.hpp"
 
 #include <pthread.h>
 
 #include <cerrno>
 #include <ctime>
 
-#include "transports/sys_error.hpp"
+#include "transports/os/sys_error.hpp"
 
 namespace ipcbench {
 

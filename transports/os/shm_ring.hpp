@@ -19,7 +19,7 @@
 #include <span>
 #include <string>
 
-#include "transports/sys_error.hpp"
+#include "transports/os/sys_error.hpp"
 #include "transports/transport.hpp"
 
 namespace ipcbench {

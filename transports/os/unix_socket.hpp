@@ -5,7 +5,7 @@
 
 #include <string>
 
-#include "transports/unique_fd.hpp"
+#include "transports/os/unique_fd.hpp"
 
 namespace ipcbench {
 

@@ -1,8 +1,8 @@
-#include "transports/boost_ipc.hpp"
+#include "transports/os/boost_ipc.hpp"
 
 #include <cerrno>
 
-#include "transports/sys_error.hpp"
+#include "transports/os/sys_error.hpp"
 
 namespace ipcbench {
 

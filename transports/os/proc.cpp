@@ -1,4 +1,4 @@
-#include "transports/proc.hpp"
+#include "transports/os/proc.hpp"
 
 #include <fstream>
 

@@ -7,7 +7,7 @@
 #include <string>
 #include <string_view>
 
-#include "transports/unique_fd.hpp"
+#include "transports/os/unique_fd.hpp"
 
 namespace ipcbench {
 

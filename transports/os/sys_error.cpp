@@ -1,4 +1,4 @@
-#include "transports/sys_error.hpp"
+#include "transports/os/sys_error.hpp"
 
 #include <atomic>
 #include <cerrno>

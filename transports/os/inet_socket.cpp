@@ -1,4 +1,4 @@
-#include "transports/inet_socket.hpp"
+#include "transports/os/inet_socket.hpp"
 
 #include <arpa/inet.h>
 #include <poll.h>
@@ -6,7 +6,7 @@
 
 #include <cerrno>
 
-#include "transports/sys_error.hpp"
+#include "transports/os/sys_error.hpp"
 
 namespace ipcbench {
 

@@ -1,4 +1,4 @@
-#include "transports/shm_ring.hpp"
+#include "transports/os/shm_ring.hpp"
 
 #include <unistd.h>
 
@@ -6,8 +6,8 @@
 #include <boost/interprocess/permissions.hpp>
 #include <boost/interprocess/shared_memory_object.hpp>
 
-#include "transports/boost_ipc.hpp"
-#include "transports/ledger.hpp"
+#include "transports/os/boost_ipc.hpp"
+#include "transports/os/ledger.hpp"
 
 namespace ipcbench {
 

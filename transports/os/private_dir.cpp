@@ -1,4 +1,4 @@
-#include "transports/private_dir.hpp"
+#include "transports/os/private_dir.hpp"
 
 #include <sys/random.h>
 #include <sys/stat.h>
@@ -12,8 +12,8 @@
 #include <system_error>
 #include <vector>
 
-#include "transports/ledger.hpp"
-#include "transports/sys_error.hpp"
+#include "transports/os/ledger.hpp"
+#include "transports/os/sys_error.hpp"
 
 namespace ipcbench {
 

@@ -8,7 +8,7 @@
 #include <string_view>
 
 #include "transports/transport.hpp"
-#include "transports/unique_fd.hpp"
+#include "transports/os/unique_fd.hpp"
 
 namespace ipcbench {
 

@@ -1,4 +1,4 @@
-#include "transports/unix_socket.hpp"
+#include "transports/os/unix_socket.hpp"
 
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -6,7 +6,7 @@
 #include <cerrno>
 #include <cstring>
 
-#include "transports/sys_error.hpp"
+#include "transports/os/sys_error.hpp"
 
 namespace ipcbench {
 
