@@ -16,7 +16,7 @@
 #include "harness/git_rev.hpp"
 #include "harness/pair.hpp"
 #include "harness/system_info.hpp"
-#include "transports/ledger.hpp"
+#include "transports/os/ledger.hpp"
 #include "transports/registry.hpp"
 
 namespace ipcbench {

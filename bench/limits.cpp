@@ -16,8 +16,8 @@
 #include "harness/clock.hpp"
 #include "harness/histogram.hpp"
 #include "harness/process.hpp"
-#include "transports/shm_wait.hpp"
-#include "transports/sys_error.hpp"
+#include "transports/os/shm_wait.hpp"
+#include "transports/os/sys_error.hpp"
 
 namespace ipcbench {
 namespace {

@@ -6,7 +6,7 @@
 #include <charconv>
 #include <stdexcept>
 
-#include "transports/sys_error.hpp"
+#include "transports/os/sys_error.hpp"
 
 namespace ipcbench {
 

@@ -18,8 +18,8 @@
 #include "harness/frame.hpp"
 #include "harness/process.hpp"
 #include "transports/fan_in.hpp"
-#include "transports/private_dir.hpp"
-#include "transports/sys_error.hpp"
+#include "transports/os/private_dir.hpp"
+#include "transports/os/sys_error.hpp"
 
 namespace ipcbench {
 namespace {

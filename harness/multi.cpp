@@ -15,10 +15,10 @@
 #include "harness/frame.hpp"
 #include "harness/pair.hpp"
 #include "harness/process.hpp"
-#include "transports/private_dir.hpp"
+#include "transports/os/private_dir.hpp"
 #include "transports/registry.hpp"
-#include "transports/shm_broadcast.hpp"
-#include "transports/sys_error.hpp"
+#include "transports/os/shm_broadcast.hpp"
+#include "transports/os/sys_error.hpp"
 
 namespace ipcbench {
 namespace {

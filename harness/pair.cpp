@@ -17,9 +17,9 @@
 #include "harness/clock.hpp"
 #include "harness/frame.hpp"
 #include "harness/process.hpp"
-#include "transports/private_dir.hpp"
+#include "transports/os/private_dir.hpp"
 #include "transports/registry.hpp"
-#include "transports/sys_error.hpp"
+#include "transports/os/sys_error.hpp"
 
 namespace ipcbench {
 

@@ -14,7 +14,7 @@
 #include <type_traits>
 #include <vector>
 
-#include "transports/sys_error.hpp"
+#include "transports/os/sys_error.hpp"
 
 namespace ipcbench {
 

@@ -10,7 +10,7 @@
 #include <fstream>
 
 #include "harness/clock.hpp"
-#include "transports/proc.hpp"
+#include "transports/os/proc.hpp"
 
 namespace ipcbench {
 namespace {

@@ -17,7 +17,7 @@
 #include "harness/pair.hpp"
 #include "tests/leak_check.hpp"
 #include "tests/test_util.hpp"
-#include "transports/ledger.hpp"
+#include "transports/os/ledger.hpp"
 #include "transports/registry.hpp"
 
 namespace ipcbench {

@@ -27,9 +27,9 @@
 #include "harness/pair.hpp"
 #include "harness/process.hpp"
 #include "tests/test_util.hpp"
-#include "transports/private_dir.hpp"
-#include "transports/proc.hpp"
-#include "transports/ledger.hpp"
+#include "transports/os/private_dir.hpp"
+#include "transports/os/proc.hpp"
+#include "transports/os/ledger.hpp"
 #include "transports/registry.hpp"
 
 namespace ipcbench {

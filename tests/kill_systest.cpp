@@ -22,10 +22,10 @@
 #include "tests/leak_check.hpp"
 #include "tests/test_util.hpp"
 #include "transports/fan_in.hpp"
-#include "transports/ledger.hpp"
-#include "transports/private_dir.hpp"
+#include "transports/os/ledger.hpp"
+#include "transports/os/private_dir.hpp"
 #include "transports/registry.hpp"
-#include "transports/sysv_owners.hpp"
+#include "transports/os/sysv_owners.hpp"
 
 namespace ipcbench {
 namespace {

@@ -9,7 +9,7 @@
 
 #include "harness/pair.hpp"
 #include "tests/test_util.hpp"
-#include "transports/private_dir.hpp"
+#include "transports/os/private_dir.hpp"
 #include "transports/registry.hpp"
 
 namespace ipcbench {

@@ -18,8 +18,8 @@
 #include <set>
 
 #include "tests/test_util.hpp"
-#include "transports/ledger.hpp"
-#include "transports/private_dir.hpp"
+#include "transports/os/ledger.hpp"
+#include "transports/os/private_dir.hpp"
 #include "transports/registry.hpp"
 
 namespace ipcbench {

@@ -1,7 +1,7 @@
 // ShmBroadcast: every reader gets every byte in order (threads and processes), wrap-around, a
 // message larger than the ring, the writer held back by the slowest reader, interruption; for
 // the wait policy of each shm ring transport.
-#include "transports/shm_broadcast.hpp"
+#include "transports/os/shm_broadcast.hpp"
 
 #include <gtest/gtest.h>
 #include <sys/wait.h>
@@ -19,8 +19,8 @@
 #include <vector>
 
 #include "harness/process.hpp"
-#include "transports/private_dir.hpp"
-#include "transports/sys_error.hpp"
+#include "transports/os/private_dir.hpp"
+#include "transports/os/sys_error.hpp"
 
 namespace ipcbench {
 namespace {

@@ -1,7 +1,7 @@
 // SpscRing: framing, wrap-around, messages larger than the ring, and a two-thread stress that
 // checks every byte, for every wait policy. Threads, not processes, so the thread sanitizer can
 // follow it.
-#include "transports/shm_ring.hpp"
+#include "transports/os/shm_ring.hpp"
 
 #include <gtest/gtest.h>
 #include <sched.h>
@@ -18,9 +18,9 @@
 #include <vector>
 
 #include "harness/cpus.hpp"
-#include "transports/private_dir.hpp"
-#include "transports/shm_wait.hpp"
-#include "transports/sys_error.hpp"
+#include "transports/os/private_dir.hpp"
+#include "transports/os/shm_wait.hpp"
+#include "transports/os/sys_error.hpp"
 
 namespace ipcbench {
 namespace {

@@ -15,7 +15,7 @@
 #include "harness/cpus.hpp"
 #include "harness/pair.hpp"
 #include "harness/process.hpp"
-#include "transports/private_dir.hpp"
+#include "transports/os/private_dir.hpp"
 #include "transports/registry.hpp"
 
 namespace ipcbench {

@@ -22,9 +22,9 @@
 #include "harness/pair.hpp"
 #include "harness/process.hpp"
 #include "tests/test_util.hpp"
-#include "transports/private_dir.hpp"
+#include "transports/os/private_dir.hpp"
 #include "transports/registry.hpp"
-#include "transports/unix_socket.hpp"
+#include "transports/os/unix_socket.hpp"
 
 namespace ipcbench {
 namespace {

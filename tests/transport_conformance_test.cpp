@@ -14,7 +14,7 @@
 #include "harness/pair.hpp"
 #include "harness/process.hpp"
 #include "tests/test_util.hpp"
-#include "transports/private_dir.hpp"
+#include "transports/os/private_dir.hpp"
 #include "transports/registry.hpp"
 
 namespace ipcbench {

@@ -1,19 +1,45 @@
-// The registry of transports by id, in the order of transports/transports.def.
+// The registry: every mechanism by id, in the order of transports/transports.def, with every form
+// it offers (pair, fan-in, broadcast) and, for a form it lacks, the reason.
 #pragma once
 
+#include <cstddef>
 #include <span>
 #include <string>
 #include <string_view>
 
+#include "transports/fan_in.hpp"
+#include "transports/os/shm_broadcast.hpp"
 #include "transports/transport.hpp"
 
 namespace ipcbench {
 
+// The fan-in form: one server and N clients over this mechanism.
+struct FanInForm {
+  std::string_view design;                        // how the server is built
+  Capabilities (*describe)(std::size_t clients);  // limits read now; creates nothing
+  FanInPtr (*make)(const TransportOptions&, std::size_t clients);
+};
+
+// The broadcast form: one ring written once and read by every consumer (the FanOut mailbox).
+// A mechanism without one fans out over one pair channel per consumer.
+struct BroadcastForm {
+  std::string_view design;
+  // Throws std::invalid_argument for readers == 0 or > kMaxBroadcastReaders.
+  ShmBroadcastPtr (*make)(const TransportOptions&, std::size_t readers);
+};
+
 struct TransportInfo {
   std::string_view id;
+  std::string_view family;       // "pipes", "sockets", ...: how the report groups mechanisms
+  std::string_view lecture_row;  // the row of the lecture's table this mechanism belongs to, or ""
+  bool lecture_means = false;    // true: the mechanism the lecture means by that row; false: a
+                                 // variant or modern form shown beside it
   std::string_view description;
   Capabilities (*describe)();  // reads the mechanism's limits now; creates nothing
   TransportPtr (*make)(const TransportOptions&);
+  const FanInForm* fan_in = nullptr;  // nullptr: no fan-in form, see no_fan_in
+  std::string_view no_fan_in;         // why there is no fan-in form
+  const BroadcastForm* broadcast = nullptr;  // nullptr: FanOut uses one pair channel per consumer
 };
 
 // Every transport, in registry order.
