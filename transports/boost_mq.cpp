@@ -11,7 +11,7 @@
 #include "transports/os/boost_ipc.hpp"
 #include "transports/os/ledger.hpp"
 #include "transports/os/sys_error.hpp"
-#include "transports/transport.hpp"
+#include "transports/registry.hpp"
 
 namespace ipcbench {
 namespace {
@@ -122,6 +122,14 @@ Capabilities describe_boost_mq() {
               "none: any size /dev/shm has room for (2 queues of at least 2 messages; "
               "creating a queue that does not fit fails naming it)",
           .waits_by = "interprocess_condition (process-shared pthread) under the queue's mutex"};
+}
+
+TransportForms forms_boost_mq() {
+  return {.no_fan_in = "not written yet: a message_queue has no sender identity, so a shared "
+                       "request queue needs the client's index in each message, as posix_mq's "
+                       "fan-in form does",
+          .no_broadcast = "a message is taken by one receiver only: FanOut uses one queue pair "
+                          "per consumer"};
 }
 
 }  // namespace ipcbench

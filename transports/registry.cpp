@@ -1,64 +1,52 @@
 #include "transports/registry.hpp"
 
 #include <array>
+#include <vector>
 
-// TRANSITIONAL adapter: builds the one registry from transports.def, fan_in.def and the broadcast
-// table in os/shm_broadcast.cpp, until each mechanism file declares all of its forms itself.
+#include "transports/fan_in.hpp"
+#include "transports/os/shm_broadcast.hpp"
+
 namespace ipcbench {
 
-#define IPCBENCH_TRANSPORT(id, family, row, means, description) \
-  TransportPtr make_##id(const TransportOptions&);              \
-  Capabilities describe_##id();
+// Each line of transports.def is a transports/<id>.cpp defining these three.
+#define IPCBENCH_TRANSPORT(ID, FAMILY, ROW, MEANS, DESCRIPTION) \
+  TransportPtr make_##ID(const TransportOptions&);              \
+  Capabilities describe_##ID();                                 \
+  TransportForms forms_##ID();
 #include "transports/transports.def"
 #undef IPCBENCH_TRANSPORT
 
 namespace {
 
+constexpr std::size_t kCount = 0
+#define IPCBENCH_TRANSPORT(ID, FAMILY, ROW, MEANS, DESCRIPTION) +1
+#include "transports/transports.def"
+#undef IPCBENCH_TRANSPORT
+    ;
 
-ShmBroadcastPtr broadcast_spin(const TransportOptions& o, std::size_t r) {
-  return make_shm_broadcast("shm_spin", o, r);
+TransportInfo with_forms(TransportInfo info, const TransportForms& forms) {
+  info.fan_in = forms.fan_in;
+  info.no_fan_in = forms.no_fan_in;
+  info.broadcast = forms.broadcast;
+  info.no_broadcast = forms.no_broadcast;
+  return info;
 }
-ShmBroadcastPtr broadcast_futex(const TransportOptions& o, std::size_t r) {
-  return make_shm_broadcast("shm_futex", o, r);
-}
-ShmBroadcastPtr broadcast_sem(const TransportOptions& o, std::size_t r) {
-  return make_shm_broadcast("shm_sem", o, r);
-}
-ShmBroadcastPtr broadcast_condvar(const TransportOptions& o, std::size_t r) {
-  return make_shm_broadcast("shm_condvar", o, r);
-}
-constexpr std::string_view kRingDesign = "one broadcast ring, written once";
-const BroadcastForm kBroadcast[] = {{kRingDesign, &broadcast_spin},
-                                    {kRingDesign, &broadcast_futex},
-                                    {kRingDesign, &broadcast_sem},
-                                    {kRingDesign, &broadcast_condvar}};
 
-std::array<TransportInfo, 18> build() {
-  std::array<TransportInfo, 18> rows{{
-#define IPCBENCH_TRANSPORT(id, family, row, means, description) \
-  TransportInfo{#id, family, row, means, description, &describe_##id, &make_##id, nullptr, "", nullptr},
+// Built on first use (forms_<id>() live in other files), in the order of transports.def.
+const std::array<TransportInfo, kCount>& table() noexcept {
+  static const std::array<TransportInfo, kCount> rows{{
+#define IPCBENCH_TRANSPORT(ID, FAMILY, ROW, MEANS, DESCRIPTION)      \
+  with_forms(TransportInfo{.id = #ID,                               \
+                           .family = FAMILY,                        \
+                           .lecture_row = ROW,                      \
+                           .lecture_means = MEANS,                  \
+                           .description = DESCRIPTION,              \
+                           .describe = &describe_##ID,              \
+                           .make = &make_##ID},                     \
+             forms_##ID()),
 #include "transports/transports.def"
 #undef IPCBENCH_TRANSPORT
   }};
-  static std::array<FanInForm, 8> fan_in_forms{};
-  std::size_t k = 0;
-  for (TransportInfo& row : rows) {
-    if (const FanInInfo* f = find_fan_in(row.id)) {
-      fan_in_forms[k] = FanInForm{f->description, f->describe, f->make};
-      row.fan_in = &fan_in_forms[k++];
-    } else {
-      row.no_fan_in = "no fan-in form yet";
-    }
-    if (row.id == "shm_spin") row.broadcast = &kBroadcast[0];
-    if (row.id == "shm_futex") row.broadcast = &kBroadcast[1];
-    if (row.id == "shm_sem") row.broadcast = &kBroadcast[2];
-    if (row.id == "shm_condvar") row.broadcast = &kBroadcast[3];
-  }
-  return rows;
-}
-
-const std::array<TransportInfo, 18>& table() {
-  static const std::array<TransportInfo, 18> rows = build();
   return rows;
 }
 
@@ -80,6 +68,43 @@ std::string known_transport_ids() {
     out += info.id;
   }
   return out;
+}
+
+// TRANSITIONAL: the old names, until harness/ and bench/ use the forms in TransportInfo.
+std::span<const FanInInfo> all_fan_in() noexcept {
+  static const std::vector<FanInInfo> rows = [] {
+    std::vector<FanInInfo> out;
+    for (const TransportInfo& info : table()) {
+      if (info.fan_in != nullptr) {
+        out.push_back({info.id, info.fan_in->design, info.fan_in->describe, info.fan_in->make});
+      }
+    }
+    return out;
+  }();
+  return rows;
+}
+
+const FanInInfo* find_fan_in(std::string_view id) noexcept {
+  for (const FanInInfo& info : all_fan_in()) {
+    if (info.id == id) return &info;
+  }
+  return nullptr;
+}
+
+std::string known_fan_in_ids() {
+  std::string out;
+  for (const FanInInfo& info : all_fan_in()) {
+    if (!out.empty()) out += ", ";
+    out += info.id;
+  }
+  return out;
+}
+
+ShmBroadcastPtr make_shm_broadcast(std::string_view id, const TransportOptions& options,
+                                   std::size_t readers) {
+  const TransportInfo* info = find_transport(id);
+  if (info == nullptr || info->broadcast == nullptr) return nullptr;
+  return info->broadcast->make(options, readers);
 }
 
 }  // namespace ipcbench

@@ -7,8 +7,6 @@
 #include <string>
 #include <string_view>
 
-#include "transports/fan_in.hpp"
-#include "transports/os/shm_broadcast.hpp"
 #include "transports/transport.hpp"
 
 namespace ipcbench {
@@ -38,8 +36,19 @@ struct TransportInfo {
   Capabilities (*describe)();  // reads the mechanism's limits now; creates nothing
   TransportPtr (*make)(const TransportOptions&);
   const FanInForm* fan_in = nullptr;  // nullptr: no fan-in form, see no_fan_in
-  std::string_view no_fan_in;         // why there is no fan-in form
+  std::string_view no_fan_in{};       // why there is no fan-in form
   const BroadcastForm* broadcast = nullptr;  // nullptr: FanOut uses one pair channel per consumer
+  std::string_view no_broadcast{};           // why there is no broadcast form
+};
+
+// What transports/<id>.cpp declares beside its pair form (make_<id>, describe_<id>): each other
+// form it offers, and for each it lacks the reason. Its `TransportForms forms_<id>()` returns it;
+// the registry copies it into the mechanism's TransportInfo.
+struct TransportForms {
+  const FanInForm* fan_in = nullptr;
+  std::string_view no_fan_in{};
+  const BroadcastForm* broadcast = nullptr;
+  std::string_view no_broadcast{};
 };
 
 // Every transport, in registry order.

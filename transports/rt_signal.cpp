@@ -12,7 +12,7 @@
 
 #include "transports/os/signal_mask.hpp"
 #include "transports/os/sys_error.hpp"
-#include "transports/transport.hpp"
+#include "transports/registry.hpp"
 
 namespace ipcbench {
 namespace {
@@ -116,6 +116,12 @@ Capabilities describe_rt_signal() {
               " (getrlimit), beyond which sigqueue() fails with EAGAIN and the "
               "sender waits",
           .waits_by = "sigwaitinfo() on blocked signals"};
+}
+
+TransportForms forms_rt_signal() {
+  return {.no_fan_in = "the fan-in form carries framed byte requests (sequence number, time "
+                       "stamp, payload) and a realtime signal carries one 8-byte word",
+          .no_broadcast = "sigqueue() signals one process: FanOut sends one signal per consumer"};
 }
 
 }  // namespace ipcbench

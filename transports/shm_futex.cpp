@@ -1,8 +1,21 @@
-// shm_futex: the shared memory SPSC ring (transports/shm_ring.hpp), waiting with FutexWait.
+// shm_futex: the shared memory rings (transports/os/shm_ring.hpp), waiting with FutexWait.
+// Pair: one SPSC ring per direction. Broadcast: one ring written once and read by every reader
+// (transports/os/shm_broadcast.hpp). Fan-in: none (see forms_shm_futex).
+#include "transports/os/shm_broadcast.hpp"
 #include "transports/os/shm_ring.hpp"
 #include "transports/os/shm_wait.hpp"
+#include "transports/registry.hpp"
 
 namespace ipcbench {
+namespace {
+
+ShmBroadcastPtr make_broadcast(const TransportOptions& options, std::size_t readers) {
+  return make_broadcast_ring<FutexWait>(options, "shm_futex", readers);
+}
+
+constexpr BroadcastForm kBroadcast{kShmBroadcastDesign, &make_broadcast};
+
+}  // namespace
 
 TransportPtr make_shm_futex(const TransportOptions& options) {
   return std::make_unique<ShmRingTransport<FutexWait>>(options, "shm_futex");
@@ -14,6 +27,10 @@ Capabilities describe_shm_futex() {
           .waits_by =
               "spins up to 10 us, then futex(FUTEX_WAIT) on the ring index; the writer calls "
               "FUTEX_WAKE only when the reader sleeps (no spin when both ends share one CPU)"};
+}
+
+TransportForms forms_shm_futex() {
+  return {.no_fan_in = kShmRingNoFanIn, .broadcast = &kBroadcast};
 }
 
 }  // namespace ipcbench

@@ -9,7 +9,7 @@
 
 #include "transports/os/signal_mask.hpp"
 #include "transports/os/sys_error.hpp"
-#include "transports/transport.hpp"
+#include "transports/registry.hpp"
 
 namespace ipcbench {
 namespace {
@@ -76,6 +76,13 @@ Capabilities describe_signal() {
               "delivery coalesce and are counted",
           .may_coalesce = true,
           .waits_by = "sigwaitinfo() on blocked signals"};
+}
+
+TransportForms forms_signal() {
+  return {.no_fan_in = "a standard signal carries no data, and the same signal sent by several "
+                       "clients before delivery coalesces into one, so their requests could be "
+                       "neither told apart nor counted",
+          .no_broadcast = "kill() signals one process: FanOut sends one signal per consumer"};
 }
 
 }  // namespace ipcbench

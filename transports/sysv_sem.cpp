@@ -8,7 +8,7 @@
 
 #include "transports/os/sys_error.hpp"
 #include "transports/os/sysv_owners.hpp"
-#include "transports/transport.hpp"
+#include "transports/registry.hpp"
 
 namespace ipcbench {
 namespace {
@@ -59,6 +59,12 @@ Capabilities describe_sysv_sem() {
   caps.max_message_bytes = 0;
   caps.limit_source = "none: carries no data, a semaphore count is the whole message";
   return caps;
+}
+
+TransportForms forms_sysv_sem() {
+  return {.no_fan_in = "a semaphore carries no data, and the fan-in form carries framed byte "
+                       "requests; one count shared by N clients cannot say whose request it is",
+          .no_broadcast = "a V wakes one waiter: FanOut uses one semaphore pair per consumer"};
 }
 
 }  // namespace ipcbench

@@ -15,7 +15,7 @@
 #include "transports/os/proc.hpp"
 #include "transports/os/sys_error.hpp"
 #include "transports/os/sysv_owners.hpp"
-#include "transports/transport.hpp"
+#include "transports/registry.hpp"
 
 namespace ipcbench {
 namespace {
@@ -128,6 +128,14 @@ Capabilities describe_sysv_shm() {
                       std::to_string(kCapBytes >> 20) +
                       " MiB by this transport; messages are copied whole, not chunked";
   return caps;
+}
+
+TransportForms forms_sysv_shm() {
+  return {.no_fan_in = "not written yet: one slot per direction is handed over by semaphores; "
+                       "fan-in needs a slot per client and a way for the server to learn which "
+                       "slot is full (semop waits on one semaphore, not on any of N)",
+          .no_broadcast = "a slot is emptied by one receiver's semaphore P: FanOut uses one "
+                          "segment per consumer (the shared-memory broadcast is the shm ring's)"};
 }
 
 }  // namespace ipcbench

@@ -1,4 +1,6 @@
 // tcp: AF_INET SOCK_STREAM on 127.0.0.1 with the lecture's server/client sequence, TCP_NODELAY.
+// Pair: one connection. Fan-in: listen, accept one data socket per client, one epoll loop
+// (StreamSocketFanIn). Broadcast: none (a byte on a connection goes to one peer).
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
@@ -8,9 +10,10 @@
 
 #include "transports/os/inet_socket.hpp"
 #include "transports/os/io.hpp"
+#include "transports/os/stream_fan_in.hpp"
 #include "transports/os/sys_error.hpp"
-#include "transports/transport.hpp"
 #include "transports/os/unique_fd.hpp"
+#include "transports/registry.hpp"
 
 namespace ipcbench {
 namespace {
@@ -25,22 +28,34 @@ void set_nodelay(int fd, const std::string& object) {
   }
 }
 
+// The server's master (listening) socket: bound to 127.0.0.1 port 0 and listening before fork(),
+// so no client's connect() can race it; the kernel's port is read back. SO_REUSEADDR: repeated
+// runs bind again while earlier connections sit in TIME_WAIT. Backlog: every client's connect()
+// completes before the server accepts it.
+struct Listener {
+  UniqueFd fd;
+  std::uint16_t port = 0;
+  std::string name;  // "127.0.0.1:<port>"
+};
+
+Listener listen_loopback(int backlog) {
+  Listener l{bind_loopback(SOCK_STREAM, /*reuse_addr=*/true), 0, {}};
+  l.port = local_port(l.fd.get());
+  l.name = loopback_name(l.port);
+  if (::listen(l.fd.get(), backlog) != 0) throw_sys_error(errno, "listen", l.name);
+  return l;
+}
+
 class TcpTransport final : public Transport {
  public:
-  // The server's master (listening) socket listens before fork(), so the client's connect()
-  // cannot race it. The client's socket is also bound before fork(), so the server knows the one
-  // port its client connects from and refuses any other local process that connects first.
-  // Socket buffers stay the kernel's defaults with autotuning (net.ipv4.tcp_rmem/tcp_wmem): that
-  // is what a user's connection gets.
-  explicit TcpTransport(const TransportOptions&) {
-    // SO_REUSEADDR: repeated runs bind again while earlier connections sit in TIME_WAIT.
-    listener_ = bind_loopback(SOCK_STREAM, /*reuse_addr=*/true);
-    port_ = local_port(listener_.get());
-    name_ = loopback_name(port_);
-    if (::listen(listener_.get(), 1) != 0) throw_sys_error(errno, "listen", name_);
-    client_ = bind_loopback(SOCK_STREAM, /*reuse_addr=*/true);
-    client_port_ = local_port(client_.get());
-  }
+  // The client's socket is also bound before fork(), so the server knows the one port its client
+  // connects from and refuses any other local process that connects first. Socket buffers stay
+  // the kernel's defaults with autotuning (net.ipv4.tcp_rmem/tcp_wmem): that is what a user's
+  // connection gets.
+  explicit TcpTransport(const TransportOptions&)
+      : listener_(listen_loopback(1)),
+        client_(bind_loopback(SOCK_STREAM, /*reuse_addr=*/true)),
+        client_port_(local_port(client_.get())) {}
 
   void attach(Role role, pid_t /*peer*/) override {
     if (role == Role::kProducer) {  // the server: accept the one data socket ("client handle")
@@ -48,39 +63,59 @@ class TcpTransport final : public Transport {
       while (!conn_.valid()) {
         sockaddr_in from{};
         socklen_t len = sizeof from;
-        const int fd =
-            ::accept4(listener_.get(), reinterpret_cast<sockaddr*>(&from), &len, SOCK_CLOEXEC);
-        if (fd < 0) {
-          const int err = errno;
-          if (err != EINTR) throw_sys_error(err, "accept", name_);
-          throw_if_interrupted("accept", name_);
-          continue;
-        }
-        UniqueFd accepted(fd);
+        UniqueFd accepted = accept_retrying(listener_.fd.get(), &from, &len, listener_.name);
         const sockaddr_in want = loopback_address(client_port_);
         if (from.sin_addr.s_addr == want.sin_addr.s_addr && from.sin_port == want.sin_port) {
           conn_ = std::move(accepted);
         }  // else a stranger connected first: closed, and we keep waiting for our client
       }
-      listener_.reset();
+      listener_.fd.reset();
     } else {  // the client
-      listener_.reset();
+      listener_.fd.reset();
       conn_ = std::move(client_);
-      connect_loopback(conn_.get(), port_);
+      connect_loopback(conn_.get(), listener_.port);
     }
-    set_nodelay(conn_.get(), name_);
+    set_nodelay(conn_.get(), listener_.name);
   }
-  void send(std::span<const std::byte> msg) override { write_all(conn_.get(), msg, name_); }
+  void send(std::span<const std::byte> msg) override {
+    write_all(conn_.get(), msg, listener_.name);
+  }
   Received recv(std::span<std::byte> msg) override {
-    read_all(conn_.get(), msg, name_);  // a stream: a message may arrive in several pieces
+    read_all(conn_.get(), msg, listener_.name);  // a stream: a message may arrive in pieces
     return Received::kMessage;
   }
 
  private:
-  UniqueFd listener_, client_, conn_;
-  std::uint16_t port_ = 0, client_port_ = 0;
-  std::string name_;  // "127.0.0.1:<server port>"
+  Listener listener_;
+  UniqueFd client_, conn_;
+  std::uint16_t client_port_ = 0;
 };
+
+class TcpFanIn final : public StreamSocketFanIn {
+ public:
+  TcpFanIn(Listener l, std::size_t clients)
+      : StreamSocketFanIn(clients, std::move(l.fd), l.name), port_(l.port) {}
+
+ protected:
+  UniqueFd connect_to_server() override {
+    UniqueFd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    if (!fd.valid()) throw_sys_error(errno, "socket", object_);
+    connect_loopback(fd.get(), port_);
+    return fd;
+  }
+  void tune(int fd) override { set_nodelay(fd, object_); }
+
+ private:
+  std::uint16_t port_;
+};
+
+FanInPtr make_fan_in(const TransportOptions&, std::size_t clients) {
+  return std::make_unique<TcpFanIn>(listen_loopback(static_cast<int>(clients)), clients);
+}
+
+constexpr FanInForm kFanIn{
+    "127.0.0.1: listen + accept one data socket per client, one epoll loop over them",
+    &describe_stream_fan_in, &make_fan_in};
 
 }  // namespace
 
@@ -90,6 +125,12 @@ TransportPtr make_tcp(const TransportOptions& options) {
 
 Capabilities describe_tcp() {
   return {.limit_source = "none: a byte stream on 127.0.0.1, any size (TCP_NODELAY set)"};
+}
+
+TransportForms forms_tcp() {
+  return {.fan_in = &kFanIn,
+          .no_broadcast = "a byte on a TCP connection reaches its one peer: FanOut uses one "
+                          "connection per consumer"};
 }
 
 }  // namespace ipcbench

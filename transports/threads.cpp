@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "transports/os/sys_error.hpp"
-#include "transports/transport.hpp"
+#include "transports/registry.hpp"
 
 namespace ipcbench {
 namespace {
@@ -115,6 +115,12 @@ Capabilities describe_threads() {
   return {.limit_source = "none: process memory, one message per slot",
           .waits_by = "std::condition_variable (futex) under a std::mutex, between two threads",
           .in_process = true};
+}
+
+TransportForms forms_threads() {
+  return {.no_fan_in = "in-process: both roles are threads of one process, and the fan-in form "
+                       "forks a server and one process per client",
+          .no_broadcast = "in-process: the FanOut mailbox forks one consumer process per reader"};
 }
 
 }  // namespace ipcbench

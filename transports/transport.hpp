@@ -1,4 +1,6 @@
-// The transport interface every IPC mechanism implements, and what a transport declares it can carry.
+// The interfaces every IPC mechanism implements, one per form: the pair (Transport), the fan-in
+// server and clients (FanInTransport), the broadcast ring (ShmBroadcast); and what a mechanism
+// declares it can carry.
 #pragma once
 
 #include <sys/types.h>
@@ -74,5 +76,83 @@ class Transport {
 };
 
 using TransportPtr = std::unique_ptr<Transport>;
+
+// What FanInTransport::server_recv() got.
+struct FanInEvent {
+  enum class Kind {
+    kRequest,       // a whole request from `client` filled the buffer
+    kDisconnected,  // `client` closed its end (died or left); it is dropped from the server's loop
+    kIdle,          // nothing within 100 ms, or a signal woke the wait: check the stop condition
+  };
+  Kind kind = Kind::kIdle;
+  std::size_t client = 0;
+};
+
+// The fan-in form: one server and `clients` clients, built before fork() by the harness's parent,
+// which forks the server and every client from it. The server calls attach_server() once, then
+// server_recv() / server_send(); client i calls attach_client(i) once, then client_send() /
+// client_recv(). Once all of them have attached, the parent calls after_attach(), which drops the
+// parent's copies and removes every name the mechanism no longer needs; the parent's destructor
+// removes the rest. Messages are whole and of exactly the span's size (another size is an error,
+// never truncated). Calls block; blocking calls that return EINTR check throw_if_interrupted().
+// Errors throw std::system_error naming the object. The hot path never allocates.
+class FanInTransport {
+ public:
+  virtual ~FanInTransport() = default;
+  virtual void attach_server() = 0;
+  virtual void attach_client(std::size_t index) = 0;
+  virtual void after_attach() = 0;
+
+  // Client side: one request out, one reply in. client_recv returns kTimeout only for mechanisms
+  // that may lose (after options.recv_timeout).
+  virtual void client_send(std::span<const std::byte> msg) = 0;
+  [[nodiscard]] virtual Received client_recv(std::span<std::byte> msg) = 0;
+
+  // Server side. server_recv blocks until a request from some client, but returns kIdle at least
+  // every 100 ms (or at once when a signal interrupts it) so the caller can check its stop flag.
+  [[nodiscard]] virtual FanInEvent server_recv(std::span<std::byte> msg) = 0;
+  // Sends the reply to `client`; false when that client is gone (its end closed), which is not an
+  // error of the server: the others go on.
+  [[nodiscard]] virtual bool server_send(std::size_t client, std::span<const std::byte> msg) = 0;
+};
+
+using FanInPtr = std::unique_ptr<FanInTransport>;
+
+// The broadcast form (the fan-out mailbox): one ring in shared memory, one writer and N readers;
+// each message is written once and read by every reader. Build before fork(); afterwards one
+// process (or thread) is the writer and reader i is read by one process (or thread) only. Every
+// reader has its own tail index, on its own cache line; the writer overwrites a byte only when
+// every reader has released it, so the slowest reader bounds the writer. Messages are whole
+// frames (8-byte length, payload padded to 8) of at most capacity() bytes: a larger one is
+// refused with EMSGSIZE, never split. write/read/wait_released block through the mechanism's wait
+// policy and throw std::system_error naming the object when interrupted() is set (the watchdog)
+// or a wait fails. They never allocate.
+class ShmBroadcast {
+ public:
+  virtual ~ShmBroadcast() = default;
+  [[nodiscard]] virtual std::size_t readers() const noexcept = 0;
+  [[nodiscard]] virtual std::size_t capacity() const noexcept = 0;
+  // Faults the segment's pages into this process (a forked child), so the timed part does not.
+  virtual void attach() noexcept = 0;
+
+  // Writer: waits until every reader has released enough space, then copies `msg` in once and
+  // tells every reader.
+  virtual void write(std::span<const std::byte> msg) = 0;
+  // Writer: waits until every reader has released every message written so far (the readers'
+  // tails are the acknowledgements; no channel back).
+  virtual void wait_released() = 0;
+
+  // Reader `reader`: waits for the next message and copies it out; its length must be msg.size()
+  // (EMSGSIZE otherwise). The message stays held (the writer cannot reuse its bytes) until...
+  virtual void read(std::size_t reader, std::span<std::byte> msg) = 0;
+  // ...release(): publishes everything this reader has read. What the reader stored before
+  // release() is visible to a writer that returned from wait_released() (release/acquire).
+  virtual void release(std::size_t reader) = 0;
+};
+
+using ShmBroadcastPtr = std::unique_ptr<ShmBroadcast>;
+
+// The most readers one broadcast ring takes.
+inline constexpr std::size_t kMaxBroadcastReaders = 1024;
 
 }  // namespace ipcbench

@@ -8,6 +8,10 @@
 
 namespace ipcbench {
 
+Capabilities describe_stream_fan_in(std::size_t) {
+  return {.limit_source = "none: a byte stream, any size"};
+}
+
 void EpollServer::open(std::size_t clients, std::string object) {
   object_ = std::move(object);
   epoll_.reset(::epoll_create1(EPOLL_CLOEXEC));

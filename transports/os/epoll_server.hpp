@@ -1,6 +1,6 @@
 // Pieces the fd-based fan-in servers share (pipe, fifo, unix_stream, tcp): one epoll loop over
-// every client's request fd, whole-message reads that report a closed client, and replies that
-// report a gone client instead of throwing.
+// every client's request fd, whole-message reads that report a closed client, replies that
+// report a gone client instead of throwing, and what such a form carries.
 #pragma once
 
 #include <sys/epoll.h>
@@ -11,10 +11,13 @@
 #include <string_view>
 #include <vector>
 
-#include "transports/fan_in.hpp"
+#include "transports/transport.hpp"
 #include "transports/os/unique_fd.hpp"
 
 namespace ipcbench {
+
+// What a fan-in form over byte streams (pipe, fifo, unix_stream, tcp) carries.
+[[nodiscard]] Capabilities describe_stream_fan_in(std::size_t clients);
 
 // How long server_recv waits before returning kIdle, so the server checks its stop flag.
 inline constexpr int kFanInIdleMs = 100;

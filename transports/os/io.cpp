@@ -45,6 +45,16 @@ void connect_retrying(int fd, const void* addr, unsigned addr_len, std::string_v
   }
 }
 
+UniqueFd accept_retrying(int listener, void* from, unsigned* from_len, std::string_view object) {
+  while (true) {
+    const int fd = ::accept4(listener, static_cast<sockaddr*>(from), from_len, SOCK_CLOEXEC);
+    if (fd >= 0) return UniqueFd(fd);
+    const int err = errno;
+    if (err != EINTR) throw_sys_error(err, "accept", object);
+    throw_if_interrupted("accept", object);
+  }
+}
+
 void read_all(int fd, std::span<std::byte> data, std::string_view object) {
   while (!data.empty()) {
     const ssize_t n = ::read(fd, data.data(), data.size());

@@ -1,5 +1,5 @@
 // read_all / write_all: whole transfers over a stream fd, retrying EINTR and short transfers;
-// open_path: an open() that retries EINTR.
+// open_path, connect_retrying, accept_retrying: open(), connect() and accept() retrying EINTR.
 #pragma once
 
 #include <cstddef>
@@ -19,6 +19,10 @@ void write_all(int fd, std::span<const std::byte> data, std::string_view object)
 // connect() that retries EINTR (an interrupted connect that completed meanwhile reports EISCONN,
 // which counts as done). Throws naming `object`.
 void connect_retrying(int fd, const void* addr, unsigned addr_len, std::string_view object);
+// accept4(SOCK_CLOEXEC) of one connection on `listener`, retrying EINTR (throwing once the watchdog
+// has interrupted); `from`/`from_len` as accept()'s. Blocks. Throws naming `object`.
+[[nodiscard]] UniqueFd accept_retrying(int listener, void* from, unsigned* from_len,
+                                       std::string_view object);
 // Reads exactly data.size() bytes; blocks. Throws naming `object` on error or end of file.
 void read_all(int fd, std::span<std::byte> data, std::string_view object);
 

@@ -29,6 +29,9 @@ namespace ipcbench {
 // std::hardware_destructive_interference_size is not used: g++ 12 warns that it depends on -mtune.
 inline constexpr std::size_t kFalseSharingBytes = 128;
 
+// The largest ring: indices count bytes modulo 2^32, so a ring must stay well below that.
+inline constexpr std::size_t kMaxRingCapacity = std::size_t{1} << 30;
+
 // One POSIX shared memory object made through Boost.Interprocess: created 0600 with create_only
 // (O_EXCL) under `name`, sized, mapped, pre-faulted, and its name removed before the constructor
 // returns, so nothing can leak; the mapping is inherited across fork(). Throws std::system_error
@@ -69,6 +72,38 @@ struct RingControl {
 // size it expects (its span) and checks it against the length, so a mismatch is an error.
 inline constexpr std::size_t kRingFrameHeader = sizeof(std::uint64_t);
 
+// The bytes one message of `message_bytes` takes in a ring: header, payload, padding to 8.
+[[nodiscard]] constexpr std::size_t ring_frame_bytes(std::size_t message_bytes) noexcept {
+  return kRingFrameHeader + ((message_bytes + 7) & ~std::size_t{7});
+}
+
+// The bytes of one RingControl<Wait> in a segment, rounded up so what follows stays aligned.
+template <typename Wait>
+[[nodiscard]] constexpr std::size_t ring_control_bytes() noexcept {
+  return (sizeof(RingControl<Wait>) + kFalseSharingBytes - 1) / kFalseSharingBytes *
+         kFalseSharingBytes;
+}
+
+// Copy `n` bytes into / out of a ring's data (`capacity` bytes, a power of two) at byte position
+// `pos` (any value: it wraps). An empty copy touches nothing: an empty span may have no data
+// pointer, and memcpy(nullptr) is undefined.
+inline void ring_copy_in(std::byte* data, std::size_t capacity, std::uint32_t pos,
+                         const std::byte* src, std::size_t n) noexcept {
+  if (n == 0) return;
+  const std::size_t at = pos & (capacity - 1);
+  const std::size_t first = n < capacity - at ? n : capacity - at;
+  std::memcpy(data + at, src, first);
+  if (n > first) std::memcpy(data, src + first, n - first);
+}
+inline void ring_copy_out(const std::byte* data, std::size_t capacity, std::uint32_t pos,
+                          std::byte* dst, std::size_t n) noexcept {
+  if (n == 0) return;
+  const std::size_t at = pos & (capacity - 1);
+  const std::size_t first = n < capacity - at ? n : capacity - at;
+  std::memcpy(dst, data + at, first);
+  if (n > first) std::memcpy(dst + first, data, n - first);
+}
+
 // "recv(<object>): message of N bytes where M were expected" (EMSGSIZE).
 [[noreturn]] void throw_ring_size_mismatch(std::uint64_t got, std::size_t want,
                                            const std::string& object);
@@ -83,7 +118,7 @@ class SpscRing {
  public:
   using Control = RingControl<Wait>;
   static constexpr std::size_t kMinCapacity = kFalseSharingBytes;  // keeps rings aligned
-  static constexpr std::size_t kMaxCapacity = std::size_t{1} << 30;
+  static constexpr std::size_t kMaxCapacity = kMaxRingCapacity;
 
   // Bytes of shared memory one ring of `capacity` needs (control block plus data).
   [[nodiscard]] static constexpr std::size_t bytes_for(std::size_t capacity) noexcept {
@@ -117,7 +152,7 @@ class SpscRing {
   // Writer: copies the whole message in, in pieces when it is larger than the free space.
   void send(std::span<const std::byte> msg) {
     const std::uint64_t length = msg.size();
-    const std::size_t frame = kRingFrameHeader + pad8(msg.size());
+    const std::size_t frame = ring_frame_bytes(msg.size());
     std::size_t done = 0;
     while (done < frame) {
       const std::size_t left = frame - done;
@@ -147,7 +182,7 @@ class SpscRing {
     std::uint64_t length = 0;
     std::memcpy(&length, data_ + (tail_ & mask_), sizeof length);
     if (length != msg.size()) throw_ring_size_mismatch(length, msg.size(), object_);
-    const std::size_t frame = kRingFrameHeader + pad8(msg.size());
+    const std::size_t frame = ring_frame_bytes(msg.size());
     std::size_t done = 0;
     while (true) {
       const std::size_t left = frame - done;
@@ -164,10 +199,7 @@ class SpscRing {
   }
 
  private:
-  static constexpr std::size_t control_bytes() noexcept {
-    return (sizeof(Control) + kFalseSharingBytes - 1) / kFalseSharingBytes * kFalseSharingBytes;
-  }
-  static constexpr std::size_t pad8(std::size_t n) noexcept { return (n + 7) & ~std::size_t{7}; }
+  static constexpr std::size_t control_bytes() noexcept { return ring_control_bytes<Wait>(); }
 
   std::size_t wait_for_data() {
     seen_head_ = control_->head.load(std::memory_order_acquire);
@@ -179,18 +211,11 @@ class SpscRing {
     return seen_head_ - tail_;
   }
 
-  // Copies `n` bytes into the ring at byte position `pos` (any value; wraps).
   void copy_in(std::uint32_t pos, const std::byte* src, std::size_t n) noexcept {
-    const std::size_t at = pos & mask_;
-    const std::size_t first = n < capacity_ - at ? n : capacity_ - at;
-    std::memcpy(data_ + at, src, first);
-    if (n > first) std::memcpy(data_, src + first, n - first);
+    ring_copy_in(data_, capacity_, pos, src, n);
   }
   void copy_out(std::uint32_t pos, std::byte* dst, std::size_t n) const noexcept {
-    const std::size_t at = pos & mask_;
-    const std::size_t first = n < capacity_ - at ? n : capacity_ - at;
-    std::memcpy(dst, data_ + at, first);
-    if (n > first) std::memcpy(dst + first, data_, n - first);
+    ring_copy_out(data_, capacity_, pos, dst, n);
   }
 
   // Writes bytes [from, from + n) of the frame (length, payload, padding) at head_.

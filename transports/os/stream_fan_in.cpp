@@ -19,14 +19,8 @@ void StreamSocketFanIn::attach_server() {
   conns_.resize(clients_);
   server_.open(clients_, object_);
   // Clients connect in any order; each says which it is in a 4-byte hello before any request.
-  for (std::size_t accepted = 0; accepted < clients_;) {
-    UniqueFd conn(::accept4(listener_.get(), nullptr, nullptr, SOCK_CLOEXEC));
-    if (!conn.valid()) {
-      const int err = errno;
-      if (err != EINTR) throw_sys_error(err, "accept", object_);
-      throw_if_interrupted("accept", object_);
-      continue;
-    }
+  for (std::size_t accepted = 0; accepted < clients_; ++accepted) {
+    UniqueFd conn = accept_retrying(listener_.get(), nullptr, nullptr, object_);
     tune(conn.get());
     std::uint32_t index = 0;
     read_all(conn.get(), {reinterpret_cast<std::byte*>(&index), sizeof index}, object_);
@@ -35,7 +29,6 @@ void StreamSocketFanIn::attach_server() {
     }
     server_.add(index, conn.get());
     conns_[index] = std::move(conn);
-    ++accepted;
   }
   listener_.reset();  // every client has its handle: the master socket is no longer needed
 }

@@ -172,7 +172,8 @@ ShmAttachment create_removed_segment(std::size_t bytes, std::string_view what) {
   return attached;
 }
 
-PosixMq create_unlinked_mq(const std::string& name, long depth, long msgsize) {
+PosixMq create_unlinked_mq(const std::string& name, long depth, long msgsize,
+                           std::size_t run_queues) {
   mq_attr attr{};
   attr.mq_maxmsg = depth;
   attr.mq_msgsize = msgsize;
@@ -189,7 +190,8 @@ PosixMq create_unlinked_mq(const std::string& name, long depth, long msgsize) {
               (lim.rlim_cur == RLIM_INFINITY ? std::string("unlimited")
                                              : std::to_string(lim.rlim_cur) + " bytes") +
               " per user and this queue needs at least " + std::to_string(depth * msgsize) +
-              " (two queues per run; EMFILE may also be the open-file limit)";
+              " (" + std::to_string(run_queues) +
+              " queues in this run; EMFILE may also be the open-file limit)";
     } else if (err == ENOSPC) {
       what += "; /proc/sys/fs/mqueue/queues_max reached";
     } else if (err == EINVAL) {

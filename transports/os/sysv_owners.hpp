@@ -147,8 +147,10 @@ class PosixMq {
 
 // mq_open(name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600, {depth, msgsize}), then mq_unlink at
 // once: the descriptor, inherited across fork(), is all either side uses, so the name never
-// outlives this call. Throws naming the queue; a refusal for lack of memory names
-// RLIMIT_MSGQUEUE and the values involved.
-[[nodiscard]] PosixMq create_unlinked_mq(const std::string& name, long depth, long msgsize);
+// outlives this call. The name is in the ledger before mq_open. Throws naming the queue; a refusal
+// for lack of memory names RLIMIT_MSGQUEUE, the values involved and `run_queues`, how many queues
+// the run makes in all (they share the limit).
+[[nodiscard]] PosixMq create_unlinked_mq(const std::string& name, long depth, long msgsize,
+                                         std::size_t run_queues);
 
 }  // namespace ipcbench

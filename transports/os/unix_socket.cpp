@@ -6,6 +6,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "transports/os/io.hpp"
 #include "transports/os/sys_error.hpp"
 
 namespace ipcbench {
@@ -29,6 +30,11 @@ UniqueFd bind_unix_socket(int type, const std::string& path) {
   // directory is 0700 already, so nobody else could reach the path in between.)
   if (::chmod(path.c_str(), 0600) != 0) throw_sys_error(errno, "chmod", path);
   return fd;
+}
+
+void connect_unix_socket(int fd, const std::string& path) {
+  const sockaddr_un addr = unix_socket_address(path);
+  connect_retrying(fd, &addr, sizeof addr, path);
 }
 
 }  // namespace ipcbench

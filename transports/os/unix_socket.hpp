@@ -18,4 +18,7 @@ namespace ipcbench {
 // fd and unlinks the path. Throws std::system_error naming the path.
 [[nodiscard]] UniqueFd bind_unix_socket(int type, const std::string& path);
 
+// Connects `fd` to the socket bound at `path` (connect_retrying). Throws naming the path.
+void connect_unix_socket(int fd, const std::string& path);
+
 }  // namespace ipcbench
