@@ -21,7 +21,6 @@
 
 #include "tests/leak_check.hpp"
 #include "tests/test_util.hpp"
-#include "transports/fan_in.hpp"
 #include "transports/os/ledger.hpp"
 #include "transports/os/private_dir.hpp"
 #include "transports/registry.hpp"
@@ -221,12 +220,13 @@ void make_and_die(Make make) {
   }
 }
 
-// Every object a transport (or a fan-in server with its clients' channels) holds once it is built
-// is in the ledger: killed right then, its creator leaves nothing.
+// Every object a transport holds once any of its forms is built (the pair; a fan-in server with its
+// clients' channels; a broadcast ring) is in the ledger: killed right then, its creator leaves
+// nothing.
 TEST(Janitor, RemovesEveryObjectOfATransportWhoseCreatorWasKilled) {
   test::become_subreaper();
   test::ScratchDir tmp;
-  int checked = 0;
+  int checked = 0, forms = 0;
   const auto check = [&](const std::string& what, auto make) {
     const test::IpcSnapshot before = test::snapshot_ipc(tmp.path());
     make_and_die(make);
@@ -244,14 +244,23 @@ TEST(Janitor, RemovesEveryObjectOfATransportWhoseCreatorWasKilled) {
       options.name = unique_name();
       return info.make(options);
     });
+    ++forms;
+    if (info.fan_in != nullptr) {
+      check("fan-in " + std::string(info.id), [&] {
+        options.name = unique_name();
+        return info.fan_in->make(options, 4);
+      });
+      ++forms;
+    }
+    if (info.broadcast != nullptr) {
+      check("broadcast " + std::string(info.id), [&] {
+        options.name = unique_name();
+        return info.broadcast->make(options, 4);
+      });
+      ++forms;
+    }
   }
-  for (const FanInInfo& info : all_fan_in()) {
-    check("fan-in " + std::string(info.id), [&] {
-      options.name = unique_name();
-      return info.make(options, 4);
-    });
-  }
-  EXPECT_EQ(checked, static_cast<int>(all_transports().size() + all_fan_in().size()));
+  EXPECT_EQ(checked, forms);
 }
 
 // The call's own failure still reaches the caller, with its errno, through the helper.

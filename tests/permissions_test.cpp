@@ -99,8 +99,22 @@ TEST_P(Permissions, EveryObjectIs0600InA0700DirectoryWithAnUnpredictableName) {
   options.name = unique_name();
   options.message_bytes = 64;
   options.tmp_root = dir.path();
-  const TransportInfo& info = *find_transport(GetParam());
-  TransportPtr t = info.make(options);
+  // "<id>", "fan_in_<id>" or "broadcast_<id>": the form to build.
+  const std::string param = GetParam();
+  const bool fan_in = param.rfind("fan_in_", 0) == 0;
+  const bool broadcast = param.rfind("broadcast_", 0) == 0;
+  const TransportInfo& info =
+      *find_transport(param.substr(fan_in ? 7 : broadcast ? 10 : 0));
+  TransportPtr t;
+  FanInPtr fan_in_form;
+  ShmBroadcastPtr broadcast_form;
+  if (fan_in) {
+    fan_in_form = info.fan_in->make(options, 3);
+  } else if (broadcast) {
+    broadcast_form = info.broadcast->make(options, 3);
+  } else {
+    t = info.make(options);
+  }
   int checked = 0;
   for (const LedgerEntry& e : ledger_entries()) {
     switch (e.kind) {
@@ -163,13 +177,20 @@ TEST_P(Permissions, EveryObjectIs0600InA0700DirectoryWithAnUnpredictableName) {
   }
   std::printf("%s: %d objects checked\n", GetParam().c_str(), checked);
   t.reset();
+  fan_in_form.reset();
+  broadcast_form.reset();
   EXPECT_TRUE(dir.leftovers().empty());
 }
 
+// Every form of every transport.
 INSTANTIATE_TEST_SUITE_P(All, Permissions, ::testing::ValuesIn([] {
-                           std::vector<std::string> ids;
-                           for (const TransportInfo& i : all_transports()) ids.emplace_back(i.id);
-                           return ids;
+                           std::vector<std::string> forms;
+                           for (const TransportInfo& i : all_transports()) {
+                             forms.emplace_back(i.id);
+                             if (i.fan_in) forms.push_back("fan_in_" + std::string(i.id));
+                             if (i.broadcast) forms.push_back("broadcast_" + std::string(i.id));
+                           }
+                           return forms;
                          }()),
                          [](const ::testing::TestParamInfo<std::string>& p) { return p.param; });
 

@@ -1,8 +1,7 @@
-// ShmBroadcast: every reader gets every byte in order (threads and processes), wrap-around, a
-// message larger than the ring, the writer held back by the slowest reader, interruption; for
-// the wait policy of each shm ring transport.
-#include "transports/os/shm_broadcast.hpp"
-
+// The broadcast conformance suite, over every transport whose registry entry has a broadcast form
+// (no list of ids): every reader gets every byte in order (threads and processes), wrap-around, a
+// message larger than the ring, the writer held back by the slowest reader, interruption, no fd or
+// name left behind.
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -19,8 +18,10 @@
 #include <vector>
 
 #include "harness/process.hpp"
+#include "tests/test_util.hpp"
 #include "transports/os/private_dir.hpp"
 #include "transports/os/sys_error.hpp"
+#include "transports/registry.hpp"
 
 namespace ipcbench {
 namespace {
@@ -39,19 +40,35 @@ std::vector<std::byte> message(std::uint64_t seq, std::size_t size) {
 // the wrap-around.
 std::size_t size_of(std::uint64_t seq) { return (seq * 37) % 300; }
 
-class ShmBroadcastTest : public ::testing::TestWithParam<const char*> {
+std::vector<std::string> broadcast_ids() {
+  std::vector<std::string> ids;
+  for (const TransportInfo& info : all_transports()) {
+    if (info.broadcast != nullptr) ids.emplace_back(info.id);
+  }
+  return ids;
+}
+
+class ShmBroadcastTest : public ::testing::TestWithParam<std::string> {
  protected:
+  void SetUp() override { fds_before_ = test::open_fd_count(); }
+  // Whatever a test made is gone with it: the mapping holds no descriptor.
+  void TearDown() override { EXPECT_EQ(test::open_fd_count(), fds_before_); }
+
+  const BroadcastForm& form() const { return *find_transport(GetParam())->broadcast; }
   // Several threads or processes on this small machine: spinners yield rather than wait out a
-  // scheduler slice.
+  // scheduler slice. The name is removed before make() returns.
   ShmBroadcastPtr make(std::size_t readers, std::size_t message_bytes = 64) {
     TransportOptions options;
     options.name = unique_name();
     options.message_bytes = message_bytes;
     options.same_cpu = true;
-    ShmBroadcastPtr ring = make_shm_broadcast(GetParam(), options, readers);
+    ShmBroadcastPtr ring = form().make(options, readers);
     EXPECT_FALSE(std::filesystem::exists("/dev/shm/" + options.name));
     return ring;
   }
+
+ private:
+  std::size_t fds_before_ = 0;
 };
 
 TEST_P(ShmBroadcastTest, WrapsAroundOnOneThreadForEveryReader) {
@@ -228,18 +245,32 @@ TEST_P(ShmBroadcastTest, WaitsEndWhenInterrupted) {
   EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(2));
 }
 
-INSTANTIATE_TEST_SUITE_P(Policies, ShmBroadcastTest,
-                         ::testing::Values("shm_spin", "shm_futex", "shm_sem", "shm_condvar"),
-                         [](const ::testing::TestParamInfo<const char*>& param) {
-                           return std::string(param.param);
-                         });
-
-TEST(ShmBroadcast, OnlyTheShmRingTransportsHaveOne) {
+TEST_P(ShmBroadcastTest, RefusesNoReadersOrTooMany) {
   TransportOptions options;
   options.name = unique_name();
-  EXPECT_EQ(make_shm_broadcast("pipe", options, 2), nullptr);
-  EXPECT_THROW((void)make_shm_broadcast("shm_futex", options, 0), std::invalid_argument);
+  options.message_bytes = 64;
+  EXPECT_THROW((void)form().make(options, 0), std::invalid_argument);
+  EXPECT_THROW((void)form().make(options, kMaxBroadcastReaders + 1), std::invalid_argument);
+  EXPECT_FALSE(std::filesystem::exists("/dev/shm/" + options.name));
 }
+
+TEST_P(ShmBroadcastTest, TakesAsManyReadersAsItsLimit) {
+  // Every reader index up to the most a ring takes can be built and used.
+  ShmBroadcastPtr ring = make(kMaxBroadcastReaders, 16);
+  EXPECT_EQ(ring->readers(), kMaxBroadcastReaders);
+  ring->write(message(3, 16));
+  std::vector<std::byte> got(16);
+  for (std::size_t r : {std::size_t{0}, kMaxBroadcastReaders - 1}) {
+    ring->read(r, got);
+    ring->release(r);
+    EXPECT_EQ(got, message(3, 16)) << "reader " << r;
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Policies, ShmBroadcastTest, ::testing::ValuesIn(broadcast_ids()),
+                         [](const ::testing::TestParamInfo<std::string>& param) {
+                           return param.param;
+                         });
 
 }  // namespace
 }  // namespace ipcbench

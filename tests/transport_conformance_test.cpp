@@ -335,6 +335,35 @@ TEST(Harness, BusyPollingTransportsFinishOnOneCpu) {
   }
 }
 
+// Every form a mechanism lacks is declared with its reason, and every form it offers is complete.
+// (The fan-in and broadcast conformance suites run over the forms offered: fan_in_test.cpp,
+// shm_broadcast_test.cpp.)
+TEST(Registry, EveryFormIsOfferedOrItsAbsenceExplained) {
+  for (const TransportInfo& info : all_transports()) {
+    SCOPED_TRACE(std::string(info.id));
+    EXPECT_NE(info.make, nullptr);
+    EXPECT_NE(info.describe, nullptr);
+    if (info.fan_in != nullptr) {
+      EXPECT_TRUE(info.no_fan_in.empty()) << info.no_fan_in;
+      EXPECT_FALSE(info.fan_in->design.empty());
+      ASSERT_NE(info.fan_in->make, nullptr);
+      ASSERT_NE(info.fan_in->describe, nullptr);
+      const Capabilities caps = info.fan_in->describe(4);
+      EXPECT_EQ(caps.payload, Payload::kBytes);  // fan-in carries framed byte requests
+      EXPECT_FALSE(caps.limit_source.empty());
+    } else {
+      EXPECT_FALSE(info.no_fan_in.empty()) << "no fan-in form and no reason";
+    }
+    if (info.broadcast != nullptr) {
+      EXPECT_TRUE(info.no_broadcast.empty()) << info.no_broadcast;
+      EXPECT_FALSE(info.broadcast->design.empty());
+      EXPECT_NE(info.broadcast->make, nullptr);
+    } else {
+      EXPECT_FALSE(info.no_broadcast.empty()) << "no broadcast form and no reason";
+    }
+  }
+}
+
 TEST(Harness, RegistryIdsAreUniqueAndDescribed) {
   std::vector<std::string> seen;
   for (const TransportInfo& info : all_transports()) {
