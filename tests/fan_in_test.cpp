@@ -150,8 +150,8 @@ TEST_P(FanIn, RefusesAnUnsupportedSizeWithTheReason) {
   const bool bounded = c.max_message_bytes != SIZE_MAX;
   test::ScratchDir dir;
   const std::size_t fds_before = test::open_fd_count();
-  FanInConfig config = config_for(GetParam(), 2, bounded ? c.max_message_bytes + 1 : kHeaderBytes - 1,
-                                  dir.path());
+  FanInConfig config =
+      config_for(GetParam(), 2, bounded ? c.max_message_bytes + 1 : kHeaderBytes - 1, dir.path());
   try {
     (void)run_fan_in(config);
     FAIL() << "size " << config.message_bytes << " was not refused";

@@ -1,7 +1,6 @@
 // ipcbench killed with SIGKILL at random points, one transport at a time, leaves nothing behind.
-#include <gtest/gtest.h>
-
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <mqueue.h>
 #include <signal.h>
 #include <sys/ipc.h>
@@ -14,8 +13,8 @@
 #include <algorithm>
 #include <chrono>
 #include <fstream>
-#include <sstream>
 #include <random>
+#include <sstream>
 #include <thread>
 #include <vector>
 
@@ -23,8 +22,8 @@
 #include "tests/test_util.hpp"
 #include "transports/os/ledger.hpp"
 #include "transports/os/private_dir.hpp"
-#include "transports/registry.hpp"
 #include "transports/os/sysv_owners.hpp"
+#include "transports/registry.hpp"
 
 namespace ipcbench {
 namespace {
@@ -201,8 +200,7 @@ TEST(Janitor, RemovesASysvObjectWhoseCreatorWasKilledDuringTheCall) {
   ASSERT_EQ(::waitpid(pid, &status, 0), pid);
   EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL) << status;
   ASSERT_TRUE(test::reap_all_descendants(5));
-  EXPECT_EQ(test::new_objects(before, test::snapshot_ipc(tmp.path())),
-            std::vector<std::string>{});
+  EXPECT_EQ(test::new_objects(before, test::snapshot_ipc(tmp.path())), std::vector<std::string>{});
 }
 
 // A creator that builds a transport and dies at once, before any destructor can run.

@@ -1,8 +1,7 @@
 // Every object a transport creates: mode 0600 (directories 0700), owned by us, made exclusively,
 // under a name nobody can predict.
-#include <gtest/gtest.h>
-
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <mqueue.h>
 #include <sys/ipc.h>
 #include <sys/msg.h>
@@ -14,8 +13,8 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
-#include <sstream>
 #include <set>
+#include <sstream>
 
 #include "tests/test_util.hpp"
 #include "transports/os/ledger.hpp"
@@ -82,7 +81,8 @@ std::map<std::string, unsigned> own_sysv_segments() {
     std::istringstream f(line);
     std::string key, id, perms, size, cpid;
     f >> key >> id >> perms >> size >> cpid;
-    if (cpid == std::to_string(::getpid())) out[id] = static_cast<unsigned>(std::stoul(perms, nullptr, 8));
+    if (cpid == std::to_string(::getpid()))
+      out[id] = static_cast<unsigned>(std::stoul(perms, nullptr, 8));
   }
   return out;
 }
@@ -103,8 +103,7 @@ TEST_P(Permissions, EveryObjectIs0600InA0700DirectoryWithAnUnpredictableName) {
   const std::string param = GetParam();
   const bool fan_in = param.rfind("fan_in_", 0) == 0;
   const bool broadcast = param.rfind("broadcast_", 0) == 0;
-  const TransportInfo& info =
-      *find_transport(param.substr(fan_in ? 7 : broadcast ? 10 : 0));
+  const TransportInfo& info = *find_transport(param.substr(fan_in ? 7 : broadcast ? 10 : 0));
   TransportPtr t;
   FanInPtr fan_in_form;
   ShmBroadcastPtr broadcast_form;
@@ -166,8 +165,8 @@ TEST_P(Permissions, EveryObjectIs0600InA0700DirectoryWithAnUnpredictableName) {
     if (maps_before.count(range)) continue;
     struct stat st {};
     if (::stat(("/proc/self/map_files/" + range).c_str(), &st) != 0) continue;  // not root
-    EXPECT_EQ(st.st_mode & 0777, 0600u) << "mapping " << range << " mode " << std::oct
-                                        << (st.st_mode & 07777);
+    EXPECT_EQ(st.st_mode & 0777, 0600u)
+        << "mapping " << range << " mode " << std::oct << (st.st_mode & 07777);
     ++checked;
   }
   for (const auto& [id, perms] : own_sysv_segments()) {

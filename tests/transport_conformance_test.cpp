@@ -1,6 +1,5 @@
 // The conformance suite: every registered transport, every supported size, faults and leaks.
 #include <gtest/gtest.h>
-
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -116,7 +115,8 @@ TEST_P(TransportConformance, StreamsEverySupportedSizeInOrder) {
 TEST_P(TransportConformance, EchoesRandomBytesExactly) {
   const Capabilities c = caps();
   if (c.payload == Payload::kNothing) GTEST_SKIP() << "carries no bytes";
-  const std::size_t bytes = c.payload == Payload::kWord ? kWordBytes : std::min<std::size_t>(c.max_message_bytes, 70000);
+  const std::size_t bytes =
+      c.payload == Payload::kWord ? kWordBytes : std::min<std::size_t>(c.max_message_bytes, 70000);
   test::ScratchDir dir;
   TransportOptions options;
   options.name = unique_name();

@@ -125,11 +125,13 @@ Capabilities describe_boost_mq() {
 }
 
 TransportForms forms_boost_mq() {
-  return {.no_fan_in = "not written yet: a message_queue has no sender identity, so a shared "
-                       "request queue needs the client's index in each message, as posix_mq's "
-                       "fan-in form does",
-          .no_broadcast = "a message is taken by one receiver only: FanOut uses one queue pair "
-                          "per consumer"};
+  return {.no_fan_in =
+              "not written yet: a message_queue has no sender identity, so a shared "
+              "request queue needs the client's index in each message, as posix_mq's "
+              "fan-in form does",
+          .no_broadcast =
+              "a message is taken by one receiver only: FanOut uses one queue pair "
+              "per consumer"};
 }
 
 }  // namespace ipcbench

@@ -118,13 +118,9 @@ class FifoFanIn final : public FanInTransport {
   std::vector<UniqueFd> in_, out_;  // server: one per client; a client: its one of each
 };
 
-FanInPtr make_fan_in(const TransportOptions& options, std::size_t clients) {
-  return std::make_unique<FifoFanIn>(options, clients);
-}
-
 constexpr FanInForm kFanIn{
     "two FIFOs per client in a private 0700 dir; one epoll over the request FIFOs",
-    &describe_stream_fan_in, &make_fan_in};
+    &describe_stream_fan_in, &make_fan_in_of<FifoFanIn>};
 
 }  // namespace
 
@@ -138,8 +134,9 @@ Capabilities describe_fifo() {
 
 TransportForms forms_fifo() {
   return {.fan_in = &kFanIn,
-          .no_broadcast = "a byte written to a FIFO is read by one reader only: FanOut uses one "
-                          "FIFO per consumer"};
+          .no_broadcast =
+              "a byte written to a FIFO is read by one reader only: FanOut uses one "
+              "FIFO per consumer"};
 }
 
 }  // namespace ipcbench

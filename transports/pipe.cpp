@@ -103,13 +103,9 @@ class PipeFanIn final : public FanInTransport {
   UniqueFd in_, out_;  // a client's ends
 };
 
-FanInPtr make_fan_in(const TransportOptions& options, std::size_t clients) {
-  return std::make_unique<PipeFanIn>(options, clients);
-}
-
 constexpr FanInForm kFanIn{
-    "two pipes per client; the server waits on all request pipes with one epoll", &describe_stream_fan_in,
-    &make_fan_in};
+    "two pipes per client; the server waits on all request pipes with one epoll",
+    &describe_stream_fan_in, &make_fan_in_of<PipeFanIn>};
 
 }  // namespace
 
@@ -123,8 +119,9 @@ Capabilities describe_pipe() {
 
 TransportForms forms_pipe() {
   return {.fan_in = &kFanIn,
-          .no_broadcast = "a byte written to a pipe is read by one reader only: FanOut uses one "
-                          "pipe per consumer"};
+          .no_broadcast =
+              "a byte written to a pipe is read by one reader only: FanOut uses one "
+              "pipe per consumer"};
 }
 
 }  // namespace ipcbench

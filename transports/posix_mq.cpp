@@ -216,14 +216,10 @@ Capabilities describe_fan_in(std::size_t) {
   return caps;
 }
 
-FanInPtr make_fan_in(const TransportOptions& options, std::size_t clients) {
-  return std::make_unique<PosixMqFanIn>(options, clients);
-}
-
 constexpr FanInForm kFanIn{
     "one request queue for all clients (client index in a 4-byte header), one reply queue per "
     "client",
-    &describe_fan_in, &make_fan_in};
+    &describe_fan_in, &make_fan_in_of<PosixMqFanIn>};
 
 }  // namespace
 
@@ -249,8 +245,9 @@ Capabilities describe_posix_mq() {
 
 TransportForms forms_posix_mq() {
   return {.fan_in = &kFanIn,
-          .no_broadcast = "mq_receive() removes a message for one receiver only: FanOut uses one "
-                          "queue per consumer"};
+          .no_broadcast =
+              "mq_receive() removes a message for one receiver only: FanOut uses one "
+              "queue per consumer"};
 }
 
 }  // namespace ipcbench

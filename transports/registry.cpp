@@ -35,14 +35,14 @@ TransportInfo with_forms(TransportInfo info, const TransportForms& forms) {
 // Built on first use (forms_<id>() live in other files), in the order of transports.def.
 const std::array<TransportInfo, kCount>& table() noexcept {
   static const std::array<TransportInfo, kCount> rows{{
-#define IPCBENCH_TRANSPORT(ID, FAMILY, ROW, MEANS, DESCRIPTION)      \
-  with_forms(TransportInfo{.id = #ID,                               \
-                           .family = FAMILY,                        \
-                           .lecture_row = ROW,                      \
-                           .lecture_means = MEANS,                  \
-                           .description = DESCRIPTION,              \
-                           .describe = &describe_##ID,              \
-                           .make = &make_##ID},                     \
+#define IPCBENCH_TRANSPORT(ID, FAMILY, ROW, MEANS, DESCRIPTION) \
+  with_forms(TransportInfo{.id = #ID,                           \
+                           .family = FAMILY,                    \
+                           .lecture_row = ROW,                  \
+                           .lecture_means = MEANS,              \
+                           .description = DESCRIPTION,          \
+                           .describe = &describe_##ID,          \
+                           .make = &make_##ID},                 \
              forms_##ID()),
 #include "transports/transports.def"
 #undef IPCBENCH_TRANSPORT

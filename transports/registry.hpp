@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstddef>
+#include <memory>
 #include <span>
 #include <string>
 #include <string_view>
@@ -35,8 +36,8 @@ struct TransportInfo {
   std::string_view description;
   Capabilities (*describe)();  // reads the mechanism's limits now; creates nothing
   TransportPtr (*make)(const TransportOptions&);
-  const FanInForm* fan_in = nullptr;  // nullptr: no fan-in form, see no_fan_in
-  std::string_view no_fan_in{};       // why there is no fan-in form
+  const FanInForm* fan_in = nullptr;         // nullptr: no fan-in form, see no_fan_in
+  std::string_view no_fan_in{};              // why there is no fan-in form
   const BroadcastForm* broadcast = nullptr;  // nullptr: FanOut uses one pair channel per consumer
   std::string_view no_broadcast{};           // why there is no broadcast form
 };
@@ -50,6 +51,12 @@ struct TransportForms {
   const BroadcastForm* broadcast = nullptr;
   std::string_view no_broadcast{};
 };
+
+// The `make` of a fan-in form whose class T is built from (options, clients).
+template <typename T>
+[[nodiscard]] FanInPtr make_fan_in_of(const TransportOptions& options, std::size_t clients) {
+  return std::make_unique<T>(options, clients);
+}
 
 // Every transport, in registry order.
 [[nodiscard]] std::span<const TransportInfo> all_transports() noexcept;

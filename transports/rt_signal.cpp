@@ -40,7 +40,8 @@ class RtSignalTransport final : public Transport {
     }
     rlimit lim{};
     if (::getrlimit(RLIMIT_SIGPENDING, &lim) == 0 && lim.rlim_cur == 0) {
-      throw_sys_error(EAGAIN, "sigqueue", "RLIMIT_SIGPENDING = 0: no realtime signal can be queued");
+      throw_sys_error(EAGAIN, "sigqueue",
+                      "RLIMIT_SIGPENDING = 0: no realtime signal can be queued");
     }
   }
 
@@ -67,8 +68,9 @@ class RtSignalTransport final : public Transport {
       // 2 s (100'000 pauses of 20 us) means nobody drains it: an error naming the limit.
       throw_if_interrupted("sigqueue", name_);
       if (++waits > 100'000) {
-        throw_sys_error(EAGAIN, "sigqueue", name_ + ": RLIMIT_SIGPENDING = " + sigpending_limit() +
-                                                " reached and not drained for 2 s");
+        throw_sys_error(EAGAIN, "sigqueue",
+                        name_ + ": RLIMIT_SIGPENDING = " + sigpending_limit() +
+                            " reached and not drained for 2 s");
       }
       const timespec pause{0, 20'000};
       ::nanosleep(&pause, nullptr);
@@ -119,8 +121,9 @@ Capabilities describe_rt_signal() {
 }
 
 TransportForms forms_rt_signal() {
-  return {.no_fan_in = "the fan-in form carries framed byte requests (sequence number, time "
-                       "stamp, payload) and a realtime signal carries one 8-byte word",
+  return {.no_fan_in =
+              "the fan-in form carries framed byte requests (sequence number, time "
+              "stamp, payload) and a realtime signal carries one 8-byte word",
           .no_broadcast = "sigqueue() signals one process: FanOut sends one signal per consumer"};
 }
 

@@ -29,8 +29,6 @@ Capabilities describe_shm_sem() {
               "posted only when the reader sleeps"};
 }
 
-TransportForms forms_shm_sem() {
-  return {.no_fan_in = kShmRingNoFanIn, .broadcast = &kBroadcast};
-}
+TransportForms forms_shm_sem() { return {.no_fan_in = kShmRingNoFanIn, .broadcast = &kBroadcast}; }
 
 }  // namespace ipcbench

@@ -29,8 +29,6 @@ Capabilities describe_shm_spin() {
               "ends share one CPU)"};
 }
 
-TransportForms forms_shm_spin() {
-  return {.no_fan_in = kShmRingNoFanIn, .broadcast = &kBroadcast};
-}
+TransportForms forms_shm_spin() { return {.no_fan_in = kShmRingNoFanIn, .broadcast = &kBroadcast}; }
 
 }  // namespace ipcbench

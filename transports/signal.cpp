@@ -79,9 +79,10 @@ Capabilities describe_signal() {
 }
 
 TransportForms forms_signal() {
-  return {.no_fan_in = "a standard signal carries no data, and the same signal sent by several "
-                       "clients before delivery coalesces into one, so their requests could be "
-                       "neither told apart nor counted",
+  return {.no_fan_in =
+              "a standard signal carries no data, and the same signal sent by several "
+              "clients before delivery coalesces into one, so their requests could be "
+              "neither told apart nor counted",
           .no_broadcast = "kill() signals one process: FanOut sends one signal per consumer"};
 }
 

@@ -67,9 +67,9 @@ bool receive_message(int queue, MsgBuf& buf, long mtype, std::span<std::byte> ms
   while ((got = ::msgrcv(queue, buf.get(), msg.size(), mtype, 0)) < 0) {
     const int err = errno;
     if (err == E2BIG) {
-      throw_sys_error(err, "msgrcv",
-                      object + ": a message longer than the " + std::to_string(msg.size()) +
-                          " bytes expected");
+      throw_sys_error(
+          err, "msgrcv",
+          object + ": a message longer than the " + std::to_string(msg.size()) + " bytes expected");
     }
     if (err != EINTR) throw_sys_error(err, "msgrcv", object);
     throw_if_interrupted("msgrcv", object);
@@ -154,7 +154,8 @@ class SysvMqFanIn final : public FanInTransport {
     if (!receive_message(requests_.get(), scratch_, 0, msg, request_name_, true)) return {};
     const long client = scratch_.get()[0] - 1;
     if (client < 0 || static_cast<std::size_t>(client) >= replies_.size()) {
-      throw_sys_error(EPROTO, "msgrcv", request_name_ + ": bad mtype " + std::to_string(client + 1));
+      throw_sys_error(EPROTO, "msgrcv",
+                      request_name_ + ": bad mtype " + std::to_string(client + 1));
     }
     return {FanInEvent::Kind::kRequest, static_cast<std::size_t>(client)};
   }
@@ -197,12 +198,8 @@ Capabilities describe_fan_in(std::size_t) {
   return caps;
 }
 
-FanInPtr make_fan_in(const TransportOptions& options, std::size_t clients) {
-  return std::make_unique<SysvMqFanIn>(options, clients);
-}
-
 constexpr FanInForm kFanIn{"one request queue (mtype = client + 1), one reply queue per client",
-                           &describe_fan_in, &make_fan_in};
+                           &describe_fan_in, &make_fan_in_of<SysvMqFanIn>};
 
 }  // namespace
 
@@ -229,8 +226,9 @@ Capabilities describe_sysv_mq() {
 
 TransportForms forms_sysv_mq() {
   return {.fan_in = &kFanIn,
-          .no_broadcast = "msgrcv() removes a message for one receiver only: FanOut uses one "
-                          "queue per consumer"};
+          .no_broadcast =
+              "msgrcv() removes a message for one receiver only: FanOut uses one "
+              "queue per consumer"};
 }
 
 }  // namespace ipcbench

@@ -62,8 +62,9 @@ Capabilities describe_sysv_sem() {
 }
 
 TransportForms forms_sysv_sem() {
-  return {.no_fan_in = "a semaphore carries no data, and the fan-in form carries framed byte "
-                       "requests; one count shared by N clients cannot say whose request it is",
+  return {.no_fan_in =
+              "a semaphore carries no data, and the fan-in form carries framed byte "
+              "requests; one count shared by N clients cannot say whose request it is",
           .no_broadcast = "a V wakes one waiter: FanOut uses one semaphore pair per consumer"};
 }
 

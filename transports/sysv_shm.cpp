@@ -131,11 +131,13 @@ Capabilities describe_sysv_shm() {
 }
 
 TransportForms forms_sysv_shm() {
-  return {.no_fan_in = "not written yet: one slot per direction is handed over by semaphores; "
-                       "fan-in needs a slot per client and a way for the server to learn which "
-                       "slot is full (semop waits on one semaphore, not on any of N)",
-          .no_broadcast = "a slot is emptied by one receiver's semaphore P: FanOut uses one "
-                          "segment per consumer (the shared-memory broadcast is the shm ring's)"};
+  return {.no_fan_in =
+              "not written yet: one slot per direction is handed over by semaphores; "
+              "fan-in needs a slot per client and a way for the server to learn which "
+              "slot is full (semop waits on one semaphore, not on any of N)",
+          .no_broadcast =
+              "a slot is emptied by one receiver's semaphore P: FanOut uses one "
+              "segment per consumer (the shared-memory broadcast is the shm ring's)"};
 }
 
 }  // namespace ipcbench

@@ -93,8 +93,8 @@ class TcpTransport final : public Transport {
 
 class TcpFanIn final : public StreamSocketFanIn {
  public:
-  TcpFanIn(Listener l, std::size_t clients)
-      : StreamSocketFanIn(clients, std::move(l.fd), l.name), port_(l.port) {}
+  TcpFanIn(const TransportOptions&, std::size_t clients)
+      : TcpFanIn(listen_loopback(static_cast<int>(clients)), clients) {}
 
  protected:
   UniqueFd connect_to_server() override {
@@ -106,16 +106,15 @@ class TcpFanIn final : public StreamSocketFanIn {
   void tune(int fd) override { set_nodelay(fd, object_); }
 
  private:
+  TcpFanIn(Listener l, std::size_t clients)
+      : StreamSocketFanIn(clients, std::move(l.fd), l.name), port_(l.port) {}
+
   std::uint16_t port_;
 };
 
-FanInPtr make_fan_in(const TransportOptions&, std::size_t clients) {
-  return std::make_unique<TcpFanIn>(listen_loopback(static_cast<int>(clients)), clients);
-}
-
 constexpr FanInForm kFanIn{
     "127.0.0.1: listen + accept one data socket per client, one epoll loop over them",
-    &describe_stream_fan_in, &make_fan_in};
+    &describe_stream_fan_in, &make_fan_in_of<TcpFanIn>};
 
 }  // namespace
 
@@ -129,8 +128,9 @@ Capabilities describe_tcp() {
 
 TransportForms forms_tcp() {
   return {.fan_in = &kFanIn,
-          .no_broadcast = "a byte on a TCP connection reaches its one peer: FanOut uses one "
-                          "connection per consumer"};
+          .no_broadcast =
+              "a byte on a TCP connection reaches its one peer: FanOut uses one "
+              "connection per consumer"};
 }
 
 }  // namespace ipcbench

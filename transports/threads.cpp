@@ -118,8 +118,9 @@ Capabilities describe_threads() {
 }
 
 TransportForms forms_threads() {
-  return {.no_fan_in = "in-process: both roles are threads of one process, and the fan-in form "
-                       "forks a server and one process per client",
+  return {.no_fan_in =
+              "in-process: both roles are threads of one process, and the fan-in form "
+              "forks a server and one process per client",
           .no_broadcast = "in-process: the FanOut mailbox forks one consumer process per reader"};
 }
 

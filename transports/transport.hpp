@@ -33,7 +33,7 @@ struct Capabilities {
   bool may_lose = false;      // a message can vanish (UDP): receivers time out and count gaps
   bool may_coalesce = false;  // repeats can merge into one delivery (standard signals)
   bool may_reorder = false;
-  bool busy_polls = false;    // the waiting side spins: two ends on one CPU need care
+  bool busy_polls = false;  // the waiting side spins: two ends on one CPU need care
   std::string waits_by = "blocking system call";  // how a receiver waits, an axis of the report
   // Both roles are threads of one process (no fork): the transport object is shared by them, so
   // its send()/recv() are thread-safe, and faults that act on a process (kill, stop) cannot apply.
@@ -46,7 +46,7 @@ struct TransportOptions {
   std::size_t message_bytes = 0;   // the size of this run's data messages (acks are smaller)
   std::filesystem::path tmp_root;  // where a private 0700 directory is made for path names
   std::chrono::milliseconds recv_timeout{200};  // only transports that may lose time out
-  bool same_cpu = false;  // both ends pinned to one CPU
+  bool same_cpu = false;                        // both ends pinned to one CPU
   // 0 (always, in benchmarks): the kernel's default receive buffer, what users get. Tests set it
   // to shrink a lossy transport's SO_RCVBUF and force real losses; others ignore it.
   std::size_t recv_buffer_bytes = 0;

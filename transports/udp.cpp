@@ -102,7 +102,7 @@ class UdpFanIn final : public FanInTransport {
   }
   Received client_recv(std::span<std::byte> msg) override {
     return recv_datagram(sock_.get(), msg, object_) == DgramResult::kMessage ? Received::kMessage
-                                                                              : Received::kTimeout;
+                                                                             : Received::kTimeout;
   }
 
   FanInEvent server_recv(std::span<std::byte> msg) override {
@@ -144,12 +144,9 @@ Capabilities describe_fan_in(std::size_t) {
           .may_lose = true};
 }
 
-FanInPtr make_fan_in(const TransportOptions& options, std::size_t clients) {
-  return std::make_unique<UdpFanIn>(options, clients);
-}
-
-constexpr FanInForm kFanIn{"127.0.0.1: one server socket; replies sendto() the sender's port; may lose",
-                           &describe_fan_in, &make_fan_in};
+constexpr FanInForm kFanIn{
+    "127.0.0.1: one server socket; replies sendto() the sender's port; may lose", &describe_fan_in,
+    &make_fan_in_of<UdpFanIn>};
 
 }  // namespace
 
@@ -170,8 +167,9 @@ Capabilities describe_udp() {
 
 TransportForms forms_udp() {
   return {.fan_in = &kFanIn,
-          .no_broadcast = "a unicast datagram reaches the one socket it is sent to: FanOut uses "
-                          "one socket pair per consumer"};
+          .no_broadcast =
+              "a unicast datagram reaches the one socket it is sent to: FanOut uses "
+              "one socket pair per consumer"};
 }
 
 }  // namespace ipcbench

@@ -181,13 +181,9 @@ Capabilities describe_fan_in(std::size_t) {
   return caps;
 }
 
-FanInPtr make_fan_in(const TransportOptions& options, std::size_t clients) {
-  return std::make_unique<UnixDgramFanIn>(options, clients);
-}
-
 constexpr FanInForm kFanIn{
     "one bound server socket all clients send to; replies sendto() the sender's path",
-    &describe_fan_in, &make_fan_in};
+    &describe_fan_in, &make_fan_in_of<UnixDgramFanIn>};
 
 }  // namespace
 
@@ -211,8 +207,9 @@ Capabilities describe_unix_dgram() {
 
 TransportForms forms_unix_dgram() {
   return {.fan_in = &kFanIn,
-          .no_broadcast = "a datagram is delivered to the one socket it is sent to: FanOut uses "
-                          "one socket pair per consumer"};
+          .no_broadcast =
+              "a datagram is delivered to the one socket it is sent to: FanOut uses "
+              "one socket pair per consumer"};
 }
 
 }  // namespace ipcbench

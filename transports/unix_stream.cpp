@@ -53,7 +53,7 @@ class UnixStreamTransport final : public Transport {
       conn_ = accept_retrying(listener_.fd.get(), nullptr, nullptr, path);
       listener_.fd.reset();
       listener_.dir.remove();  // connected: the path is no longer needed
-    } else {  // the client
+    } else {                   // the client
       listener_.fd.reset();
       listener_.dir.release();
       conn_ = connect_to(path);
@@ -74,8 +74,8 @@ class UnixStreamTransport final : public Transport {
 
 class UnixStreamFanIn final : public StreamSocketFanIn {
  public:
-  UnixStreamFanIn(Listener l, std::size_t clients)
-      : StreamSocketFanIn(clients, std::move(l.fd), l.path), dir_(std::move(l.dir)) {}
+  UnixStreamFanIn(const TransportOptions& options, std::size_t clients)
+      : UnixStreamFanIn(listen_unix(options, "server.sock", static_cast<int>(clients)), clients) {}
 
  protected:
   UniqueFd connect_to_server() override { return connect_to(object_); }
@@ -83,16 +83,14 @@ class UnixStreamFanIn final : public StreamSocketFanIn {
   void forget_names() noexcept override { dir_.release(); }
 
  private:
+  UnixStreamFanIn(Listener l, std::size_t clients)
+      : StreamSocketFanIn(clients, std::move(l.fd), l.path), dir_(std::move(l.dir)) {}
+
   PrivateDir dir_;
 };
 
-FanInPtr make_fan_in(const TransportOptions& options, std::size_t clients) {
-  return std::make_unique<UnixStreamFanIn>(
-      listen_unix(options, "server.sock", static_cast<int>(clients)), clients);
-}
-
 constexpr FanInForm kFanIn{"listen + accept one data socket per client, one epoll loop over them",
-                           &describe_stream_fan_in, &make_fan_in};
+                           &describe_stream_fan_in, &make_fan_in_of<UnixStreamFanIn>};
 
 }  // namespace
 
@@ -100,14 +98,13 @@ TransportPtr make_unix_stream(const TransportOptions& options) {
   return std::make_unique<UnixStreamTransport>(options);
 }
 
-Capabilities describe_unix_stream() {
-  return {.limit_source = "none: a byte stream, any size"};
-}
+Capabilities describe_unix_stream() { return {.limit_source = "none: a byte stream, any size"}; }
 
 TransportForms forms_unix_stream() {
   return {.fan_in = &kFanIn,
-          .no_broadcast = "a byte on a stream connection reaches its one peer: FanOut uses one "
-                          "connection per consumer"};
+          .no_broadcast =
+              "a byte on a stream connection reaches its one peer: FanOut uses one "
+              "connection per consumer"};
 }
 
 }  // namespace ipcbench

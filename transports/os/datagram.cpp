@@ -27,8 +27,8 @@ void send_datagram(int fd, std::span<const std::byte> msg, std::string_view obje
   }
 }
 
-bool send_datagram_to(int fd, std::span<const std::byte> msg, const sockaddr* to,
-                      socklen_t to_len, std::string_view object) {
+bool send_datagram_to(int fd, std::span<const std::byte> msg, const sockaddr* to, socklen_t to_len,
+                      std::string_view object) {
   while (::sendto(fd, msg.data(), msg.size(), MSG_NOSIGNAL, to, to_len) < 0) {
     const int err = errno;
     if (err == ECONNREFUSED || err == ENOENT) return false;
@@ -38,8 +38,8 @@ bool send_datagram_to(int fd, std::span<const std::byte> msg, const sockaddr* to
   return true;
 }
 
-DgramResult recv_datagram(int fd, std::span<std::byte> msg, std::string_view object,
-                          sockaddr* from, socklen_t* from_len, bool idle_on_signal) {
+DgramResult recv_datagram(int fd, std::span<std::byte> msg, std::string_view object, sockaddr* from,
+                          socklen_t* from_len, bool idle_on_signal) {
   const socklen_t from_size = from_len != nullptr ? *from_len : 0;
   while (true) {
     if (from_len != nullptr) *from_len = from_size;

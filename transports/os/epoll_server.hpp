@@ -11,8 +11,8 @@
 #include <string_view>
 #include <vector>
 
-#include "transports/transport.hpp"
 #include "transports/os/unique_fd.hpp"
+#include "transports/transport.hpp"
 
 namespace ipcbench {
 

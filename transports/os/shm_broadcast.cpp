@@ -5,8 +5,7 @@
 
 namespace ipcbench {
 
-std::size_t broadcast_capacity_for(const char* id, std::size_t message_bytes,
-                                   std::size_t readers) {
+std::size_t broadcast_capacity_for(const char* id, std::size_t message_bytes, std::size_t readers) {
   if (readers == 0 || readers > kMaxBroadcastReaders) {
     throw std::invalid_argument(std::string(id) + " broadcast: readers must be 1.." +
                                 std::to_string(kMaxBroadcastReaders) + ", not " +

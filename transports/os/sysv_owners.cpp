@@ -189,8 +189,8 @@ PosixMq create_unlinked_mq(const std::string& name, long depth, long msgsize,
       what += "; RLIMIT_MSGQUEUE is " +
               (lim.rlim_cur == RLIM_INFINITY ? std::string("unlimited")
                                              : std::to_string(lim.rlim_cur) + " bytes") +
-              " per user and this queue needs at least " + std::to_string(depth * msgsize) +
-              " (" + std::to_string(run_queues) +
+              " per user and this queue needs at least " + std::to_string(depth * msgsize) + " (" +
+              std::to_string(run_queues) +
               " queues in this run; EMFILE may also be the open-file limit)";
     } else if (err == ENOSPC) {
       what += "; /proc/sys/fs/mqueue/queues_max reached";
