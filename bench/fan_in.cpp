@@ -9,7 +9,7 @@
 #include "harness/cpus.hpp"
 #include "harness/fan_in.hpp"
 #include "harness/frame.hpp"
-#include "transports/fan_in.hpp"
+#include "transports/registry.hpp"
 
 namespace ipcbench {
 namespace {
@@ -54,12 +54,12 @@ void publish(benchmark::State& state, const FanInResult& r, std::uint64_t iterat
   state.SetLabel(label);
 }
 
-void register_case(const BenchOptions& o, const FanInInfo& info, std::size_t clients,
+void register_case(const BenchOptions& o, const TransportInfo& info, std::size_t clients,
                    std::size_t bytes) {
   const std::string id(info.id);
   const std::string name =
       "FanIn/" + id + "/clients:" + std::to_string(clients) + "/bytes:" + std::to_string(bytes);
-  if (auto why = unsupported_reason(info.describe(clients), bytes)) {
+  if (auto why = unsupported_reason(info.fan_in->describe(clients), bytes)) {
     benchmark::AddCustomContext("unsupported/" + name, *why);
     return;
   }
@@ -108,8 +108,8 @@ void register_fan_in_benchmarks(const BenchOptions& o) {
   const std::vector<std::size_t> all_clients = {1, 2, 4, 8, 16};
   const std::vector<std::size_t> quick_clients = {2, 4};
   for (const std::string& id : o.transports) {
-    const FanInInfo* info = find_fan_in(id);
-    if (info == nullptr) continue;  // no fan-in form (signals, shared memory pairs, ...)
+    const TransportInfo* info = find_transport(id);
+    if (info == nullptr || info->fan_in == nullptr) continue;  // no fan-in form (signals, ...)
     for (std::size_t clients : o.quick ? quick_clients : all_clients) {
       register_case(o, *info, clients, kFanInBytes);
     }

@@ -17,9 +17,9 @@
 #include "harness/cpus.hpp"
 #include "harness/frame.hpp"
 #include "harness/process.hpp"
-#include "transports/fan_in.hpp"
 #include "transports/os/private_dir.hpp"
 #include "transports/os/sys_error.hpp"
+#include "transports/registry.hpp"
 
 namespace ipcbench {
 namespace {
@@ -259,12 +259,15 @@ std::string fan_in_placement(const std::vector<int>& given, std::size_t clients)
 FanInResult run_fan_in(const FanInConfig& config) {
   install_signal_handling();
   set_interrupted(false);
-  const FanInInfo* info = find_fan_in(config.transport_id);
-  if (info == nullptr) {
-    throw std::invalid_argument("transport '" + config.transport_id +
-                                "' has no fan-in form (fan-in: " + known_fan_in_ids() + ")");
+  const TransportInfo* mechanism = find_transport(config.transport_id);
+  if (mechanism == nullptr || mechanism->fan_in == nullptr) {
+    const std::string why = mechanism != nullptr ? std::string(mechanism->no_fan_in)
+                                                 : "known transports: " + known_transport_ids();
+    throw std::invalid_argument("transport '" + config.transport_id + "' has no fan-in form (" +
+                                why + ")");
   }
-  const std::string id(info->id);
+  const FanInForm* info = mechanism->fan_in;
+  const std::string id(mechanism->id);
   const std::size_t n = config.clients;
   if (n == 0 || n > kMaxFanInClients) {
     throw std::invalid_argument(id + ": clients must be 1.." + std::to_string(kMaxFanInClients) +

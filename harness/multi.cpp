@@ -17,7 +17,6 @@
 #include "harness/process.hpp"
 #include "transports/os/private_dir.hpp"
 #include "transports/registry.hpp"
-#include "transports/os/shm_broadcast.hpp"
 #include "transports/os/sys_error.hpp"
 
 namespace ipcbench {
@@ -237,7 +236,7 @@ FanOutResult run_fan_out(const FanOutConfig& config) {
     // Shared memory has a real broadcast: one ring that every consumer reads, each message written
     // once, the consumers' ring tails as the acks. Kernel mechanisms get one channel per consumer.
     options.name = unique_name();
-    ShmBroadcastPtr mailbox = make_shm_broadcast(id, options, n);
+    ShmBroadcastPtr mailbox = info.broadcast ? info.broadcast->make(options, n) : nullptr;
     std::vector<TransportPtr> channels;
     for (std::size_t i = 0; i < n && !mailbox; ++i) {
       options.name = unique_name();

@@ -1,10 +1,6 @@
 #include "transports/registry.hpp"
 
 #include <array>
-#include <vector>
-
-#include "transports/fan_in.hpp"
-#include "transports/os/shm_broadcast.hpp"
 
 namespace ipcbench {
 
@@ -68,43 +64,6 @@ std::string known_transport_ids() {
     out += info.id;
   }
   return out;
-}
-
-// TRANSITIONAL: the old names, until harness/ and bench/ use the forms in TransportInfo.
-std::span<const FanInInfo> all_fan_in() noexcept {
-  static const std::vector<FanInInfo> rows = [] {
-    std::vector<FanInInfo> out;
-    for (const TransportInfo& info : table()) {
-      if (info.fan_in != nullptr) {
-        out.push_back({info.id, info.fan_in->design, info.fan_in->describe, info.fan_in->make});
-      }
-    }
-    return out;
-  }();
-  return rows;
-}
-
-const FanInInfo* find_fan_in(std::string_view id) noexcept {
-  for (const FanInInfo& info : all_fan_in()) {
-    if (info.id == id) return &info;
-  }
-  return nullptr;
-}
-
-std::string known_fan_in_ids() {
-  std::string out;
-  for (const FanInInfo& info : all_fan_in()) {
-    if (!out.empty()) out += ", ";
-    out += info.id;
-  }
-  return out;
-}
-
-ShmBroadcastPtr make_shm_broadcast(std::string_view id, const TransportOptions& options,
-                                   std::size_t readers) {
-  const TransportInfo* info = find_transport(id);
-  if (info == nullptr || info->broadcast == nullptr) return nullptr;
-  return info->broadcast->make(options, readers);
 }
 
 }  // namespace ipcbench

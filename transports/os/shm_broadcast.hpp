@@ -176,10 +176,4 @@ template <typename Wait>
   return std::make_unique<BroadcastRing<Wait>>(options, id, readers, capacity);
 }
 
-// TRANSITIONAL, removed once harness/ calls find_transport(id)->broadcast: the broadcast form of
-// transport `id`, or nullptr when it has none.
-[[nodiscard]] ShmBroadcastPtr make_shm_broadcast(std::string_view id,
-                                                 const TransportOptions& options,
-                                                 std::size_t readers);
-
 }  // namespace ipcbench
