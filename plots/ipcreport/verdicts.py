@@ -331,7 +331,11 @@ def volume_verdict(dataset, placement, mechanism, transport, word, lecture_means
     the sizes that ran and stream throughput, never from declared capabilities alone."""
     measured, evidence, sentence = measured_volume(dataset, placement, transport)
     evidence.update(word=word, measured=measured, rule=VOLUME_RULE)
-    if measured is None:
+    largest = evidence.get("largest_carried_bytes")
+    if measured is None and word == "very small" and largest is not None and largest > WORD_BYTES:
+        status = DOES_NOT_HOLD  # whatever else it is, it carried more than one word
+        sentence += f": it carried {largest} B, more than one word"
+    elif measured is None:
         status = INCONCLUSIVE
     else:
         status = HOLDS if measured == word else DOES_NOT_HOLD

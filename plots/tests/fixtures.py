@@ -182,3 +182,54 @@ def write_side_file(path, lines, header=HEADER):
         f.write(json.dumps(header) + "\n")
         for line in lines:
             f.write(json.dumps(line) + "\n")
+
+
+# ---------------------------------------------------------------------------------------------
+# Synthetic runs, written compactly
+
+# The repetition factors of a synthetic case: a spread of about 10% (upper / lower quartile
+# about 1.05), deterministic.
+JITTER = (1.00, 0.97, 1.03, 0.99, 1.02, 0.98, 1.01, 1.04, 0.96)
+
+
+def synthetic(cases, placement="different_cpus", repetitions=9, context=None,
+              transports=None, unsupported=None):
+    """A Google Benchmark document from {(kind, transport, bytes): counters}, each case written
+    as `repetitions` rows. A counter is a number (times and rates get JITTER, counts are copied)
+    or a list of per-repetition values. RoundTrip rows get p99_ns = 2 * p50_ns unless given."""
+    rows = []
+    for (kind, transport, size), counters in cases.items():
+        name = f"{kind}/{transport}/bytes:{size}/manual_time"
+        for rep in range(repetitions):
+            jitter = JITTER[rep % len(JITTER)]
+            row = {"name": name, "run_name": name, "run_type": "iteration",
+                   "repetitions": repetitions, "repetition_index": rep, "iterations": 1000,
+                   "time_unit": "ns", "label": "checks=seq+payload"}
+            for key, value in counters.items():
+                if isinstance(value, (list, tuple)):
+                    row[key] = value[rep]
+                elif key in TIME_KEYS:
+                    row[key] = value * jitter
+                elif key in RATE_KEYS:
+                    row[key] = value / jitter
+                else:
+                    row[key] = value
+            if kind == "RoundTrip":
+                row.setdefault("p99_ns", 2 * row["p50_ns"])
+                row.setdefault("real_time", row["p50_ns"])
+            rows.append(row)
+    ctx = {"ipcbench_build_type": "Release", "ipcbench_placement": placement,
+           "limit_pipe_default_bytes": "65536",
+           "ipcbench_transports": json.dumps(TRANSPORTS if transports is None else transports)}
+    ctx.update(context or {})
+    for name, reason in (unsupported or {}).items():
+        ctx[f"unsupported/{name}"] = reason
+    return {"context": ctx, "benchmarks": rows}
+
+
+def write_json(directory, name, document):
+    """Writes a document as directory/name; returns the path."""
+    path = os.path.join(directory, name)
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump(document, f)
+    return path
