@@ -3,7 +3,6 @@ sorted raw samples (an independent oracle: samples bucketed by fixtures.bucket_o
 re-implementation of ipcbench's log-linear buckets, and ranks computed in integer permille), the
 comparison of two cases over repetitions, and speed tiers."""
 
-import json
 import os
 import random
 import sys
