@@ -491,9 +491,9 @@ def claim_semaphore_share(dataset, placement, context):
     share = statistics.median(sem_v) / statistics.median(shm_v)
     evidence = {"shared_memory": shm[0], "semaphore": sem[0], "share": round(share, 4),
                 "repetitions": [len(shm_v), len(sem_v)]}
-    head = (f"{sem[0]} (the semaphore hand-off alone, {b.bytes} B) {fmt_ns(statistics.median(sem_v))}"
-            f" is {share:.0%} of {shm[0]} (segment + semaphores, {a.bytes} B) "
-            f"{fmt_ns(statistics.median(shm_v))}")
+    head = (f"{sem[0]} (the semaphore hand-off alone, {b.bytes} B) "
+            f"{fmt_ns(statistics.median(sem_v))} is {share:.0%} of {shm[0]} (segment + "
+            f"semaphores, {a.bytes} B) {fmt_ns(statistics.median(shm_v))}")
     if min(len(shm_v), len(sem_v)) < stats.MIN_REPETITIONS:
         return [Verdict(claim, title, placement, INCONCLUSIVE,
                         head + f"; too few repetitions (fewer than {stats.MIN_REPETITIONS})",
@@ -503,11 +503,15 @@ def claim_semaphore_share(dataset, placement, context):
     low, high = q_sem[0] / q_shm[2], q_sem[2] / q_shm[0]
     evidence["share_range"] = [round(low, 4), round(high, 4)]
     if low > 0.5:
-        status, words = HOLDS, "more than half in every quartile pairing: the semaphore is the larger part"
+        status = HOLDS
+        words = "more than half in every quartile pairing: the semaphore is the larger part"
     elif high < 0.5:
-        status, words = DOES_NOT_HOLD, "less than half in every quartile pairing: the copy and the rest are the larger part"
+        status = DOES_NOT_HOLD
+        words = ("less than half in every quartile pairing: the copy and the rest are the "
+                 "larger part")
     else:
-        status, words = INCONCLUSIVE, "the range crosses one half: which part is larger cannot be told"
+        status = INCONCLUSIVE
+        words = "the range crosses one half: which part is larger cannot be told"
     return [Verdict(claim, title, placement, status,
                     f"{head}; range {low:.0%}-{high:.0%}: {words}", evidence, shm[0])]
 
@@ -600,8 +604,8 @@ def claim_datagrams_lose(dataset, placement, context):
             status = HOLDS if none else DOES_NOT_HOLD if every_case else INCONCLUSIVE
         sentence = (f"{info.id}: {lost:.0f} messages lost over {n} repetitions of "
                     f"{len(found)} cases" + (f" ({sent:.0f} sent in streams)" if sent else "")
-                    + (f"; every repetition lost messages at {', '.join(f'{b} B' for b in every_case)}"
-                       if every_case else "")
+                    + ("; every repetition lost messages at "
+                       + ", ".join(f"{b} B" for b in every_case) if every_case else "")
                     + (f" (fewer than {stats.MIN_REPETITIONS} repetitions of some case)"
                        if min(len(vs) for _, vs in found) < stats.MIN_REPETITIONS else ""))
         out.append(Verdict(claim, title, placement, status, sentence,
@@ -646,7 +650,8 @@ def claim_pipe_capacity(dataset, placement, context):
     if not pipe or capacity is None or capacity <= 0:
         return [not_measured(claim, title, placement, "a pipe stream and "
                              "limit_pipe_default_bytes in the context")]
-    found = [(c, c.values("ctx_switches_per_msg")) for c in dataset.select(STREAM, placement, pipe[0])
+    found = [(c, c.values("ctx_switches_per_msg"))
+             for c in dataset.select(STREAM, placement, pipe[0])
              if c.bytes and c.bytes >= 4 * capacity and c.values("ctx_switches_per_msg")]
     if not found:
         return [not_measured(claim, title, placement, f"a {pipe[0]} stream of at least "
@@ -758,8 +763,8 @@ def claim_server(dataset, placement):
         ns = [c.params.get(pattern.n_key) for c in good]
         if bad or lost:
             status = DOES_NOT_HOLD
-            sentence = (f"{t}: " + "; ".join(f"{c.name}: {c.error or 'corrupt data or failed clients'}"
-                                             for c in bad)
+            sentence = (f"{t}: " + "; ".join(
+                f"{c.name}: {c.error or 'corrupt data or failed clients'}" for c in bad)
                         + (f"; lost {lost:.0f} round trips" if lost else ""))
         elif good:
             status = HOLDS
