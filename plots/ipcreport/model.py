@@ -278,8 +278,11 @@ class Dataset:
         self.transports = ([t for t in self.info if t in measured]
                            + [t for t in measured if t not in self.info])
         # Every transport of any reported kind, those above first (one colour each everywhere).
-        self.all_transports = unique(
-            self.transports + [c.subject for c in self.cases if c.kind in PATTERN_KINDS])
+        # Registry order again: with --benchmark_enable_random_interleaving the rows of a file
+        # come in the order they ran, which is random.
+        patterned = unique(c.subject for c in self.cases if c.kind in PATTERN_KINDS)
+        self.all_transports = unique(self.transports + [t for t in self.info if t in patterned]
+                                     + patterned)
         # The placements of the pair cases (the lecture's table, the four pictures); a file of
         # pattern rows only still gets its own.
         self.placements = (unique(c.placement for c in self.cases if c.kind in PLOTTED_KINDS)
