@@ -527,17 +527,39 @@ def all_reps(dataset, placement, transport, kinds, key):
     return out
 
 
-def every_rep(found, test):
-    """(all repetitions pass, none passes, number of repetitions) over [(case, values)]."""
-    values = [v for _, vs in found for v in vs]
-    return all(test(v) for v in values), not any(test(v) for v in values), len(values)
+# An event (a lost message, a collapsed signal) counts as observed when at least this many
+# repetitions saw it: one occurrence alone could be a glitch of one run.
+MIN_OCCURRENCES = 2
+
+
+def occurrences(found):
+    """(outcome, repetitions that saw the event, repetitions) over [(case, per-repetition
+    counts)]: "seen" in at least MIN_OCCURRENCES repetitions, "never", "once", or "too few"
+    when a case has fewer than stats.MIN_REPETITIONS repetitions."""
+    n = sum(len(vs) for _, vs in found)
+    seen = sum(1 for _, vs in found for v in vs if v > 0)
+    if min(len(vs) for _, vs in found) < stats.MIN_REPETITIONS:
+        return "too few", seen, n
+    if seen >= MIN_OCCURRENCES:
+        return "seen", seen, n
+    return ("never" if seen == 0 else "once"), seen, n
+
+
+def occurrence_words(outcome):
+    """A note for the evidence sentence when the outcome decides nothing."""
+    if outcome == "too few":
+        return f" (fewer than {stats.MIN_REPETITIONS} repetitions of some case)"
+    if outcome == "once":
+        return f" (one repetition only: at least {MIN_OCCURRENCES} are needed)"
+    return ""
 
 
 def claim_signal_coalescing(dataset, placement, context):
     """Repeats of a standard signal collapse while pending: in a signal stream the receiver
-    counts fewer than were sent. Holds when every repetition of the stream counted coalesced
-    signals, does not hold when none did, inconclusive when some did or with too few
-    repetitions. The variants (realtime signals) get the same test: they should not collapse."""
+    counts fewer than were sent. Holds when at least MIN_OCCURRENCES repetitions of the streams
+    counted collapsed signals, does not hold when none did, inconclusive when one did or with
+    too few repetitions. The variants (realtime signals) get the same test: they should not
+    collapse, so for them it should not hold."""
     title = "Repeats of a standard signal collapse into one while pending (002)"
     out = []
     for info in dataset.lecture_row("Signal"):
@@ -552,19 +574,14 @@ def claim_signal_coalescing(dataset, placement, context):
             continue
         sent = sum(sum(c.values("sent")) for c, _ in found)
         collapsed = sum(sum(vs) for _, vs in found)
-        every, none, n = every_rep(found, lambda v: v > 0)
-        if n < stats.MIN_REPETITIONS:
-            status = INCONCLUSIVE
-        else:
-            status = HOLDS if every else DOES_NOT_HOLD if none else INCONCLUSIVE
-        counted = sum(1 for _, vs in found for v in vs if v > 0)
+        outcome, seen, n = occurrences(found)
+        status = {"seen": HOLDS, "never": DOES_NOT_HOLD}.get(outcome, INCONCLUSIVE)
         sentence = (f"{info.id} streams: {collapsed:.0f} of {sent:.0f} signals sent collapsed; "
-                    f"{counted} of {n} repetitions counted collapsed signals"
-                    + (f" (fewer than {stats.MIN_REPETITIONS} repetitions)"
-                       if n < stats.MIN_REPETITIONS else ""))
+                    f"{seen} of {n} repetitions counted collapsed signals"
+                    + occurrence_words(outcome))
         out.append(Verdict(claim, title, placement, status, sentence,
                            {"sent": sent, "coalesced": collapsed, "repetitions": n,
-                            "repetitions_with_coalescing": counted},
+                            "repetitions_with_coalescing": seen},
                            info.id, info.lecture_means))
     return out or [not_measured("signal_coalescing", title, placement,
                                 "a transport of the lecture row 'Signal'")]
@@ -572,10 +589,12 @@ def claim_signal_coalescing(dataset, placement, context):
 
 def claim_datagrams_lose(dataset, placement, context):
     """Datagram sockets are not guaranteed reliable: for each socket the registry says may lose
-    (UDP), a full-rate stream loses messages. Holds when, at some size, every repetition lost
-    messages; does not hold when no repetition at any size lost one; else inconclusive. The
-    other sockets get the opposite claim (stream sockets are reliable): holds when no
-    repetition of any case lost a message, does not hold when every repetition of some case did."""
+    (UDP), a full-rate stream loses messages: holds when at least MIN_OCCURRENCES repetitions
+    of its streams lost messages (counted by sequence gaps), does not hold when none did. The
+    other sockets get the opposite claim (stream sockets, and Unix datagrams on Linux, are
+    reliable): holds when no repetition of any round trip or stream lost a message, does not
+    hold when at least MIN_OCCURRENCES did. One repetition alone, or too few repetitions:
+    inconclusive."""
     out = []
     for info in dataset.lecture_row("Socket"):
         if info.id not in dataset.transports:
@@ -591,26 +610,19 @@ def claim_datagrams_lose(dataset, placement, context):
         if not found:
             out.append(not_measured(claim, title, placement, f"{info.id} streams", info.id))
             continue
-        n = sum(len(vs) for _, vs in found)
         lost = sum(sum(vs) for _, vs in found)
         sent = sum(sum(c.values("sent")) for c, _ in found)
-        every_case = [c.bytes for c, vs in found if all(v > 0 for v in vs)]
-        none = all(v == 0 for _, vs in found for v in vs)
-        if min(len(vs) for _, vs in found) < stats.MIN_REPETITIONS:
-            status = INCONCLUSIVE
-        elif lossy:
-            status = HOLDS if every_case else DOES_NOT_HOLD if none else INCONCLUSIVE
+        outcome, seen, n = occurrences(found)
+        if lossy:
+            status = {"seen": HOLDS, "never": DOES_NOT_HOLD}.get(outcome, INCONCLUSIVE)
         else:
-            status = HOLDS if none else DOES_NOT_HOLD if every_case else INCONCLUSIVE
+            status = {"seen": DOES_NOT_HOLD, "never": HOLDS}.get(outcome, INCONCLUSIVE)
         sentence = (f"{info.id}: {lost:.0f} messages lost over {n} repetitions of "
                     f"{len(found)} cases" + (f" ({sent:.0f} sent in streams)" if sent else "")
-                    + ("; every repetition lost messages at "
-                       + ", ".join(f"{b} B" for b in every_case) if every_case else "")
-                    + (f" (fewer than {stats.MIN_REPETITIONS} repetitions of some case)"
-                       if min(len(vs) for _, vs in found) < stats.MIN_REPETITIONS else ""))
+                    + f"; {seen} of {n} repetitions lost messages" + occurrence_words(outcome))
         out.append(Verdict(claim, title, placement, status, sentence,
                            {"lost": lost, "sent_in_streams": sent, "repetitions": n,
-                            "sizes_lost_in_every_repetition": every_case},
+                            "repetitions_with_loss": seen},
                            info.id, info.lecture_means))
     return out
 

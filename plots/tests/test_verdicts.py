@@ -210,8 +210,10 @@ class OtherClaims(unittest.TestCase):
         # The realtime variant queues: the same test does not hold for it.
         self.assertEqual(found["signal_coalescing/rt_signal"].status, DOES_NOT_HOLD)
         self.assertEqual(self.signal_stream(0)["signal_coalescing/signal"].status, DOES_NOT_HOLD)
-        mixed = self.signal_stream([0, 5, 0, 7, 0, 0, 3, 0, 0])
-        self.assertEqual(mixed["signal_coalescing/signal"].status, INCONCLUSIVE)
+        some = self.signal_stream([0, 5, 0, 7, 0, 0, 0, 0, 0])  # two repetitions: observed
+        self.assertEqual(some["signal_coalescing/signal"].status, HOLDS)
+        once = self.signal_stream([0, 0, 0, 7, 0, 0, 0, 0, 0])  # one glitch decides nothing
+        self.assertEqual(once["signal_coalescing/signal"].status, INCONCLUSIVE)
 
     def udp(self, lost, tcp_lost=0):
         cases = {(ST, "udp", 64): {"bytes_per_second": 1e7, "sent": 16384, "lost": lost},
@@ -225,7 +227,10 @@ class OtherClaims(unittest.TestCase):
         found = self.udp(0, tcp_lost=3)
         self.assertEqual(found["datagrams_lose/udp"].status, DOES_NOT_HOLD)
         self.assertEqual(found["socket_reliable/tcp"].status, DOES_NOT_HOLD)
-        found = self.udp([0, 0, 4, 0, 0, 0, 1, 0, 0], tcp_lost=[0, 0, 0, 1, 0, 0, 0, 0, 0])
+        # Lost in some repetitions only, as UDP across CPUs on the development VM: observed.
+        found = self.udp([3388, 0, 2659, 7020, 0, 2990, 4245, 0, 0])
+        self.assertEqual(found["datagrams_lose/udp"].status, HOLDS)
+        found = self.udp([0, 0, 4, 0, 0, 0, 0, 0, 0], tcp_lost=[0, 0, 0, 1, 0, 0, 0, 0, 0])
         self.assertEqual(found["datagrams_lose/udp"].status, INCONCLUSIVE)
         self.assertEqual(found["socket_reliable/tcp"].status, INCONCLUSIVE)
 
