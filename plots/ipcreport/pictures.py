@@ -215,9 +215,10 @@ def plot_cdf(plt, dataset, out_dir, style):
     panels[0][1].set_ylabel("fraction of round trips at or below x")
     if fallback:
         fig.text(0.01, -0.04, "Dashed, with markers: no histogram side file in the input (older "
-                 "ipcbench): drawn from the reported p50, p90, p99, p99.9 and max only; the "
-                 "points are measured, the lines between them are not: "
-                 + ", ".join(unique(fallback)), fontsize=8)
+                 "ipcbench):\ndrawn from the reported p50, p90, p99, p99.9 and max only; the "
+                 "points are measured, the lines between them are not"
+                 + ("" if set(fallback) >= set(dataset.transports)
+                    else ": " + ", ".join(unique(fallback))), fontsize=8, wrap=True)
     return save(fig, out_dir, "latency_cdf.png")
 
 

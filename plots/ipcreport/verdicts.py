@@ -240,7 +240,9 @@ def speed_verdict(dataset, placement, mechanism, transport, word, lecture_means)
     status, position, checks = judge_word(word, transport, found, values)
     base["position"] = position
     base["comparisons"] = [dict(c.as_dict(), against=o) for o, c in checks]
-    sentence = (f"{transport} at {size} B is in the {position} of {len(found)} "
+    where = (f"{transport} ({cases[transport].bytes} B, ranked among {size} B messages)"
+             if note else f"{transport} at {size} B")
+    sentence = (f"{where} is in the {position} of {len(found)} "
                 f"({', '.join(str(len(t)) for t in found)} transports, fastest first); "
                 + "; ".join(comparison_words(transport, o, c, "ns") for o, c in checks)
                 + (f" ({note})" if note else ""))
