@@ -1,11 +1,15 @@
 #!/usr/bin/python3
-"""Fails (exit 1) when an ipcbench JSON file has an errored case or a corrupt message.
+"""Fails (exit 1) when an ipcbench JSON file has an errored case or a corrupt message, or names a
+histogram side file that is not there.
 
 Usage: check_results.py FILE.json [FILE.json ...]
-Prints, per file, how many cases ran, how many sizes were unsupported (listed in the context,
-not an error) and every errored case with its message.
+Prints, per file, how many cases ran and how many repetitions each had (every repetition is a
+row), how many sizes were unsupported (listed in the context, not an error), whether the file
+carries the transport list (ipcbench_transports) and its histogram side file
+(ipcbench_histograms), and every errored or corrupt case with its message, once per case.
 """
 import json
+import os
 import sys
 
 
@@ -23,18 +27,36 @@ def check(path):
         print(f"{path}: no benchmarks in the file")
         return 1
     problems = 0
+    reported = set()
+    repetitions = {}
     for run in runs:
         name = run.get("name", "?")
+        case = run.get("run_name", name)
+        if run.get("run_type", "iteration") == "aggregate":
+            continue
+        repetitions[case] = repetitions.get(case, 0) + 1
+        if case in reported:
+            continue
         if run.get("error_occurred"):
-            print(f"{path}: ERRORED {name}: {run.get('error_message', '')}")
+            print(f"{path}: ERRORED {case}: {run.get('error_message', '')}")
             problems += 1
+            reported.add(case)
         elif run.get("corrupt", 0):
-            print(f"{path}: CORRUPT {name}: {run['corrupt']:.0f} corrupt messages")
+            print(f"{path}: CORRUPT {case}: {run['corrupt']:.0f} corrupt messages")
             problems += 1
+            reported.add(case)
+    side = context.get("ipcbench_histograms")
+    if side is not None and not os.path.exists(os.path.join(os.path.dirname(path), str(side))):
+        print(f"{path}: MISSING histogram side file {side} (named in ipcbench_histograms)")
+        problems += 1
     unsupported = [k for k in context if k.startswith("unsupported/")]
-    print(f"{path}: {len(runs)} cases, {problems} errored or corrupt, "
-          f"{len(unsupported)} unsupported sizes (listed, not run), "
-          f"build {context.get('ipcbench_build_type', '?')}")
+    counts = sorted(set(repetitions.values())) or [0]
+    reps = str(counts[0]) if len(counts) == 1 else f"{counts[0]}-{counts[-1]}"
+    print(f"{path}: {len(repetitions)} cases x {reps} repetitions, {problems} problems "
+          f"(errored or corrupt cases, missing side file), {len(unsupported)} unsupported sizes "
+          f"(listed, not run), build {context.get('ipcbench_build_type', '?')}, transport list "
+          f"{'present' if 'ipcbench_transports' in context else 'ABSENT (older ipcbench)'}, "
+          f"histograms {side or 'none (older ipcbench)'}")
     return problems
 
 

@@ -9,6 +9,8 @@ packages=(
   libgtest-dev                       # GoogleTest: the tests
   libboost-dev                       # Boost.Interprocess (headers): shared-memory transports
   python3 python3-matplotlib         # the report program, run by /usr/bin/python3
+  python3-scipy                      # its U test (scipy.stats.mannwhitneyu), and compare.py's
+  libbenchmark-tools                 # Google Benchmark's compare.py: scripts/compare-runs.sh
   procps util-linux                  # ps, ipcs: the leak checks
 )
 

@@ -1,8 +1,10 @@
-"""Tests of plots/report.py on small hand-written JSON files in data/ (run by CTest).
+"""Tests of plots/report.py (the package plots/ipcreport/) on small hand-written JSON files in
+data/ (run by CTest).
 
 The command-line tests run the program the way users do (/usr/bin/python3 plots/report.py) and
-check its exit status, its messages and what it writes; the unit tests import it to check how
-names are parsed and which cases are plotted.
+check its exit status, its messages and what it writes; the unit tests import the package to
+check how names are parsed and which cases are plotted. Verdicts are tested as data in
+test_verdicts.py; statistics and histograms in test_stats.py.
 """
 
 import json
@@ -21,7 +23,11 @@ SCALING = ("scaling_fan_in.png", "scaling_fan_out.png", "scaling_pairs.png")
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 sys.path.insert(0, os.path.dirname(HERE))
-import report  # noqa: E402  (the program under test, found next to this folder)
+sys.path.insert(0, HERE)
+import fixtures  # noqa: E402
+from ipcreport import fmt, load, model, pictures  # noqa: E402  (the program under test)
+
+EXIT_BAD_INPUT = 2
 
 
 def data(name):
@@ -132,50 +138,56 @@ class NormalRun(OutputDir):
 
     def test_every_lecture_row_with_transports_has_figure_and_verdict(self):
         rows = lecture_rows(self.text, "different CPUs")
-        for mechanism, _, _, _ in report.LECTURE_ROWS:
+        for mechanism, _, _ in model.LECTURE_TABLE:
             cells = rows[mechanism]
             self.assertNotEqual(cells[3], "none", mechanism)
             self.assertRegex(cells[4], r"µs", mechanism)  # a measured round trip
-            self.assertRegex(cells[8], r"\*\*(holds|does not hold)\*\*", mechanism)
-            self.assertRegex(cells[9], r"\*\*(holds|does not hold)\*\*", mechanism)
+            for cell in (cells[7], cells[8]):
+                self.assertRegex(cell, r"^\*\*(holds|does not hold|inconclusive)\*\*", mechanism)
 
-    def test_speed_verdicts_follow_the_stated_rule(self):
+    def test_variants_are_shown_beside_the_mechanism_the_lecture_means(self):
         rows = lecture_rows(self.text, "different CPUs")
-        # 13 transports: ranks 1-5 fast, 6-9 medium, 10-13 slow.
-        self.assertIn("**holds**: pipe 6.00 µs at 64 B is rank 4/13 (fast)", rows["Pipe"][8])
-        self.assertIn("**does not hold**: signal 9.00 µs at 0 B is rank 7/13 (medium); 1.29x",
-                      rows["Signal"][8])
-        self.assertIn("**does not hold**: fifo 5.30 µs at 64 B is rank 3/13 (fast)",
-                      rows["FIFO queue"][8])
-        # unix_stream is medium but within 10% of the fastest slow transport (unix_dgram).
-        self.assertIn("**holds** (within 10%)", rows["Socket"][8])
-        self.assertIn("0.909x", rows["Socket"][8])
+        self.assertEqual(rows["Shared memory"][3], "sysv_shm, shm_spin (variant)")
+        self.assertIn("shm_spin (variant): **", rows["Shared memory"][7])
+        self.assertIn("threads (baseline, in-process baseline: shown, not ranked)", rows)
 
-    def test_volume_verdicts_follow_the_stated_rule(self):
+    def test_one_repetition_ranks_nothing(self):
+        # The fixture has one repetition of most cases: no speed word can be judged.
         rows = lecture_rows(self.text, "different CPUs")
-        self.assertIn("**holds**", rows["Signal"][9])
-        self.assertIn("(very small)", rows["Signal"][9])
-        self.assertIn("**does not hold**", rows["Semaphore"][9])  # carries 0 B: very small
-        self.assertIn("**holds**", rows["Shared memory"][9])
+        self.assertIn("too few repetitions to rank", rows["Pipe"][7])
+        self.assertTrue(rows["Pipe"][7].startswith("**inconclusive**"))
 
-    def test_median_aggregate_stands_for_repeated_case(self):
+    def test_volume_is_measured_not_declared(self):
+        rows = lecture_rows(self.text, "different CPUs")
+        self.assertIn("the largest message it carried is 0 B", rows["Signal"][8])
+        self.assertTrue(rows["Semaphore"][8].startswith("**does not hold**"))
+
+    def test_median_over_repetitions_stands_for_repeated_case(self):
         rows = lecture_rows(self.text, "different CPUs")
         self.assertIn("pipe 6.00 µs (64 B)", rows["Pipe"][4])  # the median, not the mean 6.07
 
-    def test_claims_carry_measured_evidence(self):
-        self.assertIn("**does not hold**: fifo p50 5.30 µs vs pipe 6.00 µs at 64 B (0.883x)",
-                      self.text)
-        self.assertIn("**holds**: fifo p50 2.50 µs vs pipe 2.00 µs at 64 B (1.25x)", self.text)
-        self.assertIn("1096 of 4096 signals sent coalesced", self.text)
-        self.assertIn("udp: streams lost 12 of 16384 sent", self.text)
-        self.assertIn("the synchronization is 66.7% of the shared-memory round trip", self.text)
-        self.assertIn("tcp p50 20.0 µs vs unix_stream 10.0 µs at 64 B (2.00x)", self.text)
-        self.assertIn("at 1 MiB (>= capacity) the two processes switch 31.0 times", self.text)
+    def test_method_section_states_alpha_threshold_and_repetitions(self):
+        text = section(self.text, "## How the verdicts are decided")
+        for expected in ("Mann-Whitney U", "p < 0.05", "noise threshold", "2.5x",
+                         "fewer than 5 repetitions", "tier", "Like with like"):
+            self.assertIn(expected, text)
+
+    def test_verdicts_json_beside_the_report(self):
+        with open(os.path.join(self.out_dir, "verdicts.json"), encoding="utf-8") as f:
+            verdicts = json.load(f)
+        self.assertTrue(verdicts)
+        for v in verdicts:
+            self.assertLessEqual({"claim", "placement", "status", "evidence"}, set(v))
+            self.assertIn(v["status"], ("holds", "does_not_hold", "inconclusive"))
+            self.assertIsInstance(v["evidence"]["sentence"], str)
+        self.assertEqual({v["placement"] for v in verdicts}, {"different_cpus", "same_cpu"})
+
+    def test_without_side_file_report_says_percentiles_are_row_counters(self):
+        self.assertIn("have no histogram side file", self.text)
 
     def test_absent_transports_say_not_measured(self):
         rows = lecture_rows(self.text, "same CPU")
-        self.assertIn("not measured in this input", rows["Signal"][8])
-        self.assertIn("**not measured in this input** (needs udp)", self.text)
+        self.assertIn("signal: nothing measured at this placement", rows["Signal"][8])
 
     def test_distance_to_hardware_uses_the_floor_measured_next_to_the_case(self):
         # shm_spin's row carries cacheline_p50_ns 120: 300 / 120, not 300 / the Limit row's 150.
@@ -266,11 +278,10 @@ class PatternsRun(unittest.TestCase):
 
     def test_server_claim_per_connected_socket(self):
         text = section(self.text, FAN_IN_HEADING)
-        self.assertIn("- unix_stream: **holds**: one server with one listening socket and one "
-                      "accepted data socket per client served every client in one loop at "
-                      "N = 2, 4 clients; every round trip checked: lost 0", text)
-        self.assertIn("- tcp: **does not hold**: FanIn/tcp/clients:2/bytes:64/iterations:300/"
-                      "manual_time errored: failed client 1: peer made no progress", text)
+        self.assertIn("- unix_stream: **holds**: unix_stream: one server served N = 2, 4 "
+                      "clients in one loop", text)
+        self.assertIn("- tcp: **does not hold**: tcp: FanIn/tcp/clients:2/bytes:64/iterations:300/"
+                      "manual_time: failed client 1: peer made no progress", text)
 
     def test_mailbox_claim_and_delivery_to_the_last(self):
         text = section(self.text, "### FanOut (mailbox): one producer, N consumers "
@@ -279,9 +290,8 @@ class PatternsRun(unittest.TestCase):
                       text)
         self.assertIn("**holds**: one producer delivered every message to each of up to 4 "
                       "consumers over 2 transports (pipe, posix_mq)", text)
-        self.assertIn("pipe 15.0 µs -> 30.0 µs (2.00x)", text)
-        self.assertIn("grows by more than 10% with N for 1 of 2 transports (pipe); the "
-                      "others: posix_mq stays within 10%", text)
+        self.assertIn("pipe 15.0 µs -> 30.0 µs (2.00x) (N = 1 -> 4: too few repetitions "
+                      "to tell)", text)
 
     def test_pairs_table_has_no_verdict(self):
         text = section(self.text, "### Pairs: N independent pairs at once "
@@ -299,11 +309,11 @@ class PatternsRun(unittest.TestCase):
         self.assertIn("| FanOut/tcp/consumers:2/bytes:64/iterations:500/manual_time | different "
                       "CPUs | errored | consumer 1: connection reset |", problems)
         self.assertIn("| FanOut/udp | different CPUs | unsupported |", problems)
-        dataset = report.load_dataset([data("patterns_run.json")])
+        dataset = load.load_dataset([data("patterns_run.json")])
         self.assertEqual([c.params["clients"] for c in
-                          dataset.pattern(report.FAN_IN, "different_cpus", "tcp")], [1])
-        self.assertEqual(dataset.pattern(report.FAN_OUT, "different_cpus", "tcp"), [])
-        self.assertEqual(dataset.pattern_transports(report.FAN_OUT), ["pipe", "posix_mq"])
+                          dataset.pattern(model.FAN_IN, "different_cpus", "tcp")], [1])
+        self.assertEqual(dataset.pattern(model.FAN_OUT, "different_cpus", "tcp"), [])
+        self.assertEqual(dataset.pattern_transports(model.FAN_OUT), ["pipe", "posix_mq"])
 
 
 class PlacementRun(OutputDir):
@@ -327,10 +337,10 @@ class PlacementRun(OutputDir):
         self.assertNotIn("hypervisor", text)  # virtual_machine: no
 
     def test_pattern_rows_without_placement_form_their_own_group(self):
-        dataset = report.load_dataset([data("placement_run.json")])
+        dataset = load.load_dataset([data("placement_run.json")])
         self.assertEqual(dataset.rtt_placements(), ["same_cpu", "same_llc", "different_llc"])
-        self.assertEqual(dataset.pattern_placements, [report.PER_CASE])
-        self.assertNotIn(report.PER_CASE, dataset.placements)  # no lecture table for it
+        self.assertEqual(dataset.pattern_placements, [model.PER_CASE])
+        self.assertNotIn(model.PER_CASE, dataset.placements)  # no lecture table for it
         found = dataset.placement_rtt("pipe", dataset.rtt_placements())
         self.assertEqual({p: c.bytes for p, c in found.items()},
                          {"same_cpu": 64, "same_llc": 64, "different_llc": 64})
@@ -351,8 +361,8 @@ class ErroredAndUnsupported(OutputDir):
         self.assertIn("| Stream/posix_mq/bytes:1048576 | different CPUs | unsupported |", text)
         self.assertIn("| corrupt data | 3 corrupt messages", text)
         rows = lecture_rows(text, "different CPUs")
-        self.assertIn("not measured in this input", rows["FIFO queue"][8])
-        self.assertIn("not measured in this input", rows["Socket"][8])
+        self.assertIn("fifo: no round trip measured at this placement", rows["FIFO queue"][7])
+        self.assertTrue(rows["Socket"][7].startswith("**inconclusive**"))
 
     def test_run_with_nothing_to_plot_still_writes_every_file(self):
         document = load_fixture("errored_unsupported.json")
@@ -388,14 +398,14 @@ class ErroredAndUnsupported(OutputDir):
         self.assertIn("No case ran without error in this group.", text)
 
     def test_only_good_cases_are_selected_for_plots(self):
-        dataset = report.load_dataset([data("errored_unsupported.json")])
+        dataset = load.load_dataset([data("errored_unsupported.json")])
         placement = "different_cpus"
-        self.assertEqual(dataset.select(report.ROUND_TRIP, placement, "fifo"), [])
-        self.assertEqual(dataset.select(report.ROUND_TRIP, placement, "unix_stream"), [])
-        self.assertEqual(dataset.select(report.ROUND_TRIP, placement, "signal"), [])
-        self.assertEqual([c.bytes for c in dataset.select(report.ROUND_TRIP, placement, "pipe")],
+        self.assertEqual(dataset.select(model.ROUND_TRIP, placement, "fifo"), [])
+        self.assertEqual(dataset.select(model.ROUND_TRIP, placement, "unix_stream"), [])
+        self.assertEqual(dataset.select(model.ROUND_TRIP, placement, "signal"), [])
+        self.assertEqual([c.bytes for c in dataset.select(model.ROUND_TRIP, placement, "pipe")],
                          [64])
-        self.assertEqual([t for t, _ in dataset.rtt_ranking(placement)], ["pipe"])
+        self.assertEqual(dataset.transports, ["signal", "pipe", "fifo", "posix_mq", "unix_stream"])
 
 
 class Refusals(OutputDir):
@@ -412,7 +422,7 @@ class Refusals(OutputDir):
     def assert_refused(self, path, *fragments):
         type(self).refused += 1
         result = run_report("--out", os.path.join(self.out, "report"), path)
-        self.assertEqual(result.returncode, report.EXIT_BAD_INPUT, result.stderr)
+        self.assertEqual(result.returncode, EXIT_BAD_INPUT, result.stderr)
         self.assertNotIn("Traceback", result.stderr)
         self.assertIn(path, result.stderr)
         for fragment in fragments:
@@ -477,7 +487,7 @@ class Refusals(OutputDir):
     def test_same_case_in_two_files(self):
         result = run_report("--out", self.out, data("normal_run.json"),
                             data("errored_unsupported.json"))
-        self.assertEqual(result.returncode, report.EXIT_BAD_INPUT)
+        self.assertEqual(result.returncode, EXIT_BAD_INPUT)
         self.assertIn("give one run per placement", result.stderr)
         self.assertNotIn("Traceback", result.stderr)
 
@@ -520,65 +530,99 @@ class Refusals(OutputDir):
             self.assertNotIn("Traceback", result.stderr)
             self.assertIn(args[0], result.stderr)
 
+    def test_file_without_transport_list(self):
+        document = load_fixture("normal_run.json")
+        del document["context"]["ipcbench_transports"]
+        self.assert_refused(self.write_json("old.json", document), "'ipcbench_transports'",
+                            "regenerate")
+
+    def test_malformed_transport_list(self):
+        document = load_fixture("normal_run.json")
+        document["context"]["ipcbench_transports"] = '[{"id": 3}]'
+        self.assert_refused(self.write_json("bad_list.json", document),
+                            "'ipcbench_transports'[0]", "'id'")
+
+    def test_missing_histogram_side_file(self):
+        document = load_fixture("normal_run.json")
+        document["context"]["ipcbench_histograms"] = "absent.json.hist.jsonl"
+        path = self.write_json("with_side.json", document)
+        type(self).refused += 1
+        result = run_report("--out", os.path.join(self.out, "report"), path)
+        self.assertEqual(result.returncode, EXIT_BAD_INPUT, result.stderr)
+        self.assertIn("absent.json.hist.jsonl", result.stderr)
+        self.assertIn("cannot read the histogram file", result.stderr)
+        self.assertNotIn("Traceback", result.stderr)
+
+    def test_malformed_histogram_side_file(self):
+        document = load_fixture("normal_run.json")
+        document["context"]["ipcbench_histograms"] = "run.json.hist.jsonl"
+        line = fixtures.histogram_line(1, "RoundTrip/pipe/bytes:64", [5, 6])
+        for lines, fragment in (
+                (['{"format": "other"}'], "not an 'ipcbench-histograms' version 1 header"),
+                ([json.dumps(fixtures.HEADER), "{not json"], "line 2: not JSON"),
+                ([json.dumps(fixtures.HEADER), json.dumps(dict(line, count=3))],
+                 "the buckets hold 2 samples, not count = 3")):
+            with open(os.path.join(self.out, "run.json.hist.jsonl"), "w", encoding="utf-8") as f:
+                f.write("\n".join(lines) + "\n")
+            path = self.write_json("run.json", document)
+            type(self).refused += 1
+            result = run_report("--out", os.path.join(self.out, "report"), path)
+            self.assertEqual(result.returncode, EXIT_BAD_INPUT, result.stderr)
+            self.assertIn("run.json.hist.jsonl", result.stderr)
+            self.assertIn(fragment, result.stderr)
+            self.assertNotIn("Traceback", result.stderr)
+
+    def test_row_naming_an_absent_histogram(self):
+        document = load_fixture("normal_run.json")
+        document["context"]["ipcbench_histograms"] = "run.json.hist.jsonl"
+        document["benchmarks"][0]["hist_id"] = 77
+        fixtures.write_side_file(os.path.join(self.out, "run.json.hist.jsonl"), [])
+        self.assert_refused(self.write_json("run.json", document), "no histogram with hist_id 77")
+
+    def test_compare_option_is_gone(self):
+        result = run_report("--compare", data("normal_run.json"), data("same_cpu_run.json"),
+                            "--out", self.out)
+        self.assertEqual(result.returncode, 2)
+        self.assertIn("--compare", result.stderr)
+
     def test_no_input_is_a_usage_error(self):
         result = run_report("--out", self.out)
         self.assertEqual(result.returncode, 2)
         self.assertIn("no input", result.stderr)
 
 
-class Compare(OutputDir):
-    """--compare writes B/A ratios per case."""
-
-    def test_ratios_per_case(self):
-        result = run_report("--compare", data("normal_run.json"),
-                            data("errored_unsupported.json"), "--out", self.out)
-        self.assertEqual(result.returncode, 0, result.stderr)
-        text = read_text(os.path.join(self.out, "COMPARE.md"))
-        # pipe 64 B: 6.00 µs in both runs; its stream: 200 MB/s in both.
-        self.assertRegex(text, r"RoundTrip/pipe/bytes:64/\S+ \| RTT p50 \| 6\.00 µs \| "
-                               r"6\.00 µs \| 1\.00x")
-        self.assertIn("not compared: recv(fifo", text)
-        self.assertIn("## Cases in one run only", text)
-
-    def test_compare_refuses_debug_build(self):
-        result = run_report("--compare", data("normal_run.json"), data("debug_build.json"),
-                            "--out", self.out)
-        self.assertEqual(result.returncode, report.EXIT_BAD_INPUT)
-        self.assertIn("debug_build.json", result.stderr)
-
-
 class Names(unittest.TestCase):
     """Benchmark names are parsed tolerantly."""
 
     def test_quick_round_trip(self):
-        self.assertEqual(report.parse_name("RoundTrip/pipe/bytes:64/iterations:2000/manual_time"),
+        self.assertEqual(load.parse_name("RoundTrip/pipe/bytes:64/iterations:2000/manual_time"),
                          ("RoundTrip", "pipe", {"bytes": 64, "iterations": 2000}, None))
 
     def test_short_name_keys_the_context(self):
-        self.assertEqual(report.short_name("FanIn/tcp/clients:2/bytes:64/iterations:300/"
+        self.assertEqual(load.short_name("FanIn/tcp/clients:2/bytes:64/iterations:300/"
                                            "manual_time"), "FanIn/tcp/clients:2/bytes:64")
 
     def test_limit_and_later_kinds(self):
-        self.assertEqual(report.parse_name("Limit/memcpy/bytes:65536")[:3],
+        self.assertEqual(load.parse_name("Limit/memcpy/bytes:65536")[:3],
                          ("Limit", "memcpy", {"bytes": 65536}))
-        self.assertEqual(report.parse_name("FanIn/tcp/clients:4/manual_time")[:3],
+        self.assertEqual(load.parse_name("FanIn/tcp/clients:4/manual_time")[:3],
                          ("FanIn", "tcp", {"clients": 4}))
-        self.assertEqual(report.parse_name("Limit/syscall"), ("Limit", "syscall", {}, None))
+        self.assertEqual(load.parse_name("Limit/syscall"), ("Limit", "syscall", {}, None))
 
     def test_placement_in_name(self):
-        self.assertEqual(report.parse_name("RoundTrip/pipe/bytes:64/placement:smt_sibling")[3],
+        self.assertEqual(load.parse_name("RoundTrip/pipe/bytes:64/placement:smt_sibling")[3],
                          "smt_sibling")
-        self.assertEqual(report.parse_name("RoundTrip/pipe/same_cpu/bytes:64/manual_time")[3],
+        self.assertEqual(load.parse_name("RoundTrip/pipe/same_cpu/bytes:64/manual_time")[3],
                          "same_cpu")
 
     def test_odd_names_do_not_crash(self):
         for name in ("", "/", "Weird", "RoundTrip", "a/b/c:d:e/f"):
-            report.parse_name(name)
+            load.parse_name(name)
 
     def test_run_length_does_not_identify_a_case(self):
-        a = report.Case("RoundTrip", "pipe", {"bytes": 64, "iterations": 2000}, "same_cpu", "a",
+        a = model.Case("RoundTrip", "pipe", {"bytes": 64, "iterations": 2000}, "same_cpu", "a",
                         "n")
-        b = report.Case("RoundTrip", "pipe", {"bytes": 64}, "same_cpu", "b", "n")
+        b = model.Case("RoundTrip", "pipe", {"bytes": 64}, "same_cpu", "b", "n")
         self.assertEqual(a.key(), b.key())
 
 
@@ -586,18 +630,18 @@ class Formatting(unittest.TestCase):
     """Numbers keep three significant digits and their units."""
 
     def test_units(self):
-        self.assertEqual(report.fmt_us(35711), "35.7 µs")
-        self.assertEqual(report.fmt_us(115), "0.115 µs")
-        self.assertEqual(report.fmt_mbps(5262140000), "5262 MB/s")
-        self.assertEqual(report.fmt_bytes(65536), "64 KiB")
-        self.assertEqual(report.fmt_bytes(1000), "1000 B")
-        self.assertEqual(report.fmt_count(16384.0), "16384")
+        self.assertEqual(fmt.fmt_us(35711), "35.7 µs")
+        self.assertEqual(fmt.fmt_us(115), "0.115 µs")
+        self.assertEqual(fmt.fmt_mbps(5262140000), "5262 MB/s")
+        self.assertEqual(fmt.fmt_bytes(65536), "64 KiB")
+        self.assertEqual(fmt.fmt_bytes(1000), "1000 B")
+        self.assertEqual(fmt.fmt_count(16384.0), "16384")
 
     def test_distribution_points_skip_unresolved_percentiles(self):
-        case = report.Case("RoundTrip", "pipe", {"bytes": 64}, "x", "f", "n",
+        case = model.Case("RoundTrip", "pipe", {"bytes": 64}, "x", "f", "n",
                            counters={"p50_ns": 1000, "p90_ns": 2000, "p99_ns": 3000,
                                      "p999_ns": 4000, "max_ns": 5000, "samples": 50})
-        points = report.distribution_points(case)
+        points = pictures.distribution_points(case)
         self.assertEqual([tail for _, tail in points], [0.5, 0.1, 0.02])  # max at 1/50
         self.assertTrue(all(re.match(r"^[0-9.]+$", str(x)) for x, _ in points))
 

@@ -1,0 +1,2 @@
+"""ipcreport: the report program behind plots/report.py (load, model, stats, verdicts,
+pictures, markdown)."""
