@@ -1,8 +1,5 @@
 #include "harness/pair.hpp"
 
-#include <sched.h>
-#include <signal.h>
-#include <sys/resource.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -16,10 +13,10 @@
 
 #include "harness/clock.hpp"
 #include "harness/frame.hpp"
-#include "harness/process.hpp"
+#include "harness/launch.hpp"
 #include "transports/os/private_dir.hpp"
-#include "transports/registry.hpp"
 #include "transports/os/sys_error.hpp"
+#include "transports/registry.hpp"
 
 namespace ipcbench {
 
@@ -41,11 +38,9 @@ namespace {
 
 // What the consumer reports back through shared memory (counts, never message data).
 struct ConsumerReport {
-  std::atomic<std::uint32_t> done{0};  // set just before a normal exit
-  Histogram oneway;
+  Histogram oneway;  // producer -> consumer
   std::uint64_t received = 0, bytes = 0, lost = 0, corrupt = 0, reordered = 0, coalesced = 0;
   std::uint64_t cpu_ns = 0, context_switches = 0;
-  char error[512] = {};
 };
 
 // How the two sides run, agreed before fork().
@@ -61,74 +56,6 @@ struct Plan {
 };
 
 constexpr int kEndRetries = 50;  // times recv_timeout: how long a lost end mark is retried
-
-struct Usage {
-  std::uint64_t cpu_ns = 0, switches = 0;
-};
-
-// The calling process's use, or with `thread` only the calling thread's: with both roles in one
-// process each side counts its own thread, so the sum is not counted twice.
-Usage usage_now(bool thread) {
-  rusage ru{};
-  ::getrusage(thread ? RUSAGE_THREAD : RUSAGE_SELF, &ru);
-  auto ns = [](const timeval& tv) {
-    return static_cast<std::uint64_t>(tv.tv_sec) * 1'000'000'000u +
-           static_cast<std::uint64_t>(tv.tv_usec) * 1000u;
-  };
-  return {ns(ru.ru_utime) + ns(ru.ru_stime),
-          static_cast<std::uint64_t>(ru.ru_nvcsw) + static_cast<std::uint64_t>(ru.ru_nivcsw)};
-}
-
-// Counts sequence numbers as they arrive: gaps are losses, going back is reordering.
-struct SeqTracker {
-  std::uint64_t expected = 0;
-  std::uint64_t lost = 0, reordered = 0;
-  void see(std::uint64_t seq) {
-    if (seq == expected) {
-      ++expected;
-    } else if (seq > expected) {
-      lost += seq - expected;
-      expected = seq + 1;
-    } else {
-      ++reordered;
-      if (lost > 0) --lost;  // counted missing earlier, arrived late
-    }
-  }
-  void end_at(std::uint64_t count) {  // the sender says `count` messages were sent
-    if (count > expected) {
-      lost += count - expected;
-      expected = count;
-    }
-  }
-};
-
-// Thrown by a consumer thread to end early (Fault::Kind::kExit).
-struct ConsumerExit : std::runtime_error {
-  ConsumerExit() : std::runtime_error("consumer thread ended early (injected fault)") {}
-};
-
-void inject_fault(const Plan& plan, std::uint64_t received) {
-  const Fault& fault = plan.fault;
-  if (fault.kind == Fault::Kind::kNone || received != fault.after_messages) return;
-  switch (fault.kind) {
-    case Fault::Kind::kKill:
-      ::raise(SIGKILL);
-      break;
-    case Fault::Kind::kStop:
-      ::raise(SIGSTOP);
-      break;
-    case Fault::Kind::kExit:
-      if (plan.in_process) throw ConsumerExit();
-      ::_exit(7);
-    case Fault::Kind::kHang:
-      while (!interrupted()) std::this_thread::sleep_for(std::chrono::milliseconds(5));
-      throw_if_interrupted("consumer", "injected hang");
-      break;
-    case Fault::Kind::kNone:
-    case Fault::Kind::kDropReply:  // handled where the reply is sent
-      break;
-  }
-}
 
 // ---- consumer (child) ----
 
@@ -174,7 +101,7 @@ void consume_round_trips(Transport& t, const Plan& plan, Framer& framer, Consume
       ++out.received;
       out.bytes += plan.bytes;
     }
-    inject_fault(plan, i + 1);
+    inject_fault(plan.fault, i + 1, plan.in_process);
   }
   const Usage end = usage_now(plan.in_process);
   out.cpu_ns = end.cpu_ns - start.cpu_ns;
@@ -223,7 +150,7 @@ void consume_stream(Transport& t, const Plan& plan, Framer& framer, ConsumerRepo
       }
       ++got_in_batch;
       ++received_total;
-      inject_fault(plan, received_total);
+      inject_fault(plan.fault, received_total, plan.in_process);
     }
     if (timed) {
       out.received += got_in_batch;
@@ -319,31 +246,21 @@ class Producer {
   }
 
  private:
-  // One ping-pong; false if the reply was lost (lossy transports). rtt_ns gets the round trip.
+  // One ping-pong through the suite's one round trip; false if the reply was lost (lossy
+  // transports). rtt_ns gets the round trip; a timed one records the reply's one-way time.
   bool round_trip(std::uint64_t seq, std::uint64_t* rtt_ns) {
-    const std::uint64_t t0 = now_ns();
-    t_.send(framer_.data(seq, t0));
-    while (true) {
-      const Received got = t_.recv(in_);
-      const std::uint64_t t1 = now_ns();
-      if (rtt_ns != nullptr) *rtt_ns = t1 - t0;
-      if (got == Received::kTimeout) return false;
-      if (plan_.payload == Payload::kNothing) return true;
-      const std::uint64_t reply = Framer::seq_of(in_);
-      if (reply < seq) {  // a late reply to a round trip already counted lost
-        if (!plan_.lossy) ++r_.reordered;
-        continue;
-      }
-      if (reply != seq) {
-        ++r_.corrupt;
-        return true;
-      }
-      if (rtt_ns != nullptr && plan_.payload == Payload::kBytes) {
-        r_.oneway.record(t1 - Framer::stamp_of(in_));
-      }
-      if (!framer_.payload_ok(in_, seq)) ++r_.corrupt;
-      return true;
+    RoundTripTimes times;
+    EchoChecks checks;
+    const bool ok = ipcbench::round_trip(
+        framer_, in_, seq, plan_.lossy, [this](std::span<const std::byte> m) { t_.send(m); },
+        [this](std::span<std::byte> m) { return t_.recv(m); }, times, checks);
+    r_.corrupt += checks.corrupt;
+    r_.reordered += checks.reordered;
+    if (rtt_ns != nullptr) {
+      *rtt_ns = times.rtt_ns;
+      if (ok && times.stamped) r_.oneway_up.record(times.oneway_ns);
     }
+    return ok;
   }
 
   void wait_ack(std::uint64_t batch) {
@@ -377,8 +294,8 @@ class Producer {
         return 0;
       }
     }
-    throw_sys_error(ETIMEDOUT, "recv", "ack of end mark (lost " + std::to_string(kEndRetries) +
-                                           " times)");
+    throw_sys_error(ETIMEDOUT, "recv",
+                    "ack of end mark (lost " + std::to_string(kEndRetries) + " times)");
   }
 
   Transport& t_;
@@ -393,16 +310,11 @@ class Producer {
 }  // namespace
 
 PairResult run_pair(const PairConfig& config) {
-  install_signal_handling();
-  set_interrupted(false);
-  const TransportInfo* info = find_transport(config.transport_id);
-  if (info == nullptr) {
-    throw std::invalid_argument("unknown transport '" + config.transport_id +
-                                "' (known: " + known_transport_ids() + ")");
-  }
-  const std::string id(info->id);
-  const Capabilities caps = info->describe();
-  if (auto why = unsupported_reason(caps, config.message_bytes)) throw Unsupported(id + ": " + *why);
+  const Resolved resolved = resolve(config.transport_id, Form::kPair, config.message_bytes);
+  resolved.require();
+  const TransportInfo& info = *resolved.info;
+  const std::string id = resolved.id();
+  const Capabilities& caps = resolved.caps;
   if (config.iterations == 0) throw std::invalid_argument(id + ": iterations must be at least 1");
 
   Plan plan{config.pattern,
@@ -417,8 +329,9 @@ PairResult run_pair(const PairConfig& config) {
             config.fault};
   if (plan.in_process &&
       (config.fault.kind == Fault::Kind::kKill || config.fault.kind == Fault::Kind::kStop)) {
-    throw std::invalid_argument(id + ": a kill or stop fault acts on a process, and the consumer of "
-                                     "an in_process transport is a thread");
+    throw std::invalid_argument(id +
+                                ": a kill or stop fault acts on a process, and the consumer of "
+                                "an in_process transport is a thread");
   }
 
   PairResult result;
@@ -431,87 +344,58 @@ PairResult run_pair(const PairConfig& config) {
     options.tmp_root = config.tmp_root.empty() ? default_tmp_root() : config.tmp_root;
     options.same_cpu = config.cpus.same();
     options.recv_buffer_bytes = config.recv_buffer_bytes;
-    TransportPtr transport = info->make(options);
+    // Declared before the launcher: its peers are ended before the transport is destroyed.
+    TransportPtr transport = info.make(options);
     Framer framer(caps.payload, config.message_bytes);
     SharedRegion<ConsumerReport> report;
     ScopedPin pinned(config.cpus.producer);
     const pid_t parent = ::getpid();
-    auto consume = [&](Framer& own_framer) {
-      pin_to_cpu(config.cpus.consumer);
-      transport->attach(Role::kConsumer, parent);
-      if (plan.pattern == Pattern::kRoundTrip) {
-        consume_round_trips(*transport, plan, own_framer, *report);
-      } else {
-        consume_stream(*transport, plan, own_framer, *report);
-      }
-      report->done.store(1);
-    };
+    Launch launch(id, config.watchdog);
     // An in_process transport's consumer is a thread (a forked copy would share nothing with us).
     // It builds its own Framer: the producer writes headers into the buffers of ours.
-    std::optional<ChildProcess> child;
-    std::optional<PeerThread> thread;
-    if (plan.in_process) {
-      thread.emplace(
-          "consumer",
-          [&] {
-            Framer own(caps.payload, config.message_bytes);
-            consume(own);
-          },
-          report->error, sizeof report->error);
-    } else {
-      child.emplace("consumer", [&] { consume(framer); }, report->error, sizeof report->error);
-    }
-    // Ends the consumer (a process is killed, a thread is told through interrupted()) and says how
-    // it ended; ok is set when it ended normally.
-    auto finish_consumer = [&](bool kill, bool* ok) -> std::string {
-      if (child) {
-        if (kill) child->kill();
-        return child->wait(ok);
-      }
-      if (kill) set_interrupted(true);
-      thread->join(ok);
-      return *ok ? "thread ended" : "thread failed";
-    };
+    const std::size_t consumer = launch.start(
+        "consumer", config.cpus.consumer,
+        [&](Peer& peer) {
+          std::optional<Framer> own;
+          if (plan.in_process) own.emplace(caps.payload, config.message_bytes);
+          Framer& f = own ? *own : framer;
+          transport->attach(Role::kConsumer, parent);
+          if (plan.pattern == Pattern::kRoundTrip) {
+            consume_round_trips(*transport, plan, f, *report);
+          } else {
+            consume_stream(*transport, plan, f, *report);
+          }
+          peer.finish();
+        },
+        plan.in_process ? Launch::Kind::kThread : Launch::Kind::kProcess);
 
     std::atomic<std::uint64_t> progress{0};
-    std::string failure;
-    {
-      std::optional<Watchdog> watchdog;
-      if (child) {
-        watchdog.emplace(child->pid(), "consumer", config.watchdog, &progress, &report->done);
+    const pid_t peer_pid = launch.pid(consumer);
+    const std::string failure = launch.watch(&progress, [&] {
+      transport->attach(Role::kProducer, peer_pid > 0 ? peer_pid : parent);
+      Producer producer(*transport, plan, framer, progress, result, config.before_timing);
+      if (plan.pattern == Pattern::kRoundTrip) {
+        producer.round_trips();
       } else {
-        watchdog.emplace(*thread, "consumer", config.watchdog, &progress, &report->done);
+        producer.stream();
       }
-      try {
-        transport->attach(Role::kProducer, child ? child->pid() : parent);
-        Producer producer(*transport, plan, framer, progress, result, config.before_timing);
-        if (plan.pattern == Pattern::kRoundTrip) {
-          producer.round_trips();
-        } else {
-          producer.stream();
-        }
-      } catch (const std::exception& e) {
-        failure = e.what();
-      }
-      if (watchdog->fired()) failure = watchdog->reason() + " (producer: " + failure + ")";
-    }
-    const std::string who =
-        child ? "consumer[" + std::to_string(child->pid()) + "]" : std::string("consumer thread");
+    });
+    const std::string who = launch.who(consumer);
     if (!failure.empty()) {
-      bool ignored = false;
-      const std::string status = finish_consumer(true, &ignored);
+      const std::string status = launch.end(consumer, true);
       std::string what = failure;
-      if (report->error[0] != '\0') what += "; consumer: " + std::string(report->error);
-      else what += "; " + who + " " + status;
-      throw std::runtime_error(id + ": " + what);
+      if (launch.slot(consumer).error[0] != '\0') {
+        what += "; consumer: " + std::string(launch.slot(consumer).error);
+      } else {
+        what += "; " + status;
+      }
+      launch.fail(what);
     }
-    bool ok = false;
-    const std::string status = finish_consumer(false, &ok);
-    if (!ok) {
-      throw std::runtime_error(id + ": " + who + " " + status +
-                               (report->error[0] ? ": " + std::string(report->error) : ""));
-    }
-    result.oneway.merge(report->oneway);
+    const std::string status = launch.end(consumer, false);
+    if (!status.empty()) launch.fail(status);
+    result.oneway_down.merge(report->oneway);
+    result.oneway.merge(result.oneway_down);
+    result.oneway.merge(result.oneway_up);
     result.received = report->received;
     result.bytes_received = report->bytes;
     result.lost += report->lost;
@@ -523,7 +407,6 @@ PairResult run_pair(const PairConfig& config) {
   } catch (const std::system_error& e) {
     throw std::runtime_error(id + ": " + e.what());
   }
-  set_interrupted(false);
   for (double s : result.iteration_seconds) result.timed_seconds += s;
   result.messages = config.pattern == Pattern::kRoundTrip ? 2 * result.sent : result.sent;
   return result;
