@@ -149,9 +149,11 @@ int main(int argc, char** argv) {
   benchmark::AddCustomContext("ipcbench_profile", o.quick ? "quick" : "full");
   benchmark::AddCustomContext(
       "ipcbench_units",
-      "RoundTrip time and *_ns: round trip (RTT) in ns; oneway_*_ns: one-way "
-      "in ns; bytes_per_second: bytes/s; items_per_second: messages/s "
-      "(RoundTrip: round trips/s, bytes counted both ways)");
+      "RoundTrip time and *_ns: round trip (RTT) in ns; oneway_*_ns: one-way in ns, both "
+      "directions merged; oneway_down_*_ns: producer->consumer; oneway_up_*_ns: "
+      "consumer->producer; bytes_per_second: bytes/s; items_per_second: messages/s (RoundTrip: "
+      "round trips/s, bytes counted both ways); hist_id: this row's lines in the "
+      "ipcbench_histograms file");
   for (const auto& [key, value] : system_context()) benchmark::AddCustomContext(key, value);
   std::string warnings;
   for (const std::string& w : stability_warnings()) {

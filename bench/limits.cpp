@@ -118,7 +118,7 @@ void cacheline_rtt(Publisher& p, const BenchOptions& o) {
   const std::string failure = bounce_line(o.cpus, o.watchdog, iterations, *rtt, &seconds);
   if (!failure.empty()) throw std::runtime_error(failure);
   p.iteration_times(seconds);
-  p.latency(*rtt, "", "cacheline_rtt", "round trip (one cache line bounced)", /*with_mean=*/true);
+  p.latency(*rtt, "", "cacheline_rtt", "round trip", /*with_mean=*/true);
   p.label(o.cpus.same() ? "one CPU: the spinner yields" : "two CPUs");
 }
 

@@ -70,7 +70,7 @@ void register_fan_in(const BenchOptions& o, const std::string& name, const std::
         const double done = static_cast<double>(r.round_trips);
         p.counter("items_per_second", done / seconds);  // round trips/s, all clients together
         p.counter("bytes_per_second", 2.0 * done * static_cast<double>(bytes) / seconds);
-        p.latency(r.rtt, "", "fan_in_rtt", "round trip (one client's, merged over clients)");
+        p.latency(r.rtt, "", "fan_in_rtt", "round trip");
         p.counter("samples", static_cast<double>(r.rtt.count()));
         p.counter("worst_client_p99_ns", static_cast<double>(r.worst_client_p99_ns));
         common_counters(p, r.lost, r.corrupt, r.reordered);
@@ -107,7 +107,7 @@ void register_pairs(const BenchOptions& o, const std::string& name, const std::s
                                    " pairs failed (the others finished): " + r.failures);
         }
         p.spread(r.wall_seconds);
-        p.latency(r.rtt, "", "pairs_rtt", "round trip (one pair's, merged over pairs)");
+        p.latency(r.rtt, "", "pairs_rtt", "round trip");
         p.counter("samples", static_cast<double>(r.rtt.count()));
         p.counter("worst_pair_p99_ns", static_cast<double>(r.worst_p99_ns));
         const double wall = std::max(r.wall_seconds, 1e-12);
@@ -147,7 +147,7 @@ void register_fan_out(const BenchOptions& o, const std::string& name, const std:
         c.watchdog = o.watchdog;
         const FanOutResult r = run_fan_out(c);
         p.iteration_times(r.iteration_seconds);
-        p.latency(r.round, "", "fan_out_round", "round: send to every consumer until the last ack");
+        p.latency(r.round, "", "fan_out_round", "round trip");
         p.latency(r.delivery, "delivery_", "fan_out_delivery", "one-way producer->last consumer");
         p.counter("samples", static_cast<double>(r.round.count()));
         const double secs = std::max(r.timed_seconds, 1e-12);

@@ -121,9 +121,20 @@ TEST(SideFile, EveryRowWithHistogramsMatchesItsLines) {
   std::set<std::string> metrics;
   for (std::size_t i = 1; i < r.lines.size(); ++i)
     metrics.insert(r.lines[i].get<std::string>("metric"));
-  for (const char* m : {"rtt", "oneway_down", "oneway_up", "fan_in_rtt", "fan_out_round",
-                        "fan_out_delivery", "pairs_rtt", "cacheline_rtt"}) {
-    EXPECT_TRUE(metrics.count(m)) << m;
+  const std::map<std::string, std::string> latency = {
+      {"rtt", "round trip"},
+      {"oneway_down", "one-way producer->consumer"},
+      {"oneway_up", "one-way consumer->producer"},
+      {"fan_in_rtt", "round trip"},
+      {"fan_out_round", "round trip"},
+      {"fan_out_delivery", "one-way producer->last consumer"},
+      {"pairs_rtt", "round trip"},
+      {"cacheline_rtt", "round trip"}};
+  for (const auto& [m, words] : latency) EXPECT_TRUE(metrics.count(m)) << m;
+  for (std::size_t i = 1; i < r.lines.size(); ++i) {
+    const std::string m = r.lines[i].get<std::string>("metric");
+    ASSERT_TRUE(latency.count(m)) << m;
+    EXPECT_EQ(r.lines[i].get<std::string>("latency"), latency.at(m)) << m;
   }
   for (const auto& [_, row] : r.json.get_child("benchmarks")) {
     if (row.get<std::string>("name").rfind("RoundTrip/pipe", 0) != 0) continue;
