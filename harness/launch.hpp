@@ -71,22 +71,24 @@ class Launch {
   // and clears interrupted().
   ~Launch();
 
-  enum class Kind { kProcess, kThread };
-  // Starts peer `label` (index = the number started before). Its body runs pinned to `cpu`
-  // (-1: unpinned); an exception is caught, printed "<label>[<pid>]: <what>", copied to its slot
-  // and, for a process, ends it with _exit(3). Throws std::system_error if fork fails.
+  enum class Kind { kProcess, kThread };  // kThread: an in_process transport's peer
+  // What a peer's failure does.
   enum class OnFailure {
     kEndAll,          // its failure ends the run
     kAlone,           // after the barrier its failure is its own (the others go on), and so is a
                       // stall of its slot's progress; see wait_all()
     kAloneUnwatched,  // kAlone, but it watches itself (no stall check: a Pairs runner)
   };
+  // Starts peer `label` (index = the number started before). Its body runs pinned to `cpu`
+  // (-1: unpinned); an exception is caught, printed "<label>[<pid>]: <what>" (a thread:
+  // "<label>[thread]: <what>"), copied to its slot and, for a process, ends it with _exit(3).
+  // Throws std::system_error if fork fails.
   std::size_t start(std::string label, int cpu, std::function<void(Peer&)> body,
                     Kind kind = Kind::kProcess, OnFailure on_failure = OnFailure::kEndAll);
 
   [[nodiscard]] std::size_t size() const noexcept { return peers_.size(); }
-  [[nodiscard]] pid_t pid(
-      std::size_t i) const noexcept;  // the process's (reaped or not); -1: thread
+  // Peer i's process id (also once reaped); -1 for a thread.
+  [[nodiscard]] pid_t pid(std::size_t i) const noexcept;
   [[nodiscard]] LaunchShared& shared() const noexcept { return **shared_; }
   [[nodiscard]] PeerSlot& slot(std::size_t i) const noexcept { return (**shared_).peers[i]; }
   [[nodiscard]] std::string who(std::size_t i) const;  // "consumer[123]", "consumer thread"
