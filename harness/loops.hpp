@@ -1,10 +1,14 @@
 // The loops every pattern shares: the round trip with its sequence and payload checks, the
-// sequence tracker, the injected faults and the CPU accounting.
+// sequence tracker, the injected faults, the CPU accounting, and the pair's echo, stream and
+// producer loops built on them.
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <span>
+#include <vector>
 
 #include "harness/clock.hpp"
 #include "harness/frame.hpp"
@@ -126,5 +130,58 @@ template <typename HistogramOf>
   }
   return worst;
 }
+
+// ---- the pair's loops (RoundTrip and Stream): the consumer's echo and receipt, the producer's
+// round trips and batches ----
+
+enum class Pattern {
+  kRoundTrip,  // ping-pong: the producer (parent) sends, the consumer echoes the whole message
+  kStream,     // the producer sends a batch back to back; the consumer checks all, acks the last
+};
+
+// What the consumer reports back through shared memory (counts, never message data).
+struct ConsumerTally {
+  Histogram oneway;  // producer -> consumer
+  std::uint64_t received = 0, bytes = 0, lost = 0, corrupt = 0, reordered = 0, coalesced = 0;
+  std::uint64_t cpu_ns = 0, context_switches = 0;
+};
+
+// How the two sides of a pair run, agreed before fork().
+struct PairPlan {
+  Pattern pattern;
+  Payload payload;
+  std::size_t bytes;
+  std::uint64_t iterations, warmup, batch;
+  bool lossy;       // receivers time out; ends and acks are retried
+  bool end_mark;    // a coalescing notification transport ends a batch with send_end()
+  bool in_process;  // the consumer is a thread of this process
+  Fault fault;
+};
+
+// The consumer's part (it lives in shared memory when the consumer is a process). Throws what the
+// transport throws; acts out plan.fault.
+void consume_round_trips(Transport& t, const PairPlan& plan, Framer& framer, ConsumerTally& out);
+void consume_stream(Transport& t, const PairPlan& plan, Framer& framer, ConsumerTally& out);
+
+// What the producer measured.
+struct ProducerTally {
+  std::vector<double> iteration_seconds;  // one per timed round trip or stream batch
+  Histogram rtt;                          // round trip, ns
+  Histogram oneway_up;                    // one-way consumer->producer, ns (kBytes replies)
+  std::uint64_t sent = 0, lost = 0, corrupt = 0, reordered = 0;
+  std::uint64_t timed_start_ns = 0, timed_end_ns = 0;  // CLOCK_MONOTONIC
+  double cpu_seconds = 0;                              // the producer's own, over the timed part
+  std::uint64_t context_switches = 0;
+};
+
+// The producer's part: the handshake and warm-up, then `before_timing` (may be empty; may throw),
+// then the timed round trips (or batches), counting `progress` for the watchdog. Throws what the
+// transport throws, and std::system_error naming what timed out or arrived out of protocol.
+void produce_round_trips(Transport& t, const PairPlan& plan, Framer& framer,
+                         std::atomic<std::uint64_t>& progress, ProducerTally& out,
+                         const std::function<void()>& before_timing);
+void produce_stream(Transport& t, const PairPlan& plan, Framer& framer,
+                    std::atomic<std::uint64_t>& progress, ProducerTally& out,
+                    const std::function<void()>& before_timing);
 
 }  // namespace ipcbench

@@ -4,18 +4,14 @@
 
 #include <algorithm>
 #include <atomic>
-#include <cerrno>
-#include <chrono>
+#include <memory>
 #include <optional>
 #include <stdexcept>
 #include <system_error>
-#include <thread>
 
-#include "harness/clock.hpp"
 #include "harness/frame.hpp"
 #include "harness/launch.hpp"
 #include "transports/os/private_dir.hpp"
-#include "transports/os/sys_error.hpp"
 #include "transports/registry.hpp"
 
 namespace ipcbench {
@@ -34,281 +30,6 @@ std::uint64_t default_batch(std::size_t message_bytes) noexcept {
   return std::clamp<std::uint64_t>((4u << 20) / std::max<std::size_t>(message_bytes, 1), 16, 4096);
 }
 
-namespace {
-
-// What the consumer reports back through shared memory (counts, never message data).
-struct ConsumerReport {
-  Histogram oneway;  // producer -> consumer
-  std::uint64_t received = 0, bytes = 0, lost = 0, corrupt = 0, reordered = 0, coalesced = 0;
-  std::uint64_t cpu_ns = 0, context_switches = 0;
-};
-
-// How the two sides run, agreed before fork().
-struct Plan {
-  Pattern pattern;
-  Payload payload;
-  std::size_t bytes;
-  std::uint64_t iterations, warmup, batch;
-  bool lossy;       // receivers time out; ends and acks are retried
-  bool end_mark;    // a coalescing notification transport ends a batch with send_end()
-  bool in_process;  // the consumer is a thread of this process
-  Fault fault;
-};
-
-constexpr int kEndRetries = 50;  // times recv_timeout: how long a lost end mark is retried
-
-// ---- consumer (child) ----
-
-void consume_round_trips(Transport& t, const Plan& plan, Framer& framer, ConsumerReport& out) {
-  std::vector<std::byte> buf(plan.bytes);
-  const std::uint64_t untimed = 1 + plan.warmup;
-  const std::uint64_t total = untimed + plan.iterations;
-  Usage start{};
-  SeqTracker seqs;
-  for (std::uint64_t i = 0; plan.lossy || i < total; ++i) {
-    if (i == untimed) start = usage_now(plan.in_process);
-    const Received got = t.recv(buf);
-    if (got == Received::kTimeout) {
-      --i;  // nothing arrived; the producer retries or ends
-      continue;
-    }
-    const bool timed = i >= untimed;
-    const bool drop =
-        plan.fault.kind == Fault::Kind::kDropReply && i + 1 == plan.fault.after_messages;
-    std::uint64_t seq = 0;
-    if (plan.payload == Payload::kBytes) {
-      seq = Framer::seq_of(buf);
-      if (seq & kEndFlag) {  // lossy transports only: the producer is done
-        t.send(framer.control(kAckFlag, 0, plan.bytes));
-        break;
-      }
-      const std::uint64_t now = now_ns();
-      if (timed) out.oneway.record(now - Framer::stamp_of(buf));
-      Framer::set_stamp(buf, now);
-      if (!drop) t.send(buf);
-    } else if (plan.payload == Payload::kWord) {
-      seq = Framer::seq_of(buf);
-      if (!drop) t.send(buf);
-    } else if (!drop) {
-      t.send(buf);
-    }
-    // Checked after the echo is on its way, so the check overlaps the producer's own.
-    if (plan.payload != Payload::kNothing) {
-      if (timed) seqs.see(seq);
-      if (!framer.payload_ok(buf, seq)) ++out.corrupt;
-    }
-    if (timed) {
-      ++out.received;
-      out.bytes += plan.bytes;
-    }
-    inject_fault(plan.fault, i + 1, plan.in_process);
-  }
-  const Usage end = usage_now(plan.in_process);
-  out.cpu_ns = end.cpu_ns - start.cpu_ns;
-  out.context_switches = end.switches - start.switches;
-  out.reordered = seqs.reordered;
-}
-
-void consume_stream(Transport& t, const Plan& plan, Framer& framer, ConsumerReport& out) {
-  std::vector<std::byte> buf(plan.bytes);
-  const std::uint64_t batches = 1 + plan.iterations;  // batch 0 is the handshake and warm-up
-  Usage start{};
-  SeqTracker seqs;
-  std::uint64_t received_total = 0;
-  // Lossy transports: when the last data message of a batch arrived. The ack carries it, so the
-  // producer stops the clock there rather than after end-mark retries (the receive rate).
-  std::uint64_t last_data_ns = 0, previous_last_data_ns = 0;
-  for (std::uint64_t b = 0; b < batches; ++b) {
-    if (b == 1) {
-      start = usage_now(plan.in_process);
-      seqs = SeqTracker{seqs.expected};
-    }
-    const bool timed = b >= 1;
-    std::uint64_t got_in_batch = 0;
-    previous_last_data_ns = last_data_ns;
-    last_data_ns = 0;
-    while (true) {
-      if (!plan.lossy && !plan.end_mark && got_in_batch == plan.batch) break;
-      const Received got = t.recv(buf);
-      if (got == Received::kTimeout) continue;  // the producer resends its end mark
-      if (got == Received::kEnd) break;         // end_mark transports
-      if (plan.payload != Payload::kNothing) {
-        const std::uint64_t seq = Framer::seq_of(buf);
-        if (seq & kEndFlag) {
-          const std::uint64_t batch = seq & ~kFlagMask;
-          if (batch < b) {  // our ack was lost: the producer asks again
-            const std::uint64_t when = batch + 1 == b ? previous_last_data_ns : 0;
-            t.send(framer.control(kAckFlag | batch, when, framer.ack_bytes()));
-            continue;
-          }
-          seqs.end_at(Framer::stamp_of(buf));
-          break;
-        }
-        if (plan.lossy) last_data_ns = now_ns();
-        seqs.see(seq);
-        if (!framer.payload_ok(buf, seq)) ++out.corrupt;
-      }
-      ++got_in_batch;
-      ++received_total;
-      inject_fault(plan.fault, received_total, plan.in_process);
-    }
-    if (timed) {
-      out.received += got_in_batch;
-      out.bytes += got_in_batch * plan.bytes;
-      if (plan.end_mark && got_in_batch < plan.batch) out.coalesced += plan.batch - got_in_batch;
-    }
-    t.send(framer.control(kAckFlag | b, last_data_ns, framer.ack_bytes()));
-  }
-  const Usage end = usage_now(plan.in_process);
-  out.cpu_ns = end.cpu_ns - start.cpu_ns;
-  out.context_switches = end.switches - start.switches;
-  out.lost = seqs.lost;
-  out.reordered = seqs.reordered;
-}
-
-// ---- producer (parent) ----
-
-class Producer {
- public:
-  Producer(Transport& t, const Plan& plan, Framer& framer, std::atomic<std::uint64_t>& progress,
-           PairResult& result, std::function<void()> before_timing)
-      : t_(t),
-        plan_(plan),
-        framer_(framer),
-        progress_(progress),
-        r_(result),
-        in_(plan.bytes),
-        before_timing_(std::move(before_timing)) {}
-
-  void round_trips() {
-    std::uint64_t seq = 0;
-    for (std::uint64_t i = 0; i < 1 + plan_.warmup; ++i) {  // handshake, then warm-up
-      int tries = 0;
-      while (!round_trip(seq, nullptr)) {
-        if (++tries > kEndRetries) throw_sys_error(ETIMEDOUT, "recv", "handshake reply");
-      }
-      ++seq;
-      progress_.fetch_add(1, std::memory_order_relaxed);
-    }
-    r_.iteration_seconds.reserve(plan_.iterations);
-    if (before_timing_) before_timing_();
-    r_.timed_start_ns = now_ns();
-    const Usage start = usage_now(plan_.in_process);
-    for (std::uint64_t i = 0; i < plan_.iterations; ++i, ++seq) {
-      std::uint64_t rtt = 0;
-      const bool ok = round_trip(seq, &rtt);
-      r_.iteration_seconds.push_back(static_cast<double>(rtt) * 1e-9);
-      if (!ok) {
-        ++r_.lost;
-        continue;
-      }
-      r_.rtt.record(rtt);
-      progress_.store(seq + 1, std::memory_order_relaxed);
-    }
-    r_.timed_end_ns = now_ns();
-    const Usage end = usage_now(plan_.in_process);
-    r_.cpu_seconds = static_cast<double>(end.cpu_ns - start.cpu_ns) * 1e-9;
-    r_.context_switches = end.switches - start.switches;
-    r_.sent = plan_.iterations;
-    if (plan_.lossy) finish_lossy(kEndFlag, plan_.bytes, in_.size());
-  }
-
-  void stream() {
-    std::uint64_t seq = 0;
-    r_.iteration_seconds.reserve(plan_.iterations);
-    Usage start{};
-    for (std::uint64_t b = 0; b < 1 + plan_.iterations; ++b) {
-      if (b == 1) {
-        if (before_timing_) before_timing_();
-        r_.timed_start_ns = now_ns();
-        start = usage_now(plan_.in_process);
-      }
-      const std::uint64_t t0 = now_ns();
-      for (std::uint64_t k = 0; k < plan_.batch; ++k, ++seq) t_.send(framer_.data(seq, t0));
-      std::uint64_t last_receipt = 0;
-      if (plan_.lossy) {
-        last_receipt = finish_lossy(kEndFlag | b, plan_.bytes, framer_.ack_bytes(), seq);
-      } else {
-        if (plan_.end_mark) t_.send_end();
-        wait_ack(b);
-      }
-      // A lossy batch ends when its last datagram was received (the consumer's stamp, same
-      // clock): the end-mark handshake and its retries are not the transport's throughput.
-      const std::uint64_t t1 = last_receipt > t0 ? last_receipt : now_ns();
-      if (b >= 1) r_.iteration_seconds.push_back(static_cast<double>(t1 - t0) * 1e-9);
-      progress_.fetch_add(1, std::memory_order_relaxed);
-    }
-    r_.timed_end_ns = now_ns();
-    const Usage end = usage_now(plan_.in_process);
-    r_.cpu_seconds = static_cast<double>(end.cpu_ns - start.cpu_ns) * 1e-9;
-    r_.context_switches = end.switches - start.switches;
-    r_.sent = plan_.iterations * plan_.batch;
-  }
-
- private:
-  // One ping-pong through the suite's one round trip; false if the reply was lost (lossy
-  // transports). rtt_ns gets the round trip; a timed one records the reply's one-way time.
-  bool round_trip(std::uint64_t seq, std::uint64_t* rtt_ns) {
-    RoundTripTimes times;
-    EchoChecks checks;
-    const bool ok = ipcbench::round_trip(
-        framer_, in_, seq, plan_.lossy, [this](std::span<const std::byte> m) { t_.send(m); },
-        [this](std::span<std::byte> m) { return t_.recv(m); }, times, checks);
-    r_.corrupt += checks.corrupt;
-    r_.reordered += checks.reordered;
-    if (rtt_ns != nullptr) {
-      *rtt_ns = times.rtt_ns;
-      if (ok && times.stamped) r_.oneway_up.record(times.oneway_ns);
-    }
-    return ok;
-  }
-
-  void wait_ack(std::uint64_t batch) {
-    std::span<std::byte> ack(in_.data(), framer_.ack_bytes());
-    if (t_.recv(ack) != Received::kMessage) throw_sys_error(EPROTO, "recv", "ack");
-    if (plan_.payload != Payload::kNothing && Framer::seq_of(ack) != (kAckFlag | batch)) {
-      throw_sys_error(EPROTO, "recv", "ack of batch " + std::to_string(batch));
-    }
-  }
-
-  // Sends an end mark until its ack arrives (a lost datagram is retried, never waited on forever)
-  // and returns the ack's argument. If the consumer is already gone after a first try (it acked
-  // the last end mark and exited, and that ack was lost: the port now refuses), returns 0; the
-  // consumer's exit status, checked by run_pair, tells whether it ended well.
-  std::uint64_t finish_lossy(std::uint64_t mark, std::size_t mark_bytes, std::size_t ack_bytes,
-                             std::uint64_t arg = 0) {
-    const std::uint64_t want = kAckFlag | (mark & ~kFlagMask);
-    for (int tries = 0; tries < kEndRetries; ++tries) {
-      try {
-        t_.send(framer_.control(mark, arg, mark_bytes));
-        while (true) {
-          std::span<std::byte> slot(in_.data(), ack_bytes);
-          const Received got = t_.recv(slot);
-          if (got == Received::kTimeout) break;
-          const std::uint64_t seq = Framer::seq_of(slot);
-          if (seq == want) return Framer::stamp_of(slot);
-          // a late echo or an old ack: keep waiting
-        }
-      } catch (const std::system_error& e) {
-        if (tries == 0 || e.code().value() != ECONNREFUSED) throw;
-        return 0;
-      }
-    }
-    throw_sys_error(ETIMEDOUT, "recv",
-                    "ack of end mark (lost " + std::to_string(kEndRetries) + " times)");
-  }
-
-  Transport& t_;
-  const Plan& plan_;
-  Framer& framer_;
-  std::atomic<std::uint64_t>& progress_;
-  PairResult& r_;
-  std::vector<std::byte> in_;
-  std::function<void()> before_timing_;
-};
-
-}  // namespace
-
 PairResult run_pair(const PairConfig& config) {
   const Resolved resolved = resolve(config.transport_id, Form::kPair, config.message_bytes);
   resolved.require();
@@ -317,16 +38,16 @@ PairResult run_pair(const PairConfig& config) {
   const Capabilities& caps = resolved.caps;
   if (config.iterations == 0) throw std::invalid_argument(id + ": iterations must be at least 1");
 
-  Plan plan{config.pattern,
-            caps.payload,
-            config.message_bytes,
-            config.iterations,
-            config.warmup ? config.warmup : default_warmup(config.message_bytes),
-            config.batch ? config.batch : default_batch(config.message_bytes),
-            caps.may_lose,
-            caps.may_coalesce && caps.payload == Payload::kNothing,
-            caps.in_process,
-            config.fault};
+  PairPlan plan{config.pattern,
+                caps.payload,
+                config.message_bytes,
+                config.iterations,
+                config.warmup ? config.warmup : default_warmup(config.message_bytes),
+                config.batch ? config.batch : default_batch(config.message_bytes),
+                caps.may_lose,
+                caps.may_coalesce && caps.payload == Payload::kNothing,
+                caps.in_process,
+                config.fault};
   if (plan.in_process &&
       (config.fault.kind == Fault::Kind::kKill || config.fault.kind == Fault::Kind::kStop)) {
     throw std::invalid_argument(id +
@@ -347,7 +68,7 @@ PairResult run_pair(const PairConfig& config) {
     // Declared before the launcher: its peers are ended before the transport is destroyed.
     TransportPtr transport = info.make(options);
     Framer framer(caps.payload, config.message_bytes);
-    SharedRegion<ConsumerReport> report;
+    SharedRegion<ConsumerTally> report;
     ScopedPin pinned(config.cpus.producer);
     const pid_t parent = ::getpid();
     Launch launch(id, config.watchdog);
@@ -370,17 +91,16 @@ PairResult run_pair(const PairConfig& config) {
         plan.in_process ? Launch::Kind::kThread : Launch::Kind::kProcess);
 
     std::atomic<std::uint64_t> progress{0};
+    auto tally = std::make_unique<ProducerTally>();
     const pid_t peer_pid = launch.pid(consumer);
     const std::string failure = launch.watch(&progress, [&] {
       transport->attach(Role::kProducer, peer_pid > 0 ? peer_pid : parent);
-      Producer producer(*transport, plan, framer, progress, result, config.before_timing);
       if (plan.pattern == Pattern::kRoundTrip) {
-        producer.round_trips();
+        produce_round_trips(*transport, plan, framer, progress, *tally, config.before_timing);
       } else {
-        producer.stream();
+        produce_stream(*transport, plan, framer, progress, *tally, config.before_timing);
       }
     });
-    const std::string who = launch.who(consumer);
     if (!failure.empty()) {
       const std::string status = launch.end(consumer, true);
       std::string what = failure;
@@ -393,6 +113,17 @@ PairResult run_pair(const PairConfig& config) {
     }
     const std::string status = launch.end(consumer, false);
     if (!status.empty()) launch.fail(status);
+    result.iteration_seconds = std::move(tally->iteration_seconds);
+    result.rtt = tally->rtt;
+    result.oneway_up = tally->oneway_up;
+    result.sent = tally->sent;
+    result.lost = tally->lost;
+    result.corrupt = tally->corrupt;
+    result.reordered = tally->reordered;
+    result.timed_start_ns = tally->timed_start_ns;
+    result.timed_end_ns = tally->timed_end_ns;
+    result.cpu_seconds = tally->cpu_seconds;
+    result.context_switches = tally->context_switches;
     result.oneway_down.merge(report->oneway);
     result.oneway.merge(result.oneway_down);
     result.oneway.merge(result.oneway_up);

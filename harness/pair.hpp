@@ -20,10 +20,6 @@
 
 namespace ipcbench {
 
-enum class Pattern {
-  kRoundTrip,  // ping-pong: the producer (parent) sends, the consumer echoes the whole message
-  kStream,     // the producer sends a batch back to back; the consumer checks all, acks the last
-};
 [[nodiscard]] std::string_view pattern_name(Pattern pattern) noexcept;  // "RoundTrip", "Stream"
 
 struct PairConfig {

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <ostream>
 #include <string>
 #include <tuple>
 #include <vector>
@@ -23,6 +24,13 @@ constexpr std::size_t kPeers = 2;
 constexpr std::size_t kBytes = 64;
 
 using Case = std::tuple<std::string, Form>;
+
+}  // namespace
+
+// Names the form in test output ("fan_in"), not its bytes.
+void PrintTo(Form form, std::ostream* os) { *os << form_name(form); }
+
+namespace {
 
 std::vector<Case> every_case() {
   std::vector<Case> cases;
