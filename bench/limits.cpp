@@ -10,12 +10,14 @@
 #include <cstdint>
 #include <cstring>
 #include <memory>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
+#include "bench/cases.hpp"
 #include "harness/clock.hpp"
 #include "harness/histogram.hpp"
-#include "harness/process.hpp"
+#include "harness/launch.hpp"
 #include "transports/os/shm_wait.hpp"
 #include "transports/os/sys_error.hpp"
 
@@ -44,8 +46,6 @@ class PinFor {
 struct Bounce {
   static_assert(std::atomic<std::uint64_t>::is_always_lock_free);
   alignas(kFalseSharingBytes) std::atomic<std::uint64_t> line{0};
-  alignas(kFalseSharingBytes) std::atomic<std::uint32_t> done{0};
-  char error[256] = {};
 };
 // The parent writes odd values, the peer answers with value + 1; this odd value stops the peer.
 constexpr std::uint64_t kStop = UINT64_MAX;
@@ -73,80 +73,53 @@ std::uint64_t wait_for(const std::atomic<std::uint64_t>& line, std::uint64_t wan
 // or what failed.
 std::string bounce_line(const CpuPair& cpus, std::chrono::milliseconds watchdog_after,
                         std::uint64_t iterations, Histogram& rtt, std::vector<double>* seconds) {
-  install_signal_handling();
-  set_interrupted(false);
   const bool yield = cpus.same();
   std::string failure;
   try {
     SharedRegion<Bounce> bounce;
     PinFor pinned(cpus.producer);
-    ChildProcess peer(
-        "cacheline peer",
-        [&] {
-          pin_to_cpu(cpus.consumer);
-          for (std::uint64_t want = 1;; want += 2) {
-            if (wait_for(bounce->line, want, yield) == kStop) break;
-            bounce->line.store(want + 1, std::memory_order_release);
-          }
-          bounce->done.store(1);
-        },
-        bounce->error, sizeof bounce->error);
-    std::atomic<std::uint64_t> progress{0};
-    {
-      Watchdog watchdog(peer.pid(), "cacheline peer", watchdog_after, &progress, &bounce->done);
-      try {
-        std::uint64_t value = 1;
-        for (std::uint64_t i = 0; i < kBounceWarmup + iterations; ++i, value += 2) {
-          const std::uint64_t t0 = now_ns();
-          bounce->line.store(value, std::memory_order_release);
-          (void)wait_for(bounce->line, value + 1, yield);
-          const std::uint64_t t1 = now_ns();
-          if (i >= kBounceWarmup) {
-            rtt.record(t1 - t0);
-            if (seconds != nullptr) seconds->push_back(static_cast<double>(t1 - t0) * 1e-9);
-          }
-          progress.store(i + 1, std::memory_order_relaxed);
-        }
-        bounce->line.store(kStop, std::memory_order_release);
-      } catch (const std::exception& e) {
-        failure = e.what();
+    Launch launch("Limit/cacheline_rtt", watchdog_after);
+    launch.start("cacheline peer", cpus.consumer, [&](Peer& peer) {
+      for (std::uint64_t want = 1;; want += 2) {
+        if (wait_for(bounce->line, want, yield) == kStop) break;
+        bounce->line.store(want + 1, std::memory_order_release);
       }
-      if (watchdog.fired()) failure = watchdog.reason() + " (" + failure + ")";
-    }
-    if (!failure.empty()) peer.kill();
-    bool ok = false;
-    const std::string status = peer.wait(&ok);
-    if (failure.empty() && !ok) failure = "cacheline peer " + status + ": " + bounce->error;
+      peer.finish();
+    });
+    std::atomic<std::uint64_t> progress{0};
+    failure = launch.watch(&progress, [&] {
+      std::uint64_t value = 1;
+      for (std::uint64_t i = 0; i < kBounceWarmup + iterations; ++i, value += 2) {
+        const std::uint64_t t0 = now_ns();
+        bounce->line.store(value, std::memory_order_release);
+        (void)wait_for(bounce->line, value + 1, yield);
+        const std::uint64_t t1 = now_ns();
+        if (i >= kBounceWarmup) {
+          rtt.record(t1 - t0);
+          if (seconds != nullptr) seconds->push_back(static_cast<double>(t1 - t0) * 1e-9);
+        }
+        progress.store(i + 1, std::memory_order_relaxed);
+      }
+      bounce->line.store(kStop, std::memory_order_release);
+    });
+    const std::string ended = launch.end(0, !failure.empty());
+    if (failure.empty()) failure = ended;
   } catch (const std::exception& e) {
     failure = e.what();
   }
-  set_interrupted(false);
   return failure;
 }
 
-void cacheline_rtt(benchmark::State& state, const BenchOptions& o) {
-  const auto iterations = static_cast<std::uint64_t>(state.max_iterations);
+void cacheline_rtt(Publisher& p, const BenchOptions& o) {
+  const auto iterations = static_cast<std::uint64_t>(p.state().max_iterations);
   auto rtt = std::make_unique<Histogram>();
   std::vector<double> seconds;
   seconds.reserve(iterations);
   const std::string failure = bounce_line(o.cpus, o.watchdog, iterations, *rtt, &seconds);
-  if (!failure.empty()) {
-    state.SkipWithError(failure.c_str());
-    for (auto _ : state) {
-    }
-    return;
-  }
-  std::size_t i = 0;
-  for (auto _ : state) state.SetIterationTime(seconds[i++]);
-  auto& c = state.counters;
-  c["p50_ns"] = static_cast<double>(rtt->percentile(50));
-  c["p90_ns"] = static_cast<double>(rtt->percentile(90));
-  c["p99_ns"] = static_cast<double>(rtt->percentile(99));
-  c["p999_ns"] = static_cast<double>(rtt->percentile(99.9));
-  c["max_ns"] = static_cast<double>(rtt->max());
-  c["mean_ns"] = rtt->mean();
-  c["samples"] = static_cast<double>(rtt->count());
-  state.SetLabel(o.cpus.same() ? "one CPU: the spinner yields" : "two CPUs");
+  if (!failure.empty()) throw std::runtime_error(failure);
+  p.iteration_times(seconds);
+  p.latency(*rtt, "", "cacheline_rtt", "round trip", /*with_mean=*/true);
+  p.label(o.cpus.same() ? "one CPU: the spinner yields" : "two CPUs");
 }
 
 // Single-thread copy bandwidth between two buffers of `bytes`, both written beforehand (no page
@@ -190,31 +163,24 @@ double cacheline_rtt_p50_now(const CpuPair& cpus, std::chrono::milliseconds watc
 }
 
 void register_limit_benchmarks(const BenchOptions& o) {
-  auto* rtt = benchmark::RegisterBenchmark(
-      "Limit/cacheline_rtt", [o](benchmark::State& state) { cacheline_rtt(state, o); });
-  rtt->UseManualTime()->Unit(benchmark::kMicrosecond);
   // Like a 64-byte RoundTrip in --quick: enough samples for p99.9.
-  if (o.quick) rtt->Iterations(2000);
-
+  register_case(
+      "Limit/cacheline_rtt", [o](Publisher& p) { cacheline_rtt(p, o); }, benchmark::kMicrosecond,
+      o.quick ? 2000 : 0);
   for (std::size_t bytes : o.sizes) {
-    const std::string name = "Limit/memcpy/bytes:" + std::to_string(bytes);
     const int cpu = o.cpus.producer;
-    auto* b = benchmark::RegisterBenchmark(name.c_str(), [bytes, cpu](benchmark::State& state) {
-      memcpy_bandwidth(state, bytes, cpu);
-    });
-    b->UseRealTime()->Unit(benchmark::kNanosecond);
     // About 64 MiB copied per size in --quick.
-    if (o.quick) {
-      b->Iterations(static_cast<benchmark::IterationCount>(
-          std::clamp<std::size_t>((std::size_t{64} << 20) / bytes, 64, 1'000'000)));
-    }
+    const std::uint64_t quick =
+        std::clamp<std::size_t>((std::size_t{64} << 20) / bytes, 64, 1'000'000);
+    register_case(
+        "Limit/memcpy/bytes:" + std::to_string(bytes),
+        [bytes, cpu](Publisher& p) { memcpy_bandwidth(p.state(), bytes, cpu); },
+        benchmark::kNanosecond, o.quick ? quick : 0, /*manual_time=*/false);
   }
-
   const int cpu = o.cpus.producer;
-  auto* sys = benchmark::RegisterBenchmark(
-      "Limit/syscall", [cpu](benchmark::State& state) { syscall_cost(state, cpu); });
-  sys->UseRealTime()->Unit(benchmark::kNanosecond);
-  if (o.quick) sys->Iterations(100'000);
+  register_case(
+      "Limit/syscall", [cpu](Publisher& p) { syscall_cost(p.state(), cpu); },
+      benchmark::kNanosecond, o.quick ? 100'000 : 0, /*manual_time=*/false);
 }
 
 }  // namespace ipcbench

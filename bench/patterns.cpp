@@ -1,171 +1,222 @@
 #include "bench/patterns.hpp"
 
-#include <benchmark/benchmark.h>
-
 #include <algorithm>
+#include <string>
+#include <vector>
 
-#include "harness/frame.hpp"
-#include "harness/multi.hpp"
-#include "harness/pair.hpp"
+#include "bench/cases.hpp"
+#include "harness/fan_in.hpp"
+#include "harness/fan_out.hpp"
+#include "harness/pairs.hpp"
 #include "transports/registry.hpp"
 
 namespace ipcbench {
 namespace {
 
-constexpr std::size_t kPatternBytes = 64;  // the patterns run at one small size
+constexpr std::size_t kPatternBytes = 64;  // small messages: the pattern, not copying, dominates
 
-void set_latency_counters(benchmark::State& state, const Histogram& h, const std::string& prefix) {
-  state.counters[prefix + "p50_ns"] = static_cast<double>(h.percentile(50));
-  state.counters[prefix + "p90_ns"] = static_cast<double>(h.percentile(90));
-  state.counters[prefix + "p99_ns"] = static_cast<double>(h.percentile(99));
-  state.counters[prefix + "p999_ns"] = static_cast<double>(h.percentile(99.9));
-  state.counters[prefix + "max_ns"] = static_cast<double>(h.max());
+// Registers `name` when resolve() runs it; records why not otherwise (the form once, as
+// "<Pattern>/<id>", or this size). True when registered.
+bool resolvable(const std::string& pattern, const std::string& name, const Resolved& r,
+                bool& form_recorded) {
+  if (r.runs()) return true;
+  if (!form_support(*r.info, r.form).supported) {
+    if (!form_recorded) record_unsupported(pattern + "/" + r.id(), r.unsupported);
+    form_recorded = true;
+    return false;
+  }
+  record_unsupported(name, r.unsupported);
+  return false;
 }
 
-// Google Benchmark wants one time per iteration; these patterns measure a wall time over all of
-// them, so every iteration gets its share.
-void spread_time(benchmark::State& state, double seconds) {
-  const double each = seconds / static_cast<double>(std::max<benchmark::IterationCount>(state.max_iterations, 1));
-  for (auto _ : state) state.SetIterationTime(each);
+void common_counters(Publisher& p, std::uint64_t lost, std::uint64_t corrupt,
+                     std::uint64_t reordered) {
+  p.counter("lost", static_cast<double>(lost));
+  p.counter("corrupt", static_cast<double>(corrupt));
+  p.counter("reordered", static_cast<double>(reordered));
 }
 
-void register_pairs(const BenchOptions& o, const std::string& id, std::size_t bytes,
-                    std::size_t n) {
-  const std::string name = "Pairs/" + id + "/pairs:" + std::to_string(n) + "/bytes:" +
-                           std::to_string(bytes);
-  auto* b = benchmark::RegisterBenchmark(name.c_str(), [=](benchmark::State& state) {
-    PairsConfig c;
-    c.transport_id = id;
-    c.message_bytes = bytes;
-    c.pairs = n;
-    c.iterations = static_cast<std::uint64_t>(state.max_iterations);
-    const std::vector<int> cpus = pattern_cpus(o);
-    for (std::size_t i = 0; i < n; ++i) {
-      c.cpus.push_back({cpus[(2 * i) % cpus.size()], cpus[(2 * i + 1) % cpus.size()]});
-    }
-    c.watchdog = o.watchdog;
-    try {
-      const PairsResult r = run_pairs(c);
-      if (r.failed > 0) {
-        state.SkipWithError((std::to_string(r.failed) + " of " + std::to_string(n) +
-                             " pairs failed (the others finished): " + r.failures).c_str());
-        for (auto _ : state) {
+// ---- FanIn ----
+
+// Timed round trips per client: about 20000 in all (so the merged p99.9 rests on enough samples),
+// at least 1000 per client for its own p99. --quick: fixed and small.
+std::uint64_t fan_in_iterations(bool quick, std::size_t clients) {
+  if (quick) return 300;
+  return std::max<std::uint64_t>(20000 / clients, 1000);
+}
+
+void register_fan_in(const BenchOptions& o, const std::string& name, const std::string& id,
+                     std::size_t clients, std::size_t bytes) {
+  // The server on the first pattern CPU, the clients round-robin over them (see pattern_cpus).
+  const std::vector<int> cpus = pattern_cpus(o);
+  benchmark::AddCustomContext("ipcbench_placement/" + name, fan_in_placement(cpus, clients));
+  const std::uint64_t iterations = fan_in_iterations(o.quick, clients);
+  // Fixed iterations: each call forks N + 1 processes, so Google Benchmark's search is not wanted.
+  register_case(
+      name,
+      [=](Publisher& p) {
+        FanInConfig config;
+        config.transport_id = id;
+        config.message_bytes = bytes;
+        config.clients = clients;
+        config.iterations = iterations;
+        config.cpus = cpus;
+        config.watchdog = o.watchdog;
+        const FanInResult r = run_fan_in(config);
+        // The others finished, but a row with a failed client is not a measurement.
+        if (!r.failed_clients.empty()) throw std::runtime_error("failed " + r.failures);
+        p.spread(r.wall_seconds);  // every iteration its share: wall time / round trips per client
+        const double seconds = r.wall_seconds > 0 ? r.wall_seconds : 1e-300;
+        const double done = static_cast<double>(r.round_trips);
+        p.counter("items_per_second", done / seconds);  // round trips/s, all clients together
+        p.counter("bytes_per_second", 2.0 * done * static_cast<double>(bytes) / seconds);
+        p.latency(r.rtt, "", "fan_in_rtt", "round trip");
+        p.counter("samples", static_cast<double>(r.rtt.count()));
+        p.counter("worst_client_p99_ns", static_cast<double>(r.worst_client_p99_ns));
+        common_counters(p, r.lost, r.corrupt, r.reordered);
+        p.counter("failed_clients", static_cast<double>(r.failed_clients.size()));
+        p.counter("clients", static_cast<double>(clients));
+        std::string label = "checks=seq+payload";
+        if (r.lost > 0) label += " lost=" + std::to_string(r.lost);
+        if (r.corrupt > 0) label += " CORRUPT=" + std::to_string(r.corrupt);
+        p.label(label);
+      },
+      benchmark::kMicrosecond, iterations);
+}
+
+// ---- Pairs ----
+
+void register_pairs(const BenchOptions& o, const std::string& name, const std::string& id,
+                    std::size_t bytes, std::size_t n) {
+  register_case(
+      name,
+      [=](Publisher& p) {
+        PairsConfig c;
+        c.transport_id = id;
+        c.message_bytes = bytes;
+        c.pairs = n;
+        c.iterations = static_cast<std::uint64_t>(p.state().max_iterations);
+        const std::vector<int> cpus = pattern_cpus(o);
+        for (std::size_t i = 0; i < n; ++i) {
+          c.cpus.push_back({cpus[(2 * i) % cpus.size()], cpus[(2 * i + 1) % cpus.size()]});
         }
-        return;
-      }
-      spread_time(state, r.wall_seconds);
-      set_latency_counters(state, r.rtt, "");
-      state.counters["worst_pair_p99_ns"] = static_cast<double>(r.worst_p99_ns);
-      const double wall = std::max(r.wall_seconds, 1e-12);
-      state.counters["items_per_second"] = static_cast<double>(r.round_trips) / wall;
-      state.counters["bytes_per_second"] =
-          2.0 * static_cast<double>(r.round_trips) * static_cast<double>(bytes) / wall;
-      state.counters["pairs"] = static_cast<double>(n);
-      state.counters["lost"] = static_cast<double>(r.lost);
-      state.counters["corrupt"] = static_cast<double>(r.corrupt);
-      state.counters["reordered"] = static_cast<double>(r.reordered);
-      const double msgs = std::max(2.0 * static_cast<double>(r.round_trips), 1.0);
-      state.counters["cpu_ns_per_msg"] = r.cpu_seconds * 1e9 / msgs;
-      state.counters["ctx_switches_per_msg"] = static_cast<double>(r.context_switches) / msgs;
-      std::string where;
-      for (const std::string& p : r.placement) where += (where.empty() ? "" : ", ") + p;
-      state.SetLabel(where);
-    } catch (const std::exception& e) {
-      state.SkipWithError(e.what());
-      for (auto _ : state) {
-      }
-    }
-  });
-  b->UseManualTime()->Unit(benchmark::kMicrosecond);
-  if (o.quick) b->Iterations(500);
+        c.watchdog = o.watchdog;
+        const PairsResult r = run_pairs(c);
+        if (r.failed > 0) {
+          throw std::runtime_error(std::to_string(r.failed) + " of " + std::to_string(n) +
+                                   " pairs failed (the others finished): " + r.failures);
+        }
+        p.spread(r.wall_seconds);
+        p.latency(r.rtt, "", "pairs_rtt", "round trip");
+        p.counter("samples", static_cast<double>(r.rtt.count()));
+        p.counter("worst_pair_p99_ns", static_cast<double>(r.worst_p99_ns));
+        const double wall = std::max(r.wall_seconds, 1e-12);
+        p.counter("items_per_second", static_cast<double>(r.round_trips) / wall);
+        p.counter("bytes_per_second",
+                  2.0 * static_cast<double>(r.round_trips) * static_cast<double>(bytes) / wall);
+        p.counter("pairs", static_cast<double>(n));
+        common_counters(p, r.lost, r.corrupt, r.reordered);
+        const double msgs = std::max(2.0 * static_cast<double>(r.round_trips), 1.0);
+        p.counter("cpu_ns_per_msg", r.cpu_seconds * 1e9 / msgs);
+        p.counter("ctx_switches_per_msg", static_cast<double>(r.context_switches) / msgs);
+        std::string where;
+        for (const std::string& s : r.placement) where += (where.empty() ? "" : ", ") + s;
+        p.label(where);
+      },
+      benchmark::kMicrosecond, o.quick ? 500 : 0);
 }
 
-void register_fan_out(const BenchOptions& o, const std::string& id, std::size_t n) {
-  const std::string name = "FanOut/" + id + "/consumers:" + std::to_string(n) + "/bytes:" +
-                           std::to_string(kPatternBytes);
-  auto* b = benchmark::RegisterBenchmark(name.c_str(), [=](benchmark::State& state) {
-    FanOutConfig c;
-    c.transport_id = id;
-    c.message_bytes = kPatternBytes;
-    c.consumers = n;
-    c.iterations = static_cast<std::uint64_t>(state.max_iterations);
-    const std::vector<int> cpus = pattern_cpus(o);
-    c.producer_cpu = cpus[0];
-    // Consumers start on the CPU after the producer's, round-robin.
-    for (std::size_t i = 0; i < cpus.size(); ++i) c.consumer_cpus.push_back(cpus[(i + 1) % cpus.size()]);
-    c.watchdog = o.watchdog;
-    try {
-      const FanOutResult r = run_fan_out(c);
-      std::size_t i = 0;
-      for (auto _ : state) state.SetIterationTime(r.iteration_seconds[i++]);
-      set_latency_counters(state, r.round, "");
-      set_latency_counters(state, r.delivery, "delivery_");
-      const double secs = std::max(r.timed_seconds, 1e-12);
-      state.counters["items_per_second"] = static_cast<double>(r.delivered) / secs;
-      state.counters["bytes_per_second"] =
-          static_cast<double>(r.delivered) * static_cast<double>(kPatternBytes) / secs;
-      state.counters["consumers"] = static_cast<double>(n);
-      state.counters["lost"] = static_cast<double>(r.lost);
-      state.counters["corrupt"] = static_cast<double>(r.corrupt);
-      state.counters["reordered"] = static_cast<double>(r.reordered);
-      const double msgs = std::max(static_cast<double>(r.delivered), 1.0);
-      state.counters["cpu_ns_per_msg"] = r.cpu_seconds * 1e9 / msgs;
-      state.counters["ctx_switches_per_msg"] = static_cast<double>(r.context_switches) / msgs;
-      std::string where = "producer cpu" + std::to_string(c.producer_cpu) + ", consumers";
-      for (std::size_t k = 0; k < n; ++k) {
-        where += " cpu" + std::to_string(c.consumer_cpus[k % c.consumer_cpus.size()]);
-      }
-      state.SetLabel(where + "; " + r.design + "; delivery_* = one-way to the last consumer");
-    } catch (const std::exception& e) {
-      state.SkipWithError(e.what());
-      for (auto _ : state) {
-      }
-    }
-  });
-  b->UseManualTime()->Unit(benchmark::kMicrosecond);
-  if (o.quick) b->Iterations(500);
+// ---- FanOut ----
+
+void register_fan_out(const BenchOptions& o, const std::string& name, const std::string& id,
+                      std::size_t bytes, std::size_t n) {
+  register_case(
+      name,
+      [=](Publisher& p) {
+        FanOutConfig c;
+        c.transport_id = id;
+        c.message_bytes = bytes;
+        c.consumers = n;
+        c.iterations = static_cast<std::uint64_t>(p.state().max_iterations);
+        const std::vector<int> cpus = pattern_cpus(o);
+        c.producer_cpu = cpus[0];
+        // Consumers start on the CPU after the producer's, round-robin.
+        for (std::size_t i = 0; i < cpus.size(); ++i) {
+          c.consumer_cpus.push_back(cpus[(i + 1) % cpus.size()]);
+        }
+        c.watchdog = o.watchdog;
+        const FanOutResult r = run_fan_out(c);
+        p.iteration_times(r.iteration_seconds);
+        p.latency(r.round, "", "fan_out_round", "round trip");
+        p.latency(r.delivery, "delivery_", "fan_out_delivery", "one-way producer->last consumer");
+        p.counter("samples", static_cast<double>(r.round.count()));
+        const double secs = std::max(r.timed_seconds, 1e-12);
+        p.counter("items_per_second", static_cast<double>(r.delivered) / secs);
+        p.counter("bytes_per_second",
+                  static_cast<double>(r.delivered) * static_cast<double>(bytes) / secs);
+        p.counter("consumers", static_cast<double>(n));
+        common_counters(p, r.lost, r.corrupt, r.reordered);
+        const double msgs = std::max(static_cast<double>(r.delivered), 1.0);
+        p.counter("cpu_ns_per_msg", r.cpu_seconds * 1e9 / msgs);
+        p.counter("ctx_switches_per_msg", static_cast<double>(r.context_switches) / msgs);
+        std::string where = "producer cpu" + std::to_string(c.producer_cpu) + ", consumers";
+        for (std::size_t k = 0; k < n; ++k) {
+          where += " cpu" + std::to_string(c.consumer_cpus[k % c.consumer_cpus.size()]);
+        }
+        p.label(where + "; " + r.design + "; delivery_* = one-way to the last consumer");
+      },
+      benchmark::kMicrosecond, o.quick ? 500 : 0);
 }
 
 }  // namespace
 
-void register_pattern_benchmarks(const BenchOptions& o,
-                                 std::vector<std::pair<std::string, std::string>>& unsupported) {
+void register_pattern_benchmarks(const BenchOptions& o) {
+  benchmark::AddCustomContext(
+      "ipcbench_fan_in_units",
+      "FanIn: time = wall time from the barrier's release to the last client's end, divided by "
+      "the round trips per client; items_per_second = round trips/s of all clients together; "
+      "*_ns = one client's round trip (RTT), merged over clients; bytes_per_second counts both "
+      "ways");
   const std::size_t cpus = allowed_cpus().size();
-  std::vector<std::size_t> pair_counts, consumer_counts;
+  std::vector<std::size_t> clients_counts, pair_counts, consumer_counts;
   if (o.quick) {
+    clients_counts = {2, 4};
     pair_counts = {2, 2 * cpus};
     consumer_counts = {2, 4};
   } else {
+    clients_counts = {1, 2, 4, 8, 16};
     for (std::size_t n = 1; n <= 2 * cpus; n *= 2) pair_counts.push_back(n);
     if (pair_counts.back() != 2 * cpus) pair_counts.push_back(2 * cpus);
     consumer_counts = {1, 2, 4, 8};
   }
   pair_counts.erase(std::unique(pair_counts.begin(), pair_counts.end()), pair_counts.end());
   for (const std::string& id : o.transports) {
-    const Capabilities caps = find_transport(id)->describe();
-    const std::size_t bytes = fixed_message_bytes(caps.payload).value_or(kPatternBytes);
-    if (auto why = unsupported_reason(caps, bytes)) {
-      unsupported.emplace_back("Pairs/" + id, *why);
-      continue;
+    bool recorded = false;
+    for (std::size_t n : clients_counts) {
+      const std::string name = fan_in_case_name(id, n, kPatternBytes);
+      if (resolvable("FanIn", name, resolve(id, Form::kFanIn, kPatternBytes, n), recorded)) {
+        register_fan_in(o, name, id, n, kPatternBytes);
+      }
     }
-    for (std::size_t n : pair_counts) register_pairs(o, id, bytes, n);
   }
   for (const std::string& id : o.transports) {
-    const Capabilities caps = find_transport(id)->describe();
-    if (caps.may_lose || caps.may_coalesce || caps.payload != Payload::kBytes ||
-        unsupported_reason(caps, kPatternBytes)) {
-      unsupported.emplace_back("FanOut/" + id,
-                               "the mailbox pattern needs a reliable transport that carries bytes "
-                               "(every copy is checked and time-stamped)");
-      continue;
+    bool recorded = false;
+    const std::size_t bytes = pattern_bytes(*find_transport(id), kPatternBytes);
+    for (std::size_t n : pair_counts) {
+      const std::string name = pairs_case_name(id, n, bytes);
+      if (resolvable("Pairs", name, resolve(id, Form::kPairs, bytes, n), recorded)) {
+        register_pairs(o, name, id, bytes, n);
+      }
     }
-    if (caps.in_process) {
-      unsupported.emplace_back("FanOut/" + id,
-                               "the mailbox pattern forks one consumer process per reader; this "
-                               "transport's peer is a thread of the same process");
-      continue;
+  }
+  for (const std::string& id : o.transports) {
+    bool recorded = false;
+    for (std::size_t n : consumer_counts) {
+      const std::string name = fan_out_case_name(id, n, kPatternBytes);
+      if (resolvable("FanOut", name, resolve(id, Form::kFanOut, kPatternBytes, n), recorded)) {
+        register_fan_out(o, name, id, kPatternBytes, n);
+      }
     }
-    for (std::size_t n : consumer_counts) register_fan_out(o, id, n);
   }
 }
 

@@ -1,17 +1,14 @@
-// Registration of the many-process patterns: Pairs/<id>/pairs:<n> and FanOut/<id>/consumers:<n>.
+// The many-process patterns: FanIn/<id>/clients:<n>, FanOut/<id>/consumers:<n> and
+// Pairs/<id>/pairs:<n>, each /bytes:<size>.
 #pragma once
-
-#include <string>
-#include <utility>
-#include <vector>
 
 #include "bench/options.hpp"
 
 namespace ipcbench {
 
-// Registers the Pairs and FanOut cases of the selected transports. A case a transport cannot run
-// is added to `unsupported` (name, reason) instead.
-void register_pattern_benchmarks(const BenchOptions& o,
-                                 std::vector<std::pair<std::string, std::string>>& unsupported);
+// Registers the FanIn, FanOut and Pairs cases of the selected transports. A transport whose
+// resolution refuses a pattern is recorded once as unsupported ("FanOut/<id>": why); a size it
+// refuses, per case.
+void register_pattern_benchmarks(const BenchOptions& o);
 
 }  // namespace ipcbench

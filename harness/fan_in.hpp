@@ -1,5 +1,6 @@
-// run_fan_in: one server and N clients over one fan-in transport, forked, pinned, started by a
-// barrier, watched and measured; each client does round trips at the same time.
+// run_fan_in: one server and N clients over one transport's fan-in form, a short driver over the
+// launcher (harness/launch.hpp): forked, pinned, started by the barrier, watched and measured;
+// each client does round trips at the same time.
 #pragma once
 
 #include <sys/types.h>
@@ -12,11 +13,12 @@
 #include <vector>
 
 #include "harness/histogram.hpp"
-#include "harness/pair.hpp"
+#include "harness/loops.hpp"
+#include "harness/resolve.hpp"
 
 namespace ipcbench {
 
-inline constexpr std::size_t kMaxFanInClients = 64;
+inline constexpr std::size_t kMaxFanInClients = kMaxPeers;
 
 // A fault client `client` injects into itself after `fault.after_messages` timed round trips.
 struct ClientFault {
@@ -68,8 +70,9 @@ struct FanInResult {
 // Forks the server and `clients` clients from the calling process (which only watches), pins
 // each, attaches, handshakes and warms up every client, releases them together from a barrier,
 // then waits for all. A client that dies or hangs (no progress for `watchdog`) after the release
-// is killed, reaped and reported in the result; the others finish. Throws Unsupported for a size
-// the transport cannot carry, std::invalid_argument for bad input, and std::runtime_error
+// is killed, reaped and reported in the result; the others finish. Throws Unsupported for a case
+// resolve() refuses (no fan-in form, or a size it cannot carry), std::invalid_argument for bad
+// input, and std::runtime_error
 // "<transport>: <what>" when the server fails or any process fails before the release; every
 // child is always reaped.
 [[nodiscard]] FanInResult run_fan_in(const FanInConfig& config);

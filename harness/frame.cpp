@@ -16,28 +16,6 @@ std::optional<std::size_t> fixed_message_bytes(Payload payload) {
   return std::nullopt;
 }
 
-std::optional<std::string> unsupported_reason(const Capabilities& caps, std::size_t bytes) {
-  switch (caps.payload) {
-    case Payload::kWord:
-      if (bytes == kWordBytes) return std::nullopt;
-      return "carries exactly " + std::to_string(kWordBytes) + " bytes (" + caps.limit_source + ")";
-    case Payload::kNothing:
-      if (bytes == 0) return std::nullopt;
-      return "carries no data, only a notification (" + caps.limit_source + ")";
-    case Payload::kBytes:
-      break;
-  }
-  if (bytes < kHeaderBytes) {
-    return "smaller than the " + std::to_string(kHeaderBytes) +
-           "-byte header (sequence number + time stamp) every checked message carries";
-  }
-  if (bytes > caps.max_message_bytes) {
-    return "larger than its largest message, " + std::to_string(caps.max_message_bytes) +
-           " bytes (" + caps.limit_source + ")";
-  }
-  return std::nullopt;
-}
-
 std::string checks_applied(Payload payload) {
   switch (payload) {
     case Payload::kBytes:

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "harness/resolve.hpp"  // unsupported_reason(), for callers that still look for it here
 #include "transports/transport.hpp"
 
 namespace ipcbench {
@@ -24,9 +25,6 @@ inline constexpr std::uint64_t kEndFlag = std::uint64_t{1} << 63;  // end of a b
 inline constexpr std::uint64_t kAckFlag = std::uint64_t{1} << 62;  // ack of a batch: flag | batch
 inline constexpr std::uint64_t kFlagMask = kEndFlag | kAckFlag;
 
-// Why a size cannot be carried, or nullopt when it can.
-[[nodiscard]] std::optional<std::string> unsupported_reason(const Capabilities& caps,
-                                                            std::size_t message_bytes);
 // The one size a kWord/kNothing transport carries, or nullopt for kBytes.
 [[nodiscard]] std::optional<std::size_t> fixed_message_bytes(Payload payload);
 // Which checks apply to every received message, in words (console, JSON and --list).

@@ -32,8 +32,12 @@ std::uint64_t Histogram::bucket_high(std::size_t bucket) noexcept {
 
 std::uint64_t Histogram::percentile(double p) const noexcept {
   if (count_ == 0) return 0;
-  p = std::clamp(p, 0.0, 100.0);
-  auto rank = static_cast<std::uint64_t>(std::ceil(p / 100.0 * static_cast<double>(count_)));
+  // The nearest rank, ceil(p * n / 100), in exact integer arithmetic with p in thousandths of a
+  // percent: in floating point, p99.9 of 1000 samples comes out as rank 1000, the maximum.
+  // Split as n = q * 100000 + r so that no product overflows: rank = q * p + ceil(r * p / 100000).
+  const auto p_milli = static_cast<std::uint64_t>(std::llround(std::clamp(p, 0.0, 100.0) * 1000.0));
+  const std::uint64_t q = count_ / 100'000, r = count_ % 100'000;
+  auto rank = q * p_milli + (r * p_milli + 99'999) / 100'000;
   rank = std::clamp<std::uint64_t>(rank, 1, count_);
   std::uint64_t seen = 0;
   for (std::size_t i = 0; i < kBuckets; ++i) {

@@ -30,9 +30,11 @@ class Histogram {
   [[nodiscard]] std::uint64_t count() const noexcept { return count_; }
   [[nodiscard]] std::uint64_t min() const noexcept { return count_ ? min_ : 0; }
   [[nodiscard]] std::uint64_t max() const noexcept { return max_; }
+  [[nodiscard]] std::uint64_t sum() const noexcept { return sum_; }
   [[nodiscard]] double mean() const noexcept;
-  // The value at percentile p (0 < p <= 100): the smallest bucket holding at least p% of the
-  // samples, reported as that bucket's midpoint and clamped to [min, max]. 0 when empty.
+  // The value at percentile p (0 < p <= 100, in steps of 0.001): the bucket of the sample of
+  // nearest rank ceil(p * n / 100), computed in integers, reported as that bucket's midpoint
+  // clamped to [min, max] (exact below 256). 0 when empty.
   [[nodiscard]] std::uint64_t percentile(double p) const noexcept;
 
   [[nodiscard]] static std::size_t bucket_of(std::uint64_t value) noexcept {

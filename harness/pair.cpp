@@ -1,25 +1,18 @@
 #include "harness/pair.hpp"
 
-#include <sched.h>
-#include <signal.h>
-#include <sys/resource.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
-#include <cerrno>
-#include <chrono>
+#include <memory>
 #include <optional>
 #include <stdexcept>
 #include <system_error>
-#include <thread>
 
-#include "harness/clock.hpp"
 #include "harness/frame.hpp"
-#include "harness/process.hpp"
+#include "harness/launch.hpp"
 #include "transports/os/private_dir.hpp"
 #include "transports/registry.hpp"
-#include "transports/os/sys_error.hpp"
 
 namespace ipcbench {
 
@@ -37,388 +30,29 @@ std::uint64_t default_batch(std::size_t message_bytes) noexcept {
   return std::clamp<std::uint64_t>((4u << 20) / std::max<std::size_t>(message_bytes, 1), 16, 4096);
 }
 
-namespace {
-
-// What the consumer reports back through shared memory (counts, never message data).
-struct ConsumerReport {
-  std::atomic<std::uint32_t> done{0};  // set just before a normal exit
-  Histogram oneway;
-  std::uint64_t received = 0, bytes = 0, lost = 0, corrupt = 0, reordered = 0, coalesced = 0;
-  std::uint64_t cpu_ns = 0, context_switches = 0;
-  char error[512] = {};
-};
-
-// How the two sides run, agreed before fork().
-struct Plan {
-  Pattern pattern;
-  Payload payload;
-  std::size_t bytes;
-  std::uint64_t iterations, warmup, batch;
-  bool lossy;       // receivers time out; ends and acks are retried
-  bool end_mark;    // a coalescing notification transport ends a batch with send_end()
-  bool in_process;  // the consumer is a thread of this process
-  Fault fault;
-};
-
-constexpr int kEndRetries = 50;  // times recv_timeout: how long a lost end mark is retried
-
-struct Usage {
-  std::uint64_t cpu_ns = 0, switches = 0;
-};
-
-// The calling process's use, or with `thread` only the calling thread's: with both roles in one
-// process each side counts its own thread, so the sum is not counted twice.
-Usage usage_now(bool thread) {
-  rusage ru{};
-  ::getrusage(thread ? RUSAGE_THREAD : RUSAGE_SELF, &ru);
-  auto ns = [](const timeval& tv) {
-    return static_cast<std::uint64_t>(tv.tv_sec) * 1'000'000'000u +
-           static_cast<std::uint64_t>(tv.tv_usec) * 1000u;
-  };
-  return {ns(ru.ru_utime) + ns(ru.ru_stime),
-          static_cast<std::uint64_t>(ru.ru_nvcsw) + static_cast<std::uint64_t>(ru.ru_nivcsw)};
-}
-
-// Counts sequence numbers as they arrive: gaps are losses, going back is reordering.
-struct SeqTracker {
-  std::uint64_t expected = 0;
-  std::uint64_t lost = 0, reordered = 0;
-  void see(std::uint64_t seq) {
-    if (seq == expected) {
-      ++expected;
-    } else if (seq > expected) {
-      lost += seq - expected;
-      expected = seq + 1;
-    } else {
-      ++reordered;
-      if (lost > 0) --lost;  // counted missing earlier, arrived late
-    }
-  }
-  void end_at(std::uint64_t count) {  // the sender says `count` messages were sent
-    if (count > expected) {
-      lost += count - expected;
-      expected = count;
-    }
-  }
-};
-
-// Thrown by a consumer thread to end early (Fault::Kind::kExit).
-struct ConsumerExit : std::runtime_error {
-  ConsumerExit() : std::runtime_error("consumer thread ended early (injected fault)") {}
-};
-
-void inject_fault(const Plan& plan, std::uint64_t received) {
-  const Fault& fault = plan.fault;
-  if (fault.kind == Fault::Kind::kNone || received != fault.after_messages) return;
-  switch (fault.kind) {
-    case Fault::Kind::kKill:
-      ::raise(SIGKILL);
-      break;
-    case Fault::Kind::kStop:
-      ::raise(SIGSTOP);
-      break;
-    case Fault::Kind::kExit:
-      if (plan.in_process) throw ConsumerExit();
-      ::_exit(7);
-    case Fault::Kind::kHang:
-      while (!interrupted()) std::this_thread::sleep_for(std::chrono::milliseconds(5));
-      throw_if_interrupted("consumer", "injected hang");
-      break;
-    case Fault::Kind::kNone:
-    case Fault::Kind::kDropReply:  // handled where the reply is sent
-      break;
-  }
-}
-
-// ---- consumer (child) ----
-
-void consume_round_trips(Transport& t, const Plan& plan, Framer& framer, ConsumerReport& out) {
-  std::vector<std::byte> buf(plan.bytes);
-  const std::uint64_t untimed = 1 + plan.warmup;
-  const std::uint64_t total = untimed + plan.iterations;
-  Usage start{};
-  SeqTracker seqs;
-  for (std::uint64_t i = 0; plan.lossy || i < total; ++i) {
-    if (i == untimed) start = usage_now(plan.in_process);
-    const Received got = t.recv(buf);
-    if (got == Received::kTimeout) {
-      --i;  // nothing arrived; the producer retries or ends
-      continue;
-    }
-    const bool timed = i >= untimed;
-    const bool drop =
-        plan.fault.kind == Fault::Kind::kDropReply && i + 1 == plan.fault.after_messages;
-    std::uint64_t seq = 0;
-    if (plan.payload == Payload::kBytes) {
-      seq = Framer::seq_of(buf);
-      if (seq & kEndFlag) {  // lossy transports only: the producer is done
-        t.send(framer.control(kAckFlag, 0, plan.bytes));
-        break;
-      }
-      const std::uint64_t now = now_ns();
-      if (timed) out.oneway.record(now - Framer::stamp_of(buf));
-      Framer::set_stamp(buf, now);
-      if (!drop) t.send(buf);
-    } else if (plan.payload == Payload::kWord) {
-      seq = Framer::seq_of(buf);
-      if (!drop) t.send(buf);
-    } else if (!drop) {
-      t.send(buf);
-    }
-    // Checked after the echo is on its way, so the check overlaps the producer's own.
-    if (plan.payload != Payload::kNothing) {
-      if (timed) seqs.see(seq);
-      if (!framer.payload_ok(buf, seq)) ++out.corrupt;
-    }
-    if (timed) {
-      ++out.received;
-      out.bytes += plan.bytes;
-    }
-    inject_fault(plan, i + 1);
-  }
-  const Usage end = usage_now(plan.in_process);
-  out.cpu_ns = end.cpu_ns - start.cpu_ns;
-  out.context_switches = end.switches - start.switches;
-  out.reordered = seqs.reordered;
-}
-
-void consume_stream(Transport& t, const Plan& plan, Framer& framer, ConsumerReport& out) {
-  std::vector<std::byte> buf(plan.bytes);
-  const std::uint64_t batches = 1 + plan.iterations;  // batch 0 is the handshake and warm-up
-  Usage start{};
-  SeqTracker seqs;
-  std::uint64_t received_total = 0;
-  // Lossy transports: when the last data message of a batch arrived. The ack carries it, so the
-  // producer stops the clock there rather than after end-mark retries (the receive rate).
-  std::uint64_t last_data_ns = 0, previous_last_data_ns = 0;
-  for (std::uint64_t b = 0; b < batches; ++b) {
-    if (b == 1) {
-      start = usage_now(plan.in_process);
-      seqs = SeqTracker{seqs.expected};
-    }
-    const bool timed = b >= 1;
-    std::uint64_t got_in_batch = 0;
-    previous_last_data_ns = last_data_ns;
-    last_data_ns = 0;
-    while (true) {
-      if (!plan.lossy && !plan.end_mark && got_in_batch == plan.batch) break;
-      const Received got = t.recv(buf);
-      if (got == Received::kTimeout) continue;  // the producer resends its end mark
-      if (got == Received::kEnd) break;         // end_mark transports
-      if (plan.payload != Payload::kNothing) {
-        const std::uint64_t seq = Framer::seq_of(buf);
-        if (seq & kEndFlag) {
-          const std::uint64_t batch = seq & ~kFlagMask;
-          if (batch < b) {  // our ack was lost: the producer asks again
-            const std::uint64_t when = batch + 1 == b ? previous_last_data_ns : 0;
-            t.send(framer.control(kAckFlag | batch, when, framer.ack_bytes()));
-            continue;
-          }
-          seqs.end_at(Framer::stamp_of(buf));
-          break;
-        }
-        if (plan.lossy) last_data_ns = now_ns();
-        seqs.see(seq);
-        if (!framer.payload_ok(buf, seq)) ++out.corrupt;
-      }
-      ++got_in_batch;
-      ++received_total;
-      inject_fault(plan, received_total);
-    }
-    if (timed) {
-      out.received += got_in_batch;
-      out.bytes += got_in_batch * plan.bytes;
-      if (plan.end_mark && got_in_batch < plan.batch) out.coalesced += plan.batch - got_in_batch;
-    }
-    t.send(framer.control(kAckFlag | b, last_data_ns, framer.ack_bytes()));
-  }
-  const Usage end = usage_now(plan.in_process);
-  out.cpu_ns = end.cpu_ns - start.cpu_ns;
-  out.context_switches = end.switches - start.switches;
-  out.lost = seqs.lost;
-  out.reordered = seqs.reordered;
-}
-
-// ---- producer (parent) ----
-
-class Producer {
- public:
-  Producer(Transport& t, const Plan& plan, Framer& framer, std::atomic<std::uint64_t>& progress,
-           PairResult& result, std::function<void()> before_timing)
-      : t_(t),
-        plan_(plan),
-        framer_(framer),
-        progress_(progress),
-        r_(result),
-        in_(plan.bytes),
-        before_timing_(std::move(before_timing)) {}
-
-  void round_trips() {
-    std::uint64_t seq = 0;
-    for (std::uint64_t i = 0; i < 1 + plan_.warmup; ++i) {  // handshake, then warm-up
-      int tries = 0;
-      while (!round_trip(seq, nullptr)) {
-        if (++tries > kEndRetries) throw_sys_error(ETIMEDOUT, "recv", "handshake reply");
-      }
-      ++seq;
-      progress_.fetch_add(1, std::memory_order_relaxed);
-    }
-    r_.iteration_seconds.reserve(plan_.iterations);
-    if (before_timing_) before_timing_();
-    r_.timed_start_ns = now_ns();
-    const Usage start = usage_now(plan_.in_process);
-    for (std::uint64_t i = 0; i < plan_.iterations; ++i, ++seq) {
-      std::uint64_t rtt = 0;
-      const bool ok = round_trip(seq, &rtt);
-      r_.iteration_seconds.push_back(static_cast<double>(rtt) * 1e-9);
-      if (!ok) {
-        ++r_.lost;
-        continue;
-      }
-      r_.rtt.record(rtt);
-      progress_.store(seq + 1, std::memory_order_relaxed);
-    }
-    r_.timed_end_ns = now_ns();
-    const Usage end = usage_now(plan_.in_process);
-    r_.cpu_seconds = static_cast<double>(end.cpu_ns - start.cpu_ns) * 1e-9;
-    r_.context_switches = end.switches - start.switches;
-    r_.sent = plan_.iterations;
-    if (plan_.lossy) finish_lossy(kEndFlag, plan_.bytes, in_.size());
-  }
-
-  void stream() {
-    std::uint64_t seq = 0;
-    r_.iteration_seconds.reserve(plan_.iterations);
-    Usage start{};
-    for (std::uint64_t b = 0; b < 1 + plan_.iterations; ++b) {
-      if (b == 1) {
-        if (before_timing_) before_timing_();
-        r_.timed_start_ns = now_ns();
-        start = usage_now(plan_.in_process);
-      }
-      const std::uint64_t t0 = now_ns();
-      for (std::uint64_t k = 0; k < plan_.batch; ++k, ++seq) t_.send(framer_.data(seq, t0));
-      std::uint64_t last_receipt = 0;
-      if (plan_.lossy) {
-        last_receipt = finish_lossy(kEndFlag | b, plan_.bytes, framer_.ack_bytes(), seq);
-      } else {
-        if (plan_.end_mark) t_.send_end();
-        wait_ack(b);
-      }
-      // A lossy batch ends when its last datagram was received (the consumer's stamp, same
-      // clock): the end-mark handshake and its retries are not the transport's throughput.
-      const std::uint64_t t1 = last_receipt > t0 ? last_receipt : now_ns();
-      if (b >= 1) r_.iteration_seconds.push_back(static_cast<double>(t1 - t0) * 1e-9);
-      progress_.fetch_add(1, std::memory_order_relaxed);
-    }
-    r_.timed_end_ns = now_ns();
-    const Usage end = usage_now(plan_.in_process);
-    r_.cpu_seconds = static_cast<double>(end.cpu_ns - start.cpu_ns) * 1e-9;
-    r_.context_switches = end.switches - start.switches;
-    r_.sent = plan_.iterations * plan_.batch;
-  }
-
- private:
-  // One ping-pong; false if the reply was lost (lossy transports). rtt_ns gets the round trip.
-  bool round_trip(std::uint64_t seq, std::uint64_t* rtt_ns) {
-    const std::uint64_t t0 = now_ns();
-    t_.send(framer_.data(seq, t0));
-    while (true) {
-      const Received got = t_.recv(in_);
-      const std::uint64_t t1 = now_ns();
-      if (rtt_ns != nullptr) *rtt_ns = t1 - t0;
-      if (got == Received::kTimeout) return false;
-      if (plan_.payload == Payload::kNothing) return true;
-      const std::uint64_t reply = Framer::seq_of(in_);
-      if (reply < seq) {  // a late reply to a round trip already counted lost
-        if (!plan_.lossy) ++r_.reordered;
-        continue;
-      }
-      if (reply != seq) {
-        ++r_.corrupt;
-        return true;
-      }
-      if (rtt_ns != nullptr && plan_.payload == Payload::kBytes) {
-        r_.oneway.record(t1 - Framer::stamp_of(in_));
-      }
-      if (!framer_.payload_ok(in_, seq)) ++r_.corrupt;
-      return true;
-    }
-  }
-
-  void wait_ack(std::uint64_t batch) {
-    std::span<std::byte> ack(in_.data(), framer_.ack_bytes());
-    if (t_.recv(ack) != Received::kMessage) throw_sys_error(EPROTO, "recv", "ack");
-    if (plan_.payload != Payload::kNothing && Framer::seq_of(ack) != (kAckFlag | batch)) {
-      throw_sys_error(EPROTO, "recv", "ack of batch " + std::to_string(batch));
-    }
-  }
-
-  // Sends an end mark until its ack arrives (a lost datagram is retried, never waited on forever)
-  // and returns the ack's argument. If the consumer is already gone after a first try (it acked
-  // the last end mark and exited, and that ack was lost: the port now refuses), returns 0; the
-  // consumer's exit status, checked by run_pair, tells whether it ended well.
-  std::uint64_t finish_lossy(std::uint64_t mark, std::size_t mark_bytes, std::size_t ack_bytes,
-                             std::uint64_t arg = 0) {
-    const std::uint64_t want = kAckFlag | (mark & ~kFlagMask);
-    for (int tries = 0; tries < kEndRetries; ++tries) {
-      try {
-        t_.send(framer_.control(mark, arg, mark_bytes));
-        while (true) {
-          std::span<std::byte> slot(in_.data(), ack_bytes);
-          const Received got = t_.recv(slot);
-          if (got == Received::kTimeout) break;
-          const std::uint64_t seq = Framer::seq_of(slot);
-          if (seq == want) return Framer::stamp_of(slot);
-          // a late echo or an old ack: keep waiting
-        }
-      } catch (const std::system_error& e) {
-        if (tries == 0 || e.code().value() != ECONNREFUSED) throw;
-        return 0;
-      }
-    }
-    throw_sys_error(ETIMEDOUT, "recv", "ack of end mark (lost " + std::to_string(kEndRetries) +
-                                           " times)");
-  }
-
-  Transport& t_;
-  const Plan& plan_;
-  Framer& framer_;
-  std::atomic<std::uint64_t>& progress_;
-  PairResult& r_;
-  std::vector<std::byte> in_;
-  std::function<void()> before_timing_;
-};
-
-}  // namespace
-
 PairResult run_pair(const PairConfig& config) {
-  install_signal_handling();
-  set_interrupted(false);
-  const TransportInfo* info = find_transport(config.transport_id);
-  if (info == nullptr) {
-    throw std::invalid_argument("unknown transport '" + config.transport_id +
-                                "' (known: " + known_transport_ids() + ")");
-  }
-  const std::string id(info->id);
-  const Capabilities caps = info->describe();
-  if (auto why = unsupported_reason(caps, config.message_bytes)) throw Unsupported(id + ": " + *why);
+  const Resolved resolved = resolve(config.transport_id, Form::kPair, config.message_bytes);
+  resolved.require();
+  const TransportInfo& info = *resolved.info;
+  const std::string id = resolved.id();
+  const Capabilities& caps = resolved.caps;
   if (config.iterations == 0) throw std::invalid_argument(id + ": iterations must be at least 1");
 
-  Plan plan{config.pattern,
-            caps.payload,
-            config.message_bytes,
-            config.iterations,
-            config.warmup ? config.warmup : default_warmup(config.message_bytes),
-            config.batch ? config.batch : default_batch(config.message_bytes),
-            caps.may_lose,
-            caps.may_coalesce && caps.payload == Payload::kNothing,
-            caps.in_process,
-            config.fault};
+  PairPlan plan{config.pattern,
+                caps.payload,
+                config.message_bytes,
+                config.iterations,
+                config.warmup ? config.warmup : default_warmup(config.message_bytes),
+                config.batch ? config.batch : default_batch(config.message_bytes),
+                caps.may_lose,
+                caps.may_coalesce && caps.payload == Payload::kNothing,
+                caps.in_process,
+                config.fault};
   if (plan.in_process &&
       (config.fault.kind == Fault::Kind::kKill || config.fault.kind == Fault::Kind::kStop)) {
-    throw std::invalid_argument(id + ": a kill or stop fault acts on a process, and the consumer of "
-                                     "an in_process transport is a thread");
+    throw std::invalid_argument(id +
+                                ": a kill or stop fault acts on a process, and the consumer of "
+                                "an in_process transport is a thread");
   }
 
   PairResult result;
@@ -431,87 +65,68 @@ PairResult run_pair(const PairConfig& config) {
     options.tmp_root = config.tmp_root.empty() ? default_tmp_root() : config.tmp_root;
     options.same_cpu = config.cpus.same();
     options.recv_buffer_bytes = config.recv_buffer_bytes;
-    TransportPtr transport = info->make(options);
+    // Declared before the launcher: its peers are ended before the transport is destroyed.
+    TransportPtr transport = info.make(options);
     Framer framer(caps.payload, config.message_bytes);
-    SharedRegion<ConsumerReport> report;
+    SharedRegion<ConsumerTally> report;
     ScopedPin pinned(config.cpus.producer);
     const pid_t parent = ::getpid();
-    auto consume = [&](Framer& own_framer) {
-      pin_to_cpu(config.cpus.consumer);
-      transport->attach(Role::kConsumer, parent);
-      if (plan.pattern == Pattern::kRoundTrip) {
-        consume_round_trips(*transport, plan, own_framer, *report);
-      } else {
-        consume_stream(*transport, plan, own_framer, *report);
-      }
-      report->done.store(1);
-    };
+    Launch launch(id, config.watchdog);
     // An in_process transport's consumer is a thread (a forked copy would share nothing with us).
     // It builds its own Framer: the producer writes headers into the buffers of ours.
-    std::optional<ChildProcess> child;
-    std::optional<PeerThread> thread;
-    if (plan.in_process) {
-      thread.emplace(
-          "consumer",
-          [&] {
-            Framer own(caps.payload, config.message_bytes);
-            consume(own);
-          },
-          report->error, sizeof report->error);
-    } else {
-      child.emplace("consumer", [&] { consume(framer); }, report->error, sizeof report->error);
-    }
-    // Ends the consumer (a process is killed, a thread is told through interrupted()) and says how
-    // it ended; ok is set when it ended normally.
-    auto finish_consumer = [&](bool kill, bool* ok) -> std::string {
-      if (child) {
-        if (kill) child->kill();
-        return child->wait(ok);
-      }
-      if (kill) set_interrupted(true);
-      thread->join(ok);
-      return *ok ? "thread ended" : "thread failed";
-    };
+    const std::size_t consumer = launch.start(
+        "consumer", config.cpus.consumer,
+        [&](Peer& peer) {
+          std::optional<Framer> own;
+          if (plan.in_process) own.emplace(caps.payload, config.message_bytes);
+          Framer& f = own ? *own : framer;
+          transport->attach(Role::kConsumer, parent);
+          if (plan.pattern == Pattern::kRoundTrip) {
+            consume_round_trips(*transport, plan, f, *report);
+          } else {
+            consume_stream(*transport, plan, f, *report);
+          }
+          peer.finish();
+        },
+        plan.in_process ? Launch::Kind::kThread : Launch::Kind::kProcess);
 
     std::atomic<std::uint64_t> progress{0};
-    std::string failure;
-    {
-      std::optional<Watchdog> watchdog;
-      if (child) {
-        watchdog.emplace(child->pid(), "consumer", config.watchdog, &progress, &report->done);
+    auto tally = std::make_unique<ProducerTally>();
+    const pid_t peer_pid = launch.pid(consumer);
+    const std::string failure = launch.watch(&progress, [&] {
+      transport->attach(Role::kProducer, peer_pid > 0 ? peer_pid : parent);
+      if (plan.pattern == Pattern::kRoundTrip) {
+        produce_round_trips(*transport, plan, framer, progress, *tally, config.before_timing);
       } else {
-        watchdog.emplace(*thread, "consumer", config.watchdog, &progress, &report->done);
+        produce_stream(*transport, plan, framer, progress, *tally, config.before_timing);
       }
-      try {
-        transport->attach(Role::kProducer, child ? child->pid() : parent);
-        Producer producer(*transport, plan, framer, progress, result, config.before_timing);
-        if (plan.pattern == Pattern::kRoundTrip) {
-          producer.round_trips();
-        } else {
-          producer.stream();
-        }
-      } catch (const std::exception& e) {
-        failure = e.what();
-      }
-      if (watchdog->fired()) failure = watchdog->reason() + " (producer: " + failure + ")";
-    }
-    const std::string who =
-        child ? "consumer[" + std::to_string(child->pid()) + "]" : std::string("consumer thread");
+    });
     if (!failure.empty()) {
-      bool ignored = false;
-      const std::string status = finish_consumer(true, &ignored);
+      const std::string status = launch.end(consumer, true);
       std::string what = failure;
-      if (report->error[0] != '\0') what += "; consumer: " + std::string(report->error);
-      else what += "; " + who + " " + status;
-      throw std::runtime_error(id + ": " + what);
+      if (launch.slot(consumer).error[0] != '\0') {
+        what += "; consumer: " + std::string(launch.slot(consumer).error);
+      } else {
+        what += "; " + status;
+      }
+      launch.fail(what);
     }
-    bool ok = false;
-    const std::string status = finish_consumer(false, &ok);
-    if (!ok) {
-      throw std::runtime_error(id + ": " + who + " " + status +
-                               (report->error[0] ? ": " + std::string(report->error) : ""));
-    }
-    result.oneway.merge(report->oneway);
+    const std::string status = launch.end(consumer, false);
+    if (!status.empty()) launch.fail(status);
+    result.iteration_seconds = std::move(tally->iteration_seconds);
+    result.rtt = tally->rtt;
+    result.oneway_up = tally->oneway_up;
+    result.sent = tally->sent;
+    result.lost = tally->lost;
+    result.corrupt = tally->corrupt;
+    result.reordered = tally->reordered;
+    result.timed_start_ns = tally->timed_start_ns;
+    result.timed_end_ns = tally->timed_end_ns;
+    result.cpu_seconds = tally->cpu_seconds;
+    result.context_switches = tally->context_switches;
+    result.oneway_down.merge(report->oneway);
+    result.oneway.merge(result.oneway_down);
+    result.oneway.merge(result.oneway_up);
     result.received = report->received;
     result.bytes_received = report->bytes;
     result.lost += report->lost;
@@ -523,7 +138,6 @@ PairResult run_pair(const PairConfig& config) {
   } catch (const std::system_error& e) {
     throw std::runtime_error(id + ": " + e.what());
   }
-  set_interrupted(false);
   for (double s : result.iteration_seconds) result.timed_seconds += s;
   result.messages = config.pattern == Pattern::kRoundTrip ? 2 * result.sent : result.sent;
   return result;

@@ -1,4 +1,5 @@
-// run_pair: one producer/consumer pair over one transport, forked, pinned, watched and measured.
+// run_pair: one producer/consumer pair over one transport (RoundTrip and Stream), a short driver
+// over the launcher (harness/launch.hpp) and the loops (harness/loops.hpp).
 #pragma once
 
 #include <chrono>
@@ -13,35 +14,20 @@
 
 #include "harness/cpus.hpp"
 #include "harness/histogram.hpp"
+#include "harness/loops.hpp"
+#include "harness/resolve.hpp"
 #include "transports/transport.hpp"
 
 namespace ipcbench {
 
-enum class Pattern {
-  kRoundTrip,  // ping-pong: the producer (parent) sends, the consumer echoes the whole message
-  kStream,     // the producer sends a batch back to back; the consumer checks all, acks the last
-};
 [[nodiscard]] std::string_view pattern_name(Pattern pattern) noexcept;  // "RoundTrip", "Stream"
-
-// A fault the consumer injects into itself after receiving `after_messages` messages (tests).
-// kKill and kStop act on a process: refused (std::invalid_argument) for an in_process transport.
-// kExit ends the consumer (a thread: its body returns early); kHang stops it responding until the
-// watchdog kills it (a process) or sets interrupted() (a thread).
-struct Fault {
-  // kDropReply: the consumer does not echo round trip `after_messages` (a lost reply, for
-  // transports that may lose). kHang: the consumer stops responding until interrupted (the only
-  // hang an in-process consumer can suffer).
-  enum class Kind { kNone, kKill, kStop, kExit, kDropReply, kHang };
-  Kind kind = Kind::kNone;
-  std::uint64_t after_messages = 0;
-};
 
 struct PairConfig {
   std::string transport_id;
   Pattern pattern = Pattern::kRoundTrip;
   std::size_t message_bytes = 64;
-  std::uint64_t iterations = 1000;  // timed round trips, or timed stream batches
-  CpuPair cpus;                     // producer (parent) and consumer (child) CPUs
+  std::uint64_t iterations = 1000;             // timed round trips, or timed stream batches
+  CpuPair cpus;                                // producer (parent) and consumer (child) CPUs
   std::chrono::milliseconds watchdog{10'000};  // no progress for this long: the peer is killed
   std::filesystem::path tmp_root;              // empty: $TMPDIR or /tmp
   std::uint64_t warmup = 0;  // untimed round trips before timing; 0: chosen from the size
@@ -55,32 +41,30 @@ struct PairConfig {
 
 struct PairResult {
   std::vector<double> iteration_seconds;  // one per timed round trip or stream batch
-  Histogram rtt;     // round trip, ns (round trip only)
-  Histogram oneway;  // one-way latency, ns, both directions (round trip, byte transports only)
-  std::uint64_t batch = 0;           // messages per stream batch
-  std::uint64_t sent = 0;            // timed data messages sent by the producer
-  std::uint64_t received = 0;        // timed data messages received and checked
-  std::uint64_t bytes_received = 0;  // their bytes
-  std::uint64_t lost = 0;            // missing by sequence gap or timeout (may_lose only)
-  std::uint64_t corrupt = 0;         // wrong payload or size, warm-up included
-  std::uint64_t reordered = 0;       // arrived after a later sequence number
-  std::uint64_t coalesced = 0;       // sent but merged into another delivery (standard signals)
-  double timed_seconds = 0;          // sum of iteration_seconds
-  double cpu_seconds = 0;            // user + system of both processes over the timed part
+  Histogram rtt;                          // round trip, ns (round trip only)
+  Histogram oneway;         // one-way latency, ns, both directions merged (round trip, kBytes only)
+  Histogram oneway_down;    // one-way producer->consumer, ns (the consumer's receipts)
+  Histogram oneway_up;      // one-way consumer->producer, ns (the producer's receipts)
+  std::uint64_t batch = 0;  // messages per stream batch
+  std::uint64_t sent = 0;   // timed data messages sent by the producer
+  std::uint64_t received = 0;          // timed data messages received and checked
+  std::uint64_t bytes_received = 0;    // their bytes
+  std::uint64_t lost = 0;              // missing by sequence gap or timeout (may_lose only)
+  std::uint64_t corrupt = 0;           // wrong payload or size, warm-up included
+  std::uint64_t reordered = 0;         // arrived after a later sequence number
+  std::uint64_t coalesced = 0;         // sent but merged into another delivery (standard signals)
+  double timed_seconds = 0;            // sum of iteration_seconds
+  double cpu_seconds = 0;              // user + system of both processes over the timed part
   std::uint64_t context_switches = 0;  // voluntary + involuntary, both processes, timed part
-  std::uint64_t messages = 0;        // messages moved in the timed part, both directions
-  std::string checks;                // which checks applied to every message
-  std::uint64_t timed_start_ns = 0;  // CLOCK_MONOTONIC when timing began and ended (producer)
+  std::uint64_t messages = 0;          // messages moved in the timed part, both directions
+  std::string checks;                  // which checks applied to every message
+  std::uint64_t timed_start_ns = 0;    // CLOCK_MONOTONIC when timing began and ended (producer)
   std::uint64_t timed_end_ns = 0;
 };
 
-// Thrown when the transport cannot carry the size; what() is the reason.
-class Unsupported : public std::runtime_error {
-  using std::runtime_error::runtime_error;
-};
-
-// Forks the consumer (or, for an in_process transport, starts it as a thread), pins both, attaches, handshakes, warms up, then runs the timed part.
-// Blocks until done. Throws Unsupported for a size the transport cannot carry,
+// Forks the consumer (or, for an in_process transport, starts it as a thread) through the
+// launcher, pins both, attaches, handshakes, warms up, then runs the timed part. Blocks until
+// done. Throws Unsupported for a size resolve() refuses,
 // std::invalid_argument for an unknown transport, and std::runtime_error "<transport>: <what>"
 // when anything fails (the peer died, hung, or a call failed); the child is always reaped.
 [[nodiscard]] PairResult run_pair(const PairConfig& config);

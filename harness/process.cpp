@@ -159,6 +159,11 @@ Watchdog::~Watchdog() {
 
 std::string Watchdog::reason() const { return fired_.load() ? reason_ : std::string(); }
 
+std::vector<Casualty> Watchdog::casualties() const {
+  const std::lock_guard lock(casualties_mutex_);
+  return casualties_;
+}
+
 void Watchdog::run() {
   const std::size_t n = children_.size();
   std::vector<pollfd> fds(1 + n);
@@ -168,11 +173,21 @@ void Watchdog::run() {
     fds[1 + i] = {pid > 0 ? static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)) : -1, POLLIN, 0};
   }
   const auto period = std::max(std::chrono::milliseconds(5), stall_ / 8);
-  std::uint64_t last = progress_->load(std::memory_order_relaxed);
-  auto last_change = std::chrono::steady_clock::now();
+  const auto start = std::chrono::steady_clock::now();
+  std::uint64_t last = progress_ != nullptr ? progress_->load(std::memory_order_relaxed) : 0;
+  auto last_change = start;
+  std::vector<std::uint64_t> own_last(n, 0);
+  std::vector<std::chrono::steady_clock::time_point> own_change(n, start);
+  std::vector<bool> ended_alone(n, false);
+  for (std::size_t i = 0; i < n; ++i) {
+    if (children_[i].progress != nullptr) own_last[i] = children_[i].progress->load();
+  }
   auto who = [&](std::size_t i) {
     const pid_t pid = children_[i].pid;
     return children_[i].label + "[" + (pid > 0 ? std::to_string(pid) : "thread") + "]";
+  };
+  auto finished = [&](std::size_t i) {
+    return children_[i].done != nullptr && children_[i].done->load() != 0;
   };
   while (!fired_.load()) {
     const int ready = ::poll(fds.data(), fds.size(), static_cast<int>(period.count()));
@@ -181,8 +196,7 @@ void Watchdog::run() {
       if (fds[1 + i].fd < 0 || !(fds[1 + i].revents & POLLIN)) continue;
       ::close(fds[1 + i].fd);
       fds[1 + i].fd = -1;  // poll ignores negative fds
-      const auto* done = children_[i].done;
-      if (done != nullptr && done->load() != 0) continue;  // finished its part and left
+      if (finished(i) || children_[i].alone) continue;  // left after its part, or its own failure
       siginfo_t info{};
       ::waitid(P_PID, static_cast<id_t>(children_[i].pid), &info, WEXITED | WNOHANG | WNOWAIT);
       const std::string how = info.si_code == CLD_EXITED
@@ -195,14 +209,37 @@ void Watchdog::run() {
     }
     for (std::size_t i = 0; !fired_.load() && i < n; ++i) {
       const Watched& w = children_[i];
-      if (w.thread_ended == nullptr || !w.thread_ended->load()) continue;
-      if (w.done != nullptr && w.done->load() != 0) continue;  // finished its part: not a fault
+      if (w.alone || w.thread_ended == nullptr || !w.thread_ended->load() || finished(i)) continue;
       reason_ = who(i) + " ended before finishing its part";
       fired_.store(true);
     }
     if (fired_.load()) break;
-    const std::uint64_t now_progress = progress_->load(std::memory_order_relaxed);
     const auto now = std::chrono::steady_clock::now();
+    for (std::size_t i = 0; i < n; ++i) {  // peers with a progress of their own
+      const Watched& w = children_[i];
+      if (w.progress == nullptr || ended_alone[i] || fds[1 + i].fd < 0 || finished(i)) continue;
+      const std::uint64_t p = w.progress->load(std::memory_order_relaxed);
+      if (p != own_last[i]) {
+        own_last[i] = p;
+        own_change[i] = now;
+        continue;
+      }
+      if (now - own_change[i] < stall_) continue;
+      const std::string why = who(i) + " made no progress for " + std::to_string(stall_.count()) +
+                              " ms after " + std::to_string(p) +
+                              " round trips (hung or stopped): killed by the watchdog";
+      if (!w.alone) {
+        reason_ = why;
+        fired_.store(true);
+        break;
+      }
+      if (w.pid > 0) ::kill(w.pid, SIGKILL);
+      ended_alone[i] = true;
+      const std::lock_guard lock(casualties_mutex_);
+      casualties_.push_back({i, why});
+    }
+    if (fired_.load() || progress_ == nullptr) continue;
+    const std::uint64_t now_progress = progress_->load(std::memory_order_relaxed);
     if (now_progress != last) {
       last = now_progress;
       last_change = now;

@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <mutex>
 #include <new>
 #include <string>
 #include <thread>
@@ -91,18 +92,32 @@ class PeerThread {
 // Describes a waitpid() status: "exited with status 3", "killed by signal 9 (Killed)".
 [[nodiscard]] std::string describe_wait_status(int status);
 
-// One process (or, with pid -1, one peer thread) a Watchdog watches: it may exit once `done` is set (nullptr: never expected to).
+// One process (or, with pid -1, one peer thread) a Watchdog watches: it may exit once `done` is
+// set (nullptr: never expected to).
 struct Watched {
   pid_t pid;
   std::string label;  // "consumer", "consumer 3"
   const std::atomic<std::uint32_t>* done = nullptr;
   const std::atomic<bool>* thread_ended = nullptr;  // a peer thread (pid -1): its ended() flag
+  // Its own progress: no change for `stall` (before `done`) is a stall of this one alone.
+  const std::atomic<std::uint64_t>* progress = nullptr;
+  // A failure of this one is its own: the watchdog kills it (a stall; a death is left to whoever
+  // reaps it) and records it in casualties(), and the others go on.
+  bool alone = false;
 };
 
-// Watches children while the parent works: if one exits before its `done` is set, or `progress`
-// does not change for `stall`, it kills every watched child (SIGKILL), sets interrupted(), and
-// interrupts the parent's blocking calls with SIGALRM (whose handler does nothing and does not
-// restart system calls) until stopped. Built after fork(), joined before the next one.
+// A peer the watchdog ended alone: its index in the Watched list, and why.
+struct Casualty {
+  std::size_t index;
+  std::string reason;
+};
+
+// The harness's one watchdog, for processes and threads alike. Watches peers while the parent
+// works (or waits): if one exits before its `done` is set, or `progress` (nullptr: none) does not
+// change for `stall`, it kills every watched child (SIGKILL), sets interrupted(), and interrupts
+// the parent's blocking calls with SIGALRM (whose handler does nothing and does not restart system
+// calls) until stopped. A peer marked `alone` fails alone instead (see Watched). Built after
+// fork(), joined before the next one.
 class Watchdog {
  public:
   Watchdog(std::vector<Watched> children, std::chrono::milliseconds stall,
@@ -122,6 +137,8 @@ class Watchdog {
   [[nodiscard]] bool fired() const noexcept { return fired_.load(); }
   // Why it fired ("consumer[123] died: killed by signal 9"); empty if it did not.
   [[nodiscard]] std::string reason() const;
+  // The `alone` peers it ended, in the order it ended them.
+  [[nodiscard]] std::vector<Casualty> casualties() const;
 
  private:
   Watchdog(pid_t child, const std::atomic<bool>* thread_ended, std::string label,
@@ -136,6 +153,8 @@ class Watchdog {
   int stop_fd_ = -1;
   std::atomic<bool> fired_{false};
   std::string reason_;
+  mutable std::mutex casualties_mutex_;
+  std::vector<Casualty> casualties_;
   std::thread thread_;
 };
 

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "harness/resolve.hpp"
 #include "tests/test_util.hpp"
 #include "transports/registry.hpp"
 
@@ -30,43 +31,43 @@ TEST_P(CliRejects, WithAMessageNamingTheValueAndNonZeroExit) {
 }
 
 const std::vector<BadInput> kBadInputs = {
-        BadInput{"--transports=carrier_pigeon", "carrier_pigeon"},
-        BadInput{"--transports=pipe,carrier_pigeon", "known: "},
-        BadInput{"--transports=", "--transports"},
-        BadInput{"--transports=pipe,pipe", "given twice"},
-        BadInput{"--transports=pipe --transports=fifo", "more than once"},
-        BadInput{"--sizes=0", "0 bytes"},
-        BadInput{"--sizes=-64", "-64"},
-        BadInput{"--sizes=abc", "abc"},
-        BadInput{"--sizes=", "--sizes"},
-        BadInput{"--sizes=64,,128", "--sizes=64,,128"},
-        BadInput{"--sizes=1G", "1G"},
-        BadInput{"--sizes=99999999999999999999999", "99999999999999999999999"},
-        BadInput{"--sizes=128M", "128M"},
-        BadInput{"--sizes=64,64", "given twice"},
-        BadInput{"--cpus=4096,0", "4096"},
-        BadInput{"--cpus=0,4096", "4096"},
-        BadInput{"--cpus=a,b", "'a'"},
-        BadInput{"--cpus=0", "--cpus=0"},
-        BadInput{"--cpus=-1,0", "'-1'"},
-        BadInput{"--cpus=0,1,1", "--cpus=0,1,1"},
-        BadInput{"--cpus=", "--cpus"},
-        BadInput{"--watchdog=0", "--watchdog=0"},
-        BadInput{"--watchdog=-5", "--watchdog=-5"},
-        BadInput{"--watchdog=soon", "soon"},
-        BadInput{"--watchdog=1e9", "1e9"},
-        BadInput{"--quick=yes", "--quick=yes"},
-        BadInput{"--list=all", "--list=all"},
-        BadInput{"--placement=nearby", "nearby"},
-        BadInput{"--placement=", "--placement"},
-        BadInput{"--placement=same_cpu,same_cpu", "given twice"},
-        BadInput{"--placement=different_socket", "different_socket"},
-        BadInput{"--placement=all --cpus=0,0", "--placement"},
-        BadInput{"--patterns=maybe", "maybe"},
-        BadInput{"--no_such_flag", "--no_such_flag"},
-        BadInput{"stray_argument", "stray_argument"},
-        BadInput{"--benchmark_repetitions=many", "--benchmark_repetitions=many"},
-        BadInput{"--benchmark_min_time=-", "--benchmark_min_time=-"}};
+    BadInput{"--transports=carrier_pigeon", "carrier_pigeon"},
+    BadInput{"--transports=pipe,carrier_pigeon", "known: "},
+    BadInput{"--transports=", "--transports"},
+    BadInput{"--transports=pipe,pipe", "given twice"},
+    BadInput{"--transports=pipe --transports=fifo", "more than once"},
+    BadInput{"--sizes=0", "0 bytes"},
+    BadInput{"--sizes=-64", "-64"},
+    BadInput{"--sizes=abc", "abc"},
+    BadInput{"--sizes=", "--sizes"},
+    BadInput{"--sizes=64,,128", "--sizes=64,,128"},
+    BadInput{"--sizes=1G", "1G"},
+    BadInput{"--sizes=99999999999999999999999", "99999999999999999999999"},
+    BadInput{"--sizes=128M", "128M"},
+    BadInput{"--sizes=64,64", "given twice"},
+    BadInput{"--cpus=4096,0", "4096"},
+    BadInput{"--cpus=0,4096", "4096"},
+    BadInput{"--cpus=a,b", "'a'"},
+    BadInput{"--cpus=0", "--cpus=0"},
+    BadInput{"--cpus=-1,0", "'-1'"},
+    BadInput{"--cpus=0,1,1", "--cpus=0,1,1"},
+    BadInput{"--cpus=", "--cpus"},
+    BadInput{"--watchdog=0", "--watchdog=0"},
+    BadInput{"--watchdog=-5", "--watchdog=-5"},
+    BadInput{"--watchdog=soon", "soon"},
+    BadInput{"--watchdog=1e9", "1e9"},
+    BadInput{"--quick=yes", "--quick=yes"},
+    BadInput{"--list=all", "--list=all"},
+    BadInput{"--placement=nearby", "nearby"},
+    BadInput{"--placement=", "--placement"},
+    BadInput{"--placement=same_cpu,same_cpu", "given twice"},
+    BadInput{"--placement=different_socket", "different_socket"},
+    BadInput{"--placement=all --cpus=0,0", "--placement"},
+    BadInput{"--patterns=maybe", "maybe"},
+    BadInput{"--no_such_flag", "--no_such_flag"},
+    BadInput{"stray_argument", "stray_argument"},
+    BadInput{"--benchmark_repetitions=many", "--benchmark_repetitions=many"},
+    BadInput{"--benchmark_min_time=-", "--benchmark_min_time=-"}};
 
 INSTANTIATE_TEST_SUITE_P(BadFlags, CliRejects, ::testing::ValuesIn(kBadInputs),
                          [](const ::testing::TestParamInfo<BadInput>& param) {
@@ -74,8 +75,10 @@ INSTANTIATE_TEST_SUITE_P(BadFlags, CliRejects, ::testing::ValuesIn(kBadInputs),
                          });
 
 TEST(Cli, BadInputCasesAreCounted) {
-  std::printf("bad-input cases tried on ipcbench's flags: %zu (each must exit non-zero naming "
-              "the value)\n", kBadInputs.size());
+  std::printf(
+      "bad-input cases tried on ipcbench's flags: %zu (each must exit non-zero naming "
+      "the value)\n",
+      kBadInputs.size());
   EXPECT_GE(kBadInputs.size(), 30u);
 }
 
@@ -87,6 +90,45 @@ TEST(Cli, ListShowsEveryRegisteredTransportWithItsLimit) {
   }
   EXPECT_NE(out.find("limit:"), std::string::npos);
   EXPECT_NE(out.find("checks:"), std::string::npos);
+}
+
+// --list says, for every transport, the patterns it runs and, for each it lacks, resolve()'s
+// reason.
+TEST(Cli, ListShowsEachTransportsPatternsAndWhyNotTheOthers) {
+  std::string out;
+  ASSERT_EQ(test::run_command(std::string(IPCBENCH_BINARY) + " --list", out), 0) << out;
+  for (const TransportInfo& info : all_transports()) {
+    const std::size_t at = out.find("\n" + std::string(info.id) + " ");
+    ASSERT_NE(at, std::string::npos) << info.id;
+    std::size_t end = at + 1;  // the transport's lines: its own and the indented ones after it
+    while ((end = out.find('\n', end)) != std::string::npos && end + 1 < out.size() &&
+           out[end + 1] == ' ') {
+      ++end;
+    }
+    const std::string block = out.substr(at, end == std::string::npos ? end : end - at);
+    EXPECT_NE(block.find("patterns: RoundTrip, Stream"), std::string::npos) << info.id;
+    for (Form form : kAllForms) {
+      const FormSupport s = form_support(info, form);
+      if (!s.supported) {
+        EXPECT_NE(block.find(s.text), std::string::npos) << info.id;
+      }
+    }
+  }
+}
+
+// FanIn of a transport without a fan-in form is listed on the console like any unsupported case.
+TEST(Cli, UnsupportedPatternsAppearOnTheConsole) {
+  std::string out;
+  const std::string cmd =
+      std::string(IPCBENCH_BINARY) +
+      " --quick --transports=threads --sizes=64 --benchmark_filter=Limit/syscall";
+  ASSERT_EQ(test::run_command(cmd, out), 0) << out;
+  const TransportInfo& info = *find_transport("threads");
+  EXPECT_NE(out.find("FanIn/threads: " + form_support(info, Form::kFanIn).text), std::string::npos)
+      << out;
+  EXPECT_NE(out.find("FanOut/threads: " + form_support(info, Form::kFanOut).text),
+            std::string::npos)
+      << out;
 }
 
 TEST(Cli, QuickRunWritesJsonWithPercentileCounters) {

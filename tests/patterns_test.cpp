@@ -4,7 +4,8 @@
 #include <fstream>
 
 #include "harness/frame.hpp"
-#include "harness/multi.hpp"
+#include "harness/fan_out.hpp"
+#include "harness/pairs.hpp"
 #include "harness/pair.hpp"
 #include "harness/topology.hpp"
 #include "tests/test_util.hpp"

@@ -1,0 +1,246 @@
+#include "bench/cases.hpp"
+
+#include <cerrno>
+#include <cstdio>
+#include <iostream>
+#include <memory>
+#include <stdexcept>
+#include <utility>
+
+#include "transports/os/sys_error.hpp"
+#include "transports/registry.hpp"
+
+namespace ipcbench {
+namespace {
+
+// Cases not run, in the order they would have run: name -> reason.
+std::vector<std::pair<std::string, std::string>>& unsupported_cases() {
+  static std::vector<std::pair<std::string, std::string>> cases;
+  return cases;
+}
+
+class Console : public benchmark::ConsoleReporter {
+ public:
+  // Google Benchmark 1.7 has no SkipWithMessage: a case that is not run would not show at all.
+  void Finalize() override {
+    benchmark::ConsoleReporter::Finalize();
+    if (unsupported_cases().empty()) return;
+    std::cout << "\nUnsupported (not run; also in the JSON context as \"unsupported/<name>\"):\n";
+    for (const auto& [name, why] : unsupported_cases()) {
+      std::cout << "  " << name << ": " << why << "\n";
+    }
+  }
+};
+
+struct HistogramFile {
+  std::FILE* file = nullptr;
+  std::uint64_t next_id = 0;
+};
+HistogramFile& histogram_file() {
+  static HistogramFile f;
+  return f;
+}
+
+std::string size_part(std::size_t bytes) { return "/bytes:" + std::to_string(bytes); }
+
+}  // namespace
+
+std::string pair_case_name(std::string_view pattern, std::string_view id, std::size_t bytes,
+                           const std::string& placement) {
+  return std::string(pattern) + "/" + std::string(id) + size_part(bytes) +
+         (placement.empty() ? "" : "/placement:" + placement);
+}
+std::string fan_in_case_name(std::string_view id, std::size_t clients, std::size_t bytes) {
+  return "FanIn/" + std::string(id) + "/clients:" + std::to_string(clients) + size_part(bytes);
+}
+std::string fan_out_case_name(std::string_view id, std::size_t consumers, std::size_t bytes) {
+  return "FanOut/" + std::string(id) + "/consumers:" + std::to_string(consumers) + size_part(bytes);
+}
+std::string pairs_case_name(std::string_view id, std::size_t pairs, std::size_t bytes) {
+  return "Pairs/" + std::string(id) + "/pairs:" + std::to_string(pairs) + size_part(bytes);
+}
+
+void record_unsupported(const std::string& name, const std::string& why) {
+  unsupported_cases().emplace_back(name, why);
+  benchmark::AddCustomContext("unsupported/" + name, why);
+}
+
+bool runs_or_record(const std::string& name, const Resolved& resolved) {
+  if (resolved.runs()) return true;
+  record_unsupported(name, resolved.unsupported);
+  return false;
+}
+
+benchmark::BenchmarkReporter* console_reporter() {
+  static Console console;
+  return &console;
+}
+
+void print_unsupported_to_stderr() {
+  for (const auto& [name, why] : unsupported_cases()) {
+    std::fprintf(stderr, "ipcbench: unsupported (not run): %s: %s\n", name.c_str(), why.c_str());
+  }
+}
+
+std::string json_string(std::string_view text) {
+  std::string out = "\"";
+  for (const char ch : text) {
+    const auto c = static_cast<unsigned char>(ch);
+    switch (ch) {
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      default:
+        if (c < 0x20) {
+          char buf[8];
+          std::snprintf(buf, sizeof buf, "\\u%04x", static_cast<unsigned>(c));
+          out += buf;
+        } else {
+          out += ch;
+        }
+    }
+  }
+  return out + "\"";
+}
+
+void open_histogram_file(const std::string& benchmark_out) {
+  const std::string path = benchmark_out + ".hist.jsonl";
+  HistogramFile& f = histogram_file();
+  f.file = std::fopen(path.c_str(), "we");
+  if (f.file == nullptr) throw_sys_error(errno, "fopen", path);
+  std::fputs(
+      "{\"format\": \"ipcbench-histograms\", \"version\": 1, \"scheme\": {\"kind\": "
+      "\"log-linear\", \"exact_below\": 256, \"sub_buckets\": 128}}\n",
+      f.file);
+  std::fflush(f.file);
+  const std::size_t slash = path.rfind('/');
+  benchmark::AddCustomContext("ipcbench_histograms",
+                              slash == std::string::npos ? path : path.substr(slash + 1));
+}
+
+void Publisher::iteration_times(const std::vector<double>& seconds) {
+  std::size_t i = 0;
+  for (auto _ : state_) state_.SetIterationTime(i < seconds.size() ? seconds[i++] : 0.0);
+}
+
+void Publisher::spread(double seconds) {
+  const auto n = std::max<benchmark::IterationCount>(state_.max_iterations, 1);
+  const double each = seconds / static_cast<double>(n);
+  for (auto _ : state_) state_.SetIterationTime(each);
+}
+
+void Publisher::latency(const Histogram& h, const std::string& prefix, const std::string& metric,
+                        const std::string& latency, bool with_mean) {
+  auto& c = state_.counters;
+  c[prefix + "p50_ns"] = static_cast<double>(h.percentile(50));
+  c[prefix + "p90_ns"] = static_cast<double>(h.percentile(90));
+  c[prefix + "p99_ns"] = static_cast<double>(h.percentile(99));
+  c[prefix + "p999_ns"] = static_cast<double>(h.percentile(99.9));
+  c[prefix + "max_ns"] = static_cast<double>(h.max());
+  if (with_mean) {
+    c[prefix + "mean_ns"] = h.mean();
+    c[prefix + "samples"] = static_cast<double>(h.count());
+  }
+  histogram(h, metric, latency);
+}
+
+void Publisher::histogram(const Histogram& h, const std::string& metric,
+                          const std::string& latency) {
+  HistogramFile& f = histogram_file();
+  if (f.file == nullptr) return;
+  if (!hist_id_) {
+    hist_id_ = f.next_id++;
+    state_.counters["hist_id"] = static_cast<double>(*hist_id_);
+  }
+  std::string line =
+      "{\"hist_id\": " + std::to_string(*hist_id_) + ", \"case\": " + json_string(case_) +
+      ", \"metric\": " + json_string(metric) + ", \"latency\": " + json_string(latency) +
+      ", \"unit\": \"ns\", \"count\": " + std::to_string(h.count()) +
+      ", \"min\": " + std::to_string(h.min()) + ", \"max\": " + std::to_string(h.max()) +
+      ", \"sum\": " + std::to_string(h.sum()) + ", \"buckets\": [";
+  bool first = true;
+  for (std::size_t b = 0; b < Histogram::kBuckets; ++b) {
+    const std::uint64_t n = h.bucket_count(b);
+    if (n == 0) continue;
+    line += (first ? "[" : ", [") + std::to_string(Histogram::bucket_low(b)) + ", " +
+            std::to_string(Histogram::bucket_high(b)) + ", " + std::to_string(n) + "]";
+    first = false;
+  }
+  line += "]}\n";
+  std::fputs(line.c_str(), f.file);
+  std::fflush(f.file);
+}
+
+benchmark::internal::Benchmark* register_case(const std::string& name,
+                                              std::function<void(Publisher&)> body,
+                                              benchmark::TimeUnit unit, std::uint64_t iterations,
+                                              bool manual_time) {
+  auto* b = benchmark::RegisterBenchmark(name.c_str(),
+                                         [name, body = std::move(body)](benchmark::State& state) {
+                                           Publisher publisher(state, name);
+                                           try {
+                                             body(publisher);
+                                           } catch (const std::exception& e) {
+                                             state.SkipWithError(e.what());
+                                             for (auto _ : state) {
+                                             }
+                                           }
+                                         });
+  if (manual_time) {
+    b->UseManualTime();
+  } else {
+    b->UseRealTime();
+  }
+  b->Unit(unit);
+  if (iterations > 0) b->Iterations(static_cast<benchmark::IterationCount>(iterations));
+  return b;
+}
+
+std::string transports_json() {
+  auto flag = [](bool v) { return v ? "true" : "false"; };
+  std::string out = "[";
+  bool first = true;
+  for (const TransportInfo& info : all_transports()) {
+    const Capabilities caps = info.describe();
+    const char* payload = caps.payload == Payload::kBytes  ? "bytes"
+                          : caps.payload == Payload::kWord ? "word"
+                                                           : "nothing";
+    out += first ? "" : ", ";
+    first = false;
+    out += "{\"id\": " + json_string(info.id) + ", \"family\": " + json_string(info.family) +
+           ", \"lecture_row\": " + json_string(info.lecture_row) +
+           ", \"lecture_means\": " + flag(info.lecture_means) +
+           ", \"description\": " + json_string(info.description) + ", \"payload\": \"" + payload +
+           "\", \"max_message_bytes\": " +
+           (caps.max_message_bytes == SIZE_MAX ? std::string("null")
+                                               : std::to_string(caps.max_message_bytes)) +
+           ", \"in_process\": " + flag(caps.in_process) + ", \"may_lose\": " + flag(caps.may_lose) +
+           ", \"may_coalesce\": " + flag(caps.may_coalesce) +
+           ", \"busy_polls\": " + flag(caps.busy_polls) +
+           ", \"waits_by\": " + json_string(caps.waits_by) + ", \"forms\": {";
+    bool first_form = true;
+    for (Form form : kAllForms) {
+      const FormSupport s = form_support(info, form);
+      out += (first_form ? "\"" : ", \"") + std::string(form_name(form)) +
+             "\": {\"supported\": " + flag(s.supported) +
+             (s.supported ? ", \"design\": " : ", \"reason\": ") + json_string(s.text) + "}";
+      first_form = false;
+    }
+    out += "}}";
+  }
+  return out + "]";
+}
+
+}  // namespace ipcbench

@@ -1,0 +1,85 @@
+// Cases: the one way ipcbench names a case, registers it, publishes its counters and histograms,
+// and records a case that is unsupported (not run) or errored, on the console and in the JSON.
+#pragma once
+
+#include <benchmark/benchmark.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "harness/histogram.hpp"
+#include "harness/resolve.hpp"
+
+namespace ipcbench {
+
+// Case names, as the plot scripts parse them (Google Benchmark appends /iterations:N and
+// /manual_time or /real_time).
+[[nodiscard]] std::string pair_case_name(std::string_view pattern, std::string_view id,
+                                         std::size_t bytes, const std::string& placement);
+[[nodiscard]] std::string fan_in_case_name(std::string_view id, std::size_t clients,
+                                           std::size_t bytes);
+[[nodiscard]] std::string fan_out_case_name(std::string_view id, std::size_t consumers,
+                                            std::size_t bytes);
+[[nodiscard]] std::string pairs_case_name(std::string_view id, std::size_t pairs,
+                                          std::size_t bytes);
+
+// Records a case that is not run: the console lists it after the table (stderr when the console
+// is not the format) and the JSON context carries "unsupported/<name>": <why>.
+void record_unsupported(const std::string& name, const std::string& why);
+// Records `resolved`'s case as unsupported when it does not run; true when it runs.
+[[nodiscard]] bool runs_or_record(const std::string& name, const Resolved& resolved);
+// The console reporter: Google Benchmark's table, then the unsupported cases.
+[[nodiscard]] benchmark::BenchmarkReporter* console_reporter();
+// Prints the unsupported cases to stderr (when the console is not the format).
+void print_unsupported_to_stderr();
+
+// The lossless histogram side file, FILE.hist.jsonl next to --benchmark_out=FILE. Opened by
+// main() before any case runs (its basename goes into the context as ipcbench_histograms); each
+// histogram line is written and flushed as its case publishes, so a crash keeps what ran. Throws
+// std::system_error when the file cannot be created.
+void open_histogram_file(const std::string& benchmark_out);
+
+// What a case body publishes through: iteration times, counters, latency histograms, the label.
+// One per benchmark-function call; its histograms share one hist_id (also a counter of the row).
+class Publisher {
+ public:
+  Publisher(benchmark::State& state, std::string case_name) noexcept
+      : state_(state), case_(std::move(case_name)) {}
+  // One time per iteration (manual time), or each iteration the same share of `seconds`.
+  void iteration_times(const std::vector<double>& seconds);
+  void spread(double seconds);
+  void counter(const std::string& name, double value) { state_.counters[name] = value; }
+  [[nodiscard]] double counter(const std::string& name) { return state_.counters[name]; }
+  // p50/p90/p99/p999/max counters under `prefix` (and mean_ns/samples when `with_mean`), and the
+  // histogram in the side file as `metric` ("rtt", "oneway_down", ...), `latency` in words.
+  void latency(const Histogram& h, const std::string& prefix, const std::string& metric,
+               const std::string& latency, bool with_mean = false);
+  // The histogram in the side file only (its counters are the caller's).
+  void histogram(const Histogram& h, const std::string& metric, const std::string& latency);
+  void label(const std::string& text) { state_.SetLabel(text); }
+  [[nodiscard]] benchmark::State& state() noexcept { return state_; }
+
+ private:
+  benchmark::State& state_;
+  std::string case_;
+  std::optional<std::uint64_t> hist_id_;
+};
+
+// Registers one case. `body` measures and publishes; any exception it throws errors the row
+// (SkipWithError with its what(), recorded in the JSON; the other cases still run).
+// `iterations` 0: Google Benchmark chooses. Returns the benchmark for more settings.
+benchmark::internal::Benchmark* register_case(const std::string& name,
+                                              std::function<void(Publisher&)> body,
+                                              benchmark::TimeUnit unit, std::uint64_t iterations,
+                                              bool manual_time = true);
+
+// A string as a JSON string literal, quotes included.
+[[nodiscard]] std::string json_string(std::string_view text);
+// The ipcbench_transports context value: a JSON array, one object per registered transport.
+[[nodiscard]] std::string transports_json();
+
+}  // namespace ipcbench

@@ -1,0 +1,136 @@
+#include "bench/pair.hpp"
+
+#include <algorithm>
+#include <string>
+#include <vector>
+
+#include "bench/cases.hpp"
+#include "bench/limits.hpp"
+#include "harness/frame.hpp"
+#include "harness/pair.hpp"
+#include "transports/registry.hpp"
+
+namespace ipcbench {
+namespace {
+
+std::string short_checks(Payload payload) {
+  switch (payload) {
+    case Payload::kBytes:
+      return "checks=seq+payload+stamp";
+    case Payload::kWord:
+      return "checks=seq";
+    case Payload::kNothing:
+      return "checks=count";
+  }
+  return "";
+}
+
+// Fixed iteration counts for --quick: >= 1000 round trips where affordable, bounded in bytes.
+std::uint64_t quick_iterations(Pattern pattern, std::size_t bytes) {
+  if (pattern == Pattern::kStream) return 4;
+  return std::clamp<std::uint64_t>((std::uint64_t{32} << 20) / std::max<std::size_t>(bytes, 1), 50,
+                                   2000);
+}
+
+// `floor_ns`: the cache-line round trip measured on the same CPUs right after the case (0: none).
+void publish(Publisher& p, const PairResult& r, Pattern pattern, std::size_t bytes, Payload payload,
+             double floor_ns) {
+  p.iteration_times(r.iteration_seconds);
+  const double seconds = r.timed_seconds > 0 ? r.timed_seconds : 1e-300;
+  if (pattern == Pattern::kRoundTrip) {
+    p.latency(r.rtt, "", "rtt", "round trip", /*with_mean=*/true);
+    if (payload == Payload::kBytes) {
+      p.counter("oneway_p50_ns", static_cast<double>(r.oneway.percentile(50)));
+      p.counter("oneway_p99_ns", static_cast<double>(r.oneway.percentile(99)));
+      p.counter("oneway_down_p50_ns", static_cast<double>(r.oneway_down.percentile(50)));
+      p.counter("oneway_down_p99_ns", static_cast<double>(r.oneway_down.percentile(99)));
+      p.counter("oneway_up_p50_ns", static_cast<double>(r.oneway_up.percentile(50)));
+      p.counter("oneway_up_p99_ns", static_cast<double>(r.oneway_up.percentile(99)));
+      p.histogram(r.oneway_down, "oneway_down", "one-way producer->consumer");
+      p.histogram(r.oneway_up, "oneway_up", "one-way consumer->producer");
+    }
+    // A round trip moves the message both ways.
+    const double done = static_cast<double>(r.rtt.count());
+    p.counter("items_per_second", done / seconds);
+    p.counter("bytes_per_second", 2.0 * done * static_cast<double>(bytes) / seconds);
+    // The distance to the hardware, against the floor measured next to this case.
+    if (floor_ns > 0) {
+      p.counter("cacheline_p50_ns", floor_ns);
+      p.counter("rtt_p50_x_cacheline", p.counter("p50_ns") / floor_ns);
+    }
+  } else {
+    p.counter("items_per_second", static_cast<double>(r.received) / seconds);
+    p.counter("bytes_per_second", static_cast<double>(r.bytes_received) / seconds);
+    p.counter("sent", static_cast<double>(r.sent));
+    p.counter("received", static_cast<double>(r.received));
+    p.counter("batch", static_cast<double>(r.batch));
+    p.counter("coalesced", static_cast<double>(r.coalesced));
+    const auto& memcpy_bps = measured_limits().memcpy_bytes_per_second;
+    if (auto it = memcpy_bps.find(bytes); it != memcpy_bps.end() && it->second > 0) {
+      p.counter("fraction_of_memcpy", p.counter("bytes_per_second") / it->second);
+    }
+  }
+  p.counter("lost", static_cast<double>(r.lost));
+  p.counter("corrupt", static_cast<double>(r.corrupt));
+  p.counter("reordered", static_cast<double>(r.reordered));
+  const double messages = static_cast<double>(std::max<std::uint64_t>(r.messages, 1));
+  p.counter("cpu_ns_per_msg", r.cpu_seconds * 1e9 / messages);
+  p.counter("ctx_switches_per_msg", static_cast<double>(r.context_switches) / messages);
+  std::string label = short_checks(payload);
+  if (r.coalesced > 0) {
+    label += " coalesced=" + std::to_string(r.coalesced) + "/" + std::to_string(r.sent);
+  }
+  if (r.lost > 0) label += " lost=" + std::to_string(r.lost);
+  if (r.corrupt > 0) label += " CORRUPT=" + std::to_string(r.corrupt);
+  p.label(label);
+}
+
+// `placement` is empty for the default CPUs, else the kind, added to the name.
+void register_pair_case(const BenchOptions& o, const std::string& id, Pattern pattern,
+                        std::size_t bytes, CpuPair cpus, const std::string& placement) {
+  const std::string name = pair_case_name(pattern_name(pattern), id, bytes, placement);
+  const Resolved resolved = resolve(id, Form::kPair, bytes);
+  if (!runs_or_record(name, resolved)) return;
+  const Payload payload = resolved.caps.payload;
+  register_case(
+      name,
+      [=](Publisher& p) {
+        PairConfig config;
+        config.transport_id = id;
+        config.pattern = pattern;
+        config.message_bytes = bytes;
+        config.iterations = static_cast<std::uint64_t>(p.state().max_iterations);
+        config.cpus = cpus;
+        config.watchdog = o.watchdog;
+        const PairResult r = run_pair(config);
+        const double floor_ns =
+            pattern == Pattern::kRoundTrip ? cacheline_rtt_p50_now(cpus, o.watchdog) : 0;
+        publish(p, r, pattern, bytes, payload, floor_ns);
+      },
+      pattern == Pattern::kRoundTrip ? benchmark::kMicrosecond : benchmark::kMillisecond,
+      o.quick ? quick_iterations(pattern, bytes) : 0);
+}
+
+}  // namespace
+
+void register_pair_benchmarks(const BenchOptions& o) {
+  for (Pattern pattern : {Pattern::kRoundTrip, Pattern::kStream}) {
+    for (const std::string& id : o.transports) {
+      const Capabilities caps = find_transport(id)->describe();
+      std::vector<std::size_t> sizes = o.sizes;
+      // A notification or one-word transport runs at the one size it carries.
+      if (auto fixed = fixed_message_bytes(caps.payload);
+          fixed && std::find(sizes.begin(), sizes.end(), *fixed) == sizes.end()) {
+        sizes.insert(sizes.begin(), *fixed);
+      }
+      if (o.placements.empty()) {
+        for (std::size_t bytes : sizes) register_pair_case(o, id, pattern, bytes, o.cpus, "");
+      }
+      for (const Placement& p : o.placements) {
+        for (std::size_t bytes : sizes) register_pair_case(o, id, pattern, bytes, p.cpus, p.kind);
+      }
+    }
+  }
+}
+
+}  // namespace ipcbench

@@ -1,0 +1,168 @@
+#include "harness/fan_out.hpp"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <memory>
+#include <stdexcept>
+
+#include "harness/clock.hpp"
+#include "harness/frame.hpp"
+#include "harness/launch.hpp"
+#include "harness/loops.hpp"
+#include "harness/pair.hpp"
+#include "transports/os/private_dir.hpp"
+#include "transports/os/sys_error.hpp"
+#include "transports/registry.hpp"
+
+namespace ipcbench {
+namespace {
+
+// What one consumer reports (receipt_ns as it goes, the counts when it finishes).
+struct ConsumerReport {
+  std::atomic<std::uint64_t> receipt_ns{0};  // when the current message arrived
+  std::uint64_t delivered = 0, corrupt = 0, reordered = 0;
+  std::uint64_t cpu_ns = 0, context_switches = 0;
+};
+
+struct FanOutShared {
+  ConsumerReport consumers[kMaxPeers];
+};
+
+}  // namespace
+
+FanOutResult run_fan_out(const FanOutConfig& config) {
+  const std::size_t n = config.consumers;
+  const Resolved resolved = resolve(config.transport_id, Form::kFanOut, config.message_bytes, n);
+  resolved.require();
+  const TransportInfo& info = *resolved.info;
+  const std::string id = resolved.id();
+  const std::uint64_t warmup = default_warmup(config.message_bytes);
+  FanOutResult result;
+  result.design = resolved.design;
+  try {
+    std::vector<int> ccpus = config.consumer_cpus;
+    if (ccpus.empty()) ccpus = allowed_cpus();
+    TransportOptions options;
+    options.message_bytes = config.message_bytes;
+    options.tmp_root = config.tmp_root.empty() ? default_tmp_root() : config.tmp_root;
+    // A spinning waiter must give its CPU up when another process of the pattern runs there.
+    std::vector<int> used = {config.producer_cpu};
+    for (std::size_t i = 0; i < n; ++i) used.push_back(ccpus[i % ccpus.size()]);
+    std::sort(used.begin(), used.end());
+    options.same_cpu = std::adjacent_find(used.begin(), used.end()) != used.end();
+    // A broadcast form is one ring that every consumer reads, each message written once, the
+    // consumers' ring tails as the acks. Other mechanisms get one pair channel per consumer.
+    ShmBroadcastPtr mailbox;
+    std::vector<TransportPtr> channels;
+    if (info.broadcast != nullptr) {
+      options.name = unique_name();
+      mailbox = info.broadcast->make(options, n);
+    } else {
+      for (std::size_t i = 0; i < n; ++i) {
+        options.name = unique_name();
+        channels.push_back(info.make(options));
+      }
+    }
+    auto shared = std::make_unique<SharedRegion<FanOutShared>>();
+    FanOutShared& sh = **shared;
+    Framer framer(Payload::kBytes, config.message_bytes);
+    const pid_t parent = ::getpid();
+    Launch launch(id, config.watchdog);
+    for (std::size_t i = 0; i < n; ++i) {
+      launch.start("consumer " + std::to_string(i), ccpus[i % ccpus.size()], [&, i](Peer& peer) {
+        ConsumerReport& out = sh.consumers[i];
+        for (std::size_t j = 0; j < channels.size(); ++j) {
+          if (j != i) channels[j].reset();  // keep only this consumer's channel
+        }
+        if (mailbox) {
+          mailbox->attach();
+        } else {
+          channels[i]->attach(Role::kConsumer, parent);
+        }
+        std::vector<std::byte> buf(config.message_bytes);
+        SeqTracker seqs;
+        Usage start{};
+        for (std::uint64_t k = 0; k < warmup + config.iterations; ++k) {
+          if (k == warmup) start = usage_now();
+          if (mailbox) {
+            mailbox->read(i, buf);
+          } else {
+            (void)channels[i]->recv(buf);
+          }
+          out.receipt_ns.store(now_ns(), std::memory_order_release);
+          const std::uint64_t seq = Framer::seq_of(buf);
+          if (mailbox) {
+            mailbox->release(i);  // the ack; it publishes receipt_ns too (release order)
+          } else {
+            channels[i]->send(framer.control(kAckFlag | seq, 0, kHeaderBytes));
+          }
+          seqs.see(seq);
+          if (!framer.payload_ok(buf, seq)) ++out.corrupt;
+          if (k >= warmup) ++out.delivered;
+        }
+        const Usage end = usage_now();
+        out.reordered = seqs.reordered + seqs.lost;  // any sequence out of step
+        out.cpu_ns = end.cpu_ns - start.cpu_ns;
+        out.context_switches = end.switches - start.switches;
+        peer.finish();
+      });
+    }
+    ScopedPin pinned(config.producer_cpu);
+    std::atomic<std::uint64_t> progress{0};
+    std::string failure = launch.watch(&progress, [&] {
+      if (mailbox) mailbox->attach();
+      for (auto& c : channels) c->attach(Role::kProducer, launch.pid(0));
+      std::vector<std::byte> ack(kHeaderBytes);
+      result.iteration_seconds.reserve(config.iterations);
+      Usage start{};
+      for (std::uint64_t k = 0; k < warmup + config.iterations; ++k) {
+        if (k == warmup) start = usage_now();
+        const std::uint64_t t0 = now_ns();
+        const auto msg = framer.data(k, t0);
+        if (mailbox) {
+          mailbox->write(msg);
+          mailbox->wait_released();  // every consumer's tail passed message k
+        }
+        for (auto& c : channels) c->send(msg);
+        for (auto& c : channels) {
+          (void)c->recv(ack);
+          if (Framer::seq_of(ack) != (kAckFlag | k)) throw_sys_error(EPROTO, "recv", "ack");
+        }
+        const std::uint64_t t1 = now_ns();
+        std::uint64_t last = 0;
+        for (std::size_t i = 0; i < n; ++i) {
+          last = std::max(last, sh.consumers[i].receipt_ns.load(std::memory_order_acquire));
+        }
+        if (k >= warmup) {
+          result.round.record(t1 - t0);
+          result.delivery.record(last - t0);
+          result.iteration_seconds.push_back(static_cast<double>(t1 - t0) * 1e-9);
+        }
+        progress.store(k + 1, std::memory_order_relaxed);
+      }
+      const Usage end = usage_now();
+      result.cpu_seconds = static_cast<double>(end.cpu_ns - start.cpu_ns) * 1e-9;
+      result.context_switches = end.switches - start.switches;
+    });
+    // Consumer i's words ("consumer 2[123] exited with status 3: ...") after the producer's.
+    const std::string ended = launch.end_all(!failure.empty());
+    if (!ended.empty()) failure += (failure.empty() ? "" : "; ") + ended;
+    if (!failure.empty()) launch.fail(failure);
+    for (std::size_t i = 0; i < n; ++i) {
+      const ConsumerReport& s = sh.consumers[i];
+      result.delivered += s.delivered;
+      result.corrupt += s.corrupt;
+      result.reordered += s.reordered;
+      result.cpu_seconds += static_cast<double>(s.cpu_ns) * 1e-9;
+      result.context_switches += s.context_switches;
+    }
+  } catch (const std::system_error& e) {
+    throw std::runtime_error(id + ": " + e.what());
+  }
+  for (double s : result.iteration_seconds) result.timed_seconds += s;
+  return result;
+}
+
+}  // namespace ipcbench
