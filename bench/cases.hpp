@@ -55,7 +55,7 @@ class Publisher {
   void counter(const std::string& name, double value) { state_.counters[name] = value; }
   [[nodiscard]] double counter(const std::string& name) { return state_.counters[name]; }
   // p50/p90/p99/p999/max counters under `prefix` (and mean_ns/samples when `with_mean`), and the
-  // histogram in the side file as `metric` ("rtt", "oneway_down", ...), `latency` in words.
+  // histogram in the side file as `metric` ("rtt", "oneway_fwd", ...), `latency` in words.
   void latency(const Histogram& h, const std::string& prefix, const std::string& metric,
                const std::string& latency, bool with_mean = false);
   // The histogram in the side file only (its counters are the caller's).

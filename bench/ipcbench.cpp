@@ -150,7 +150,7 @@ int main(int argc, char** argv) {
   benchmark::AddCustomContext(
       "ipcbench_units",
       "RoundTrip time and *_ns: round trip (RTT) in ns; oneway_*_ns: one-way in ns, both "
-      "directions merged; oneway_down_*_ns: producer->consumer; oneway_up_*_ns: "
+      "directions merged; oneway_fwd_*_ns: producer->consumer; oneway_rev_*_ns: "
       "consumer->producer; bytes_per_second: bytes/s; items_per_second: messages/s (RoundTrip: "
       "round trips/s, bytes counted both ways); hist_id: this row's lines in the "
       "ipcbench_histograms file");

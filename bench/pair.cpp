@@ -42,12 +42,12 @@ void publish(Publisher& p, const PairResult& r, Pattern pattern, std::size_t byt
     if (payload == Payload::kBytes) {
       p.counter("oneway_p50_ns", static_cast<double>(r.oneway.percentile(50)));
       p.counter("oneway_p99_ns", static_cast<double>(r.oneway.percentile(99)));
-      p.counter("oneway_down_p50_ns", static_cast<double>(r.oneway_down.percentile(50)));
-      p.counter("oneway_down_p99_ns", static_cast<double>(r.oneway_down.percentile(99)));
-      p.counter("oneway_up_p50_ns", static_cast<double>(r.oneway_up.percentile(50)));
-      p.counter("oneway_up_p99_ns", static_cast<double>(r.oneway_up.percentile(99)));
-      p.histogram(r.oneway_down, "oneway_down", "one-way producer->consumer");
-      p.histogram(r.oneway_up, "oneway_up", "one-way consumer->producer");
+      p.counter("oneway_fwd_p50_ns", static_cast<double>(r.oneway_fwd.percentile(50)));
+      p.counter("oneway_fwd_p99_ns", static_cast<double>(r.oneway_fwd.percentile(99)));
+      p.counter("oneway_rev_p50_ns", static_cast<double>(r.oneway_rev.percentile(50)));
+      p.counter("oneway_rev_p99_ns", static_cast<double>(r.oneway_rev.percentile(99)));
+      p.histogram(r.oneway_fwd, "oneway_fwd", "one-way producer->consumer");
+      p.histogram(r.oneway_rev, "oneway_rev", "one-way consumer->producer");
     }
     // A round trip moves the message both ways.
     const double done = static_cast<double>(r.rtt.count());

@@ -152,7 +152,7 @@ class Producer {
     r_.reordered += checks.reordered;
     if (rtt_ns != nullptr) {
       *rtt_ns = times.rtt_ns;
-      if (ok && times.stamped) r_.oneway_up.record(times.oneway_ns);
+      if (ok && times.stamped) r_.oneway_rev.record(times.oneway_ns);
     }
     return ok;
   }

@@ -167,7 +167,7 @@ void consume_stream(Transport& t, const PairPlan& plan, Framer& framer, Consumer
 struct ProducerTally {
   std::vector<double> iteration_seconds;  // one per timed round trip or stream batch
   Histogram rtt;                          // round trip, ns
-  Histogram oneway_up;                    // one-way consumer->producer, ns (kBytes replies)
+  Histogram oneway_rev;                   // one-way consumer->producer, ns (kBytes replies)
   std::uint64_t sent = 0, lost = 0, corrupt = 0, reordered = 0;
   std::uint64_t timed_start_ns = 0, timed_end_ns = 0;  // CLOCK_MONOTONIC
   double cpu_seconds = 0;                              // the producer's own, over the timed part

@@ -115,7 +115,7 @@ PairResult run_pair(const PairConfig& config) {
     if (!status.empty()) launch.fail(status);
     result.iteration_seconds = std::move(tally->iteration_seconds);
     result.rtt = tally->rtt;
-    result.oneway_up = tally->oneway_up;
+    result.oneway_rev = tally->oneway_rev;
     result.sent = tally->sent;
     result.lost = tally->lost;
     result.corrupt = tally->corrupt;
@@ -124,9 +124,9 @@ PairResult run_pair(const PairConfig& config) {
     result.timed_end_ns = tally->timed_end_ns;
     result.cpu_seconds = tally->cpu_seconds;
     result.context_switches = tally->context_switches;
-    result.oneway_down.merge(report->oneway);
-    result.oneway.merge(result.oneway_down);
-    result.oneway.merge(result.oneway_up);
+    result.oneway_fwd.merge(report->oneway);
+    result.oneway.merge(result.oneway_fwd);
+    result.oneway.merge(result.oneway_rev);
     result.received = report->received;
     result.bytes_received = report->bytes;
     result.lost += report->lost;

@@ -43,8 +43,8 @@ struct PairResult {
   std::vector<double> iteration_seconds;  // one per timed round trip or stream batch
   Histogram rtt;                          // round trip, ns (round trip only)
   Histogram oneway;         // one-way latency, ns, both directions merged (round trip, kBytes only)
-  Histogram oneway_down;    // one-way producer->consumer, ns (the consumer's receipts)
-  Histogram oneway_up;      // one-way consumer->producer, ns (the producer's receipts)
+  Histogram oneway_fwd;     // one-way producer->consumer, ns (the consumer's receipts)
+  Histogram oneway_rev;     // one-way consumer->producer, ns (the producer's receipts)
   std::uint64_t batch = 0;  // messages per stream batch
   std::uint64_t sent = 0;   // timed data messages sent by the producer
   std::uint64_t received = 0;          // timed data messages received and checked

@@ -123,8 +123,8 @@ TEST(SideFile, EveryRowWithHistogramsMatchesItsLines) {
     metrics.insert(r.lines[i].get<std::string>("metric"));
   const std::map<std::string, std::string> latency = {
       {"rtt", "round trip"},
-      {"oneway_down", "one-way producer->consumer"},
-      {"oneway_up", "one-way consumer->producer"},
+      {"oneway_fwd", "one-way producer->consumer"},
+      {"oneway_rev", "one-way consumer->producer"},
       {"fan_in_rtt", "round trip"},
       {"fan_out_round", "round trip"},
       {"fan_out_delivery", "one-way producer->last consumer"},
@@ -138,8 +138,8 @@ TEST(SideFile, EveryRowWithHistogramsMatchesItsLines) {
   }
   for (const auto& [_, row] : r.json.get_child("benchmarks")) {
     if (row.get<std::string>("name").rfind("RoundTrip/pipe", 0) != 0) continue;
-    for (const char* c : {"oneway_p50_ns", "oneway_p99_ns", "oneway_down_p50_ns",
-                          "oneway_down_p99_ns", "oneway_up_p50_ns", "oneway_up_p99_ns"}) {
+    for (const char* c : {"oneway_p50_ns", "oneway_p99_ns", "oneway_fwd_p50_ns",
+                          "oneway_fwd_p99_ns", "oneway_rev_p50_ns", "oneway_rev_p99_ns"}) {
       EXPECT_TRUE(row.get_optional<double>(c)) << c;
     }
   }

@@ -120,7 +120,7 @@ class SideFile(unittest.TestCase):
             row["hist_id"] = 10 + rep
             lines.append(fixtures.histogram_line(10 + rep, "RoundTrip/pipe/bytes:64", samples))
             lines.append(fixtures.histogram_line(10 + rep, "RoundTrip/pipe/bytes:64",
-                                                 [s // 2 for s in samples], "oneway_down",
+                                                 [s // 2 for s in samples], "oneway_fwd",
                                                  "one-way producer->consumer"))
         # A benchmark-function call Google Benchmark made while sizing the run: no row names it.
         lines.append(fixtures.histogram_line(99, "RoundTrip/pipe/bytes:64", [1, 2, 3]))
@@ -128,7 +128,7 @@ class SideFile(unittest.TestCase):
         fixtures.write_side_file(os.path.join(self.dir, "run.json.hist.jsonl"), lines)
         run = load.load_run(fixtures.write_json(self.dir, "run.json", document))
         case = next(c for c in run.cases if c.subject == "pipe")
-        self.assertEqual(set(case.histograms), {"rtt", "oneway_down"})
+        self.assertEqual(set(case.histograms), {"rtt", "oneway_fwd"})
         rtt = case.histograms["rtt"]
         self.assertEqual(rtt.count, 2000)
         self.assertEqual(rtt.latency, "round trip")
