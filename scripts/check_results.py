@@ -46,7 +46,8 @@ def check(path):
             problems += 1
             reported.add(case)
     side = context.get("ipcbench_histograms")
-    if side is not None and not os.path.exists(os.path.join(os.path.dirname(path), str(side))):
+    side_path = os.path.join(os.path.dirname(path), str(side))
+    if side is not None and not (os.path.exists(side_path) or os.path.exists(side_path + ".gz")):
         print(f"{path}: MISSING histogram side file {side} (named in ipcbench_histograms)")
         problems += 1
     unsupported = [k for k in context if k.startswith("unsupported/")]

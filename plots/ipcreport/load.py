@@ -2,6 +2,7 @@
 describes (context key ipcbench_transports), and its histogram side file (context key
 ipcbench_histograms). Bad input raises InputError with a message naming the file."""
 
+import gzip
 import json
 import math
 import os
@@ -15,6 +16,7 @@ from .stats import Histogram, merge_all
 TRANSPORTS_KEY = "ipcbench_transports"
 HISTOGRAMS_KEY = "ipcbench_histograms"
 HISTOGRAM_FORMAT = "ipcbench-histograms"
+GZIP_SUFFIX = ".gz"
 HISTOGRAM_VERSION = 1
 
 
@@ -265,14 +267,19 @@ def load_histograms(path, context):
     if not isinstance(name, str) or not name or os.path.basename(name) != name:
         raise InputError(f"{path}: context '{HISTOGRAMS_KEY}' = {name!r} is not a file name")
     side = os.path.join(os.path.dirname(path), name)
+    # Committed reference runs keep the side file gzipped beside the JSON (NAME.gz): read that when
+    # the plain file is absent.
+    if not os.path.exists(side) and os.path.exists(side + GZIP_SUFFIX):
+        side += GZIP_SUFFIX
     try:
-        with open(side, "rb") as f:
+        opener = gzip.open if side.endswith(GZIP_SUFFIX) else open
+        with opener(side, "rb") as f:
             lines = f.read().decode("utf-8").splitlines()
     except OSError as e:
         raise InputError(f"{side}: cannot read the histogram file that {path} names in "
                          f"'{HISTOGRAMS_KEY}': {e.strerror or e}") from None
-    except UnicodeDecodeError:
-        raise InputError(f"{side}: not a histogram file (not UTF-8 text)") from None
+    except (UnicodeDecodeError, gzip.BadGzipFile, EOFError):
+        raise InputError(f"{side}: not a histogram file (not UTF-8 text, or a broken gzip file)") from None
     entries = []
     for lineno, line in enumerate(lines, 1):
         if not line.strip():

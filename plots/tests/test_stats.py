@@ -3,6 +3,7 @@ sorted raw samples (an independent oracle: samples bucketed by fixtures.bucket_o
 re-implementation of ipcbench's log-linear buckets, and ranks computed in integer permille), the
 comparison of two cases over repetitions, and speed tiers."""
 
+import gzip
 import os
 import random
 import sys
@@ -108,6 +109,34 @@ class SideFile(unittest.TestCase):
 
     def tearDown(self):
         self._tmp.cleanup()
+
+    def test_a_gzipped_side_file_is_read_when_the_plain_one_is_absent(self):
+        document = fixtures.synthetic({("RoundTrip", "pipe", 64): {"p50_ns": 50_000}},
+                                      repetitions=5)
+        lines = []
+        for rep, row in enumerate(document["benchmarks"]):
+            row["hist_id"] = rep
+            lines.append(fixtures.histogram_line(rep, "RoundTrip/pipe/bytes:64", [300 + rep] * 7))
+        document["context"]["ipcbench_histograms"] = "run.json.hist.jsonl"
+        plain = os.path.join(self.dir, "run.json.hist.jsonl")
+        fixtures.write_side_file(plain, lines)
+        with open(plain, "rb") as f, gzip.open(plain + ".gz", "wb") as z:
+            z.write(f.read())
+        os.remove(plain)
+        run = load.load_run(fixtures.write_json(self.dir, "run.json", document))
+        case = next(c for c in run.cases if c.subject == "pipe")
+        self.assertEqual(case.histograms["rtt"].count, 35)
+        self.assertEqual(case.histograms["rtt"].max, 304)
+
+    def test_a_broken_gzipped_side_file_is_refused_naming_it(self):
+        document = fixtures.synthetic({("RoundTrip", "pipe", 64): {"p50_ns": 50_000}},
+                                      repetitions=5)
+        document["context"]["ipcbench_histograms"] = "run.json.hist.jsonl"
+        with open(os.path.join(self.dir, "run.json.hist.jsonl.gz"), "wb") as f:
+            f.write(b"not gzip at all")
+        with self.assertRaises(load.InputError) as caught:
+            load.load_run(fixtures.write_json(self.dir, "run.json", document))
+        self.assertIn("run.json.hist.jsonl.gz", str(caught.exception))
 
     def test_histograms_merge_over_repetitions_and_give_the_percentiles(self):
         rng = random.Random(11)
