@@ -141,6 +141,27 @@ void Publisher::spread(double seconds) {
   for (auto _ : state_) state_.SetIterationTime(each);
 }
 
+void Publisher::rates(double items, double bytes, double seconds) {
+  if (!(seconds > 0)) {
+    throw std::runtime_error("no measured time (" + std::to_string(seconds) +
+                             " s): no rate can be given");
+  }
+  counter("items_per_second", items / seconds);
+  counter("bytes_per_second", bytes / seconds);
+}
+
+void Publisher::cpu_cost(double cpu_seconds, std::uint64_t context_switches, double messages) {
+  const double moved = std::max(messages, 1.0);
+  counter("cpu_ns_per_msg", cpu_seconds * 1e9 / moved);
+  counter("ctx_switches_per_msg", static_cast<double>(context_switches) / moved);
+}
+
+void Publisher::checks(std::uint64_t lost, std::uint64_t corrupt, std::uint64_t reordered) {
+  counter("lost", static_cast<double>(lost));
+  counter("corrupt", static_cast<double>(corrupt));
+  counter("reordered", static_cast<double>(reordered));
+}
+
 void Publisher::latency(const Histogram& h, const std::string& prefix, const std::string& metric,
                         const std::string& latency, bool with_mean) {
   auto& c = state_.counters;

@@ -58,6 +58,15 @@ class Publisher {
   // histogram in the side file as `metric` ("rtt", "oneway_fwd", ...), `latency` in words.
   void latency(const Histogram& h, const std::string& prefix, const std::string& metric,
                const std::string& latency, bool with_mean = false);
+  // items_per_second (`items`: messages or round trips) and bytes_per_second over `seconds` of
+  // measured time. Throws std::runtime_error (the row errors, naming the case) when `seconds` is
+  // not positive: a rate over no time is no measurement.
+  void rates(double items, double bytes, double seconds);
+  // cpu_ns_per_msg and ctx_switches_per_msg: both counts over the `messages` moved in the timed
+  // part (at least 1).
+  void cpu_cost(double cpu_seconds, std::uint64_t context_switches, double messages);
+  // lost, corrupt and reordered: what the checks of every message found.
+  void checks(std::uint64_t lost, std::uint64_t corrupt, std::uint64_t reordered);
   // The histogram in the side file only (its counters are the caller's).
   void histogram(const Histogram& h, const std::string& metric, const std::string& latency);
   void label(const std::string& text) { state_.SetLabel(text); }

@@ -36,7 +36,6 @@ std::uint64_t quick_iterations(Pattern pattern, std::size_t bytes) {
 void publish(Publisher& p, const PairResult& r, Pattern pattern, std::size_t bytes, Payload payload,
              double floor_ns) {
   p.iteration_times(r.iteration_seconds);
-  const double seconds = r.timed_seconds > 0 ? r.timed_seconds : 1e-300;
   if (pattern == Pattern::kRoundTrip) {
     p.latency(r.rtt, "", "rtt", "round trip", /*with_mean=*/true);
     if (payload == Payload::kBytes) {
@@ -51,16 +50,15 @@ void publish(Publisher& p, const PairResult& r, Pattern pattern, std::size_t byt
     }
     // A round trip moves the message both ways.
     const double done = static_cast<double>(r.rtt.count());
-    p.counter("items_per_second", done / seconds);
-    p.counter("bytes_per_second", 2.0 * done * static_cast<double>(bytes) / seconds);
+    p.rates(done, 2.0 * done * static_cast<double>(bytes), r.timed_seconds);
     // The distance to the hardware, against the floor measured next to this case.
     if (floor_ns > 0) {
       p.counter("cacheline_p50_ns", floor_ns);
       p.counter("rtt_p50_x_cacheline", p.counter("p50_ns") / floor_ns);
     }
   } else {
-    p.counter("items_per_second", static_cast<double>(r.received) / seconds);
-    p.counter("bytes_per_second", static_cast<double>(r.bytes_received) / seconds);
+    p.rates(static_cast<double>(r.received), static_cast<double>(r.bytes_received),
+            r.timed_seconds);
     p.counter("sent", static_cast<double>(r.sent));
     p.counter("received", static_cast<double>(r.received));
     p.counter("batch", static_cast<double>(r.batch));
@@ -70,12 +68,8 @@ void publish(Publisher& p, const PairResult& r, Pattern pattern, std::size_t byt
       p.counter("fraction_of_memcpy", p.counter("bytes_per_second") / it->second);
     }
   }
-  p.counter("lost", static_cast<double>(r.lost));
-  p.counter("corrupt", static_cast<double>(r.corrupt));
-  p.counter("reordered", static_cast<double>(r.reordered));
-  const double messages = static_cast<double>(std::max<std::uint64_t>(r.messages, 1));
-  p.counter("cpu_ns_per_msg", r.cpu_seconds * 1e9 / messages);
-  p.counter("ctx_switches_per_msg", static_cast<double>(r.context_switches) / messages);
+  p.checks(r.lost, r.corrupt, r.reordered);
+  p.cpu_cost(r.cpu_seconds, r.context_switches, static_cast<double>(r.messages));
   std::string label = short_checks(payload);
   if (r.coalesced > 0) {
     label += " coalesced=" + std::to_string(r.coalesced) + "/" + std::to_string(r.sent);

@@ -29,13 +29,6 @@ bool resolvable(const std::string& pattern, const std::string& name, const Resol
   return false;
 }
 
-void common_counters(Publisher& p, std::uint64_t lost, std::uint64_t corrupt,
-                     std::uint64_t reordered) {
-  p.counter("lost", static_cast<double>(lost));
-  p.counter("corrupt", static_cast<double>(corrupt));
-  p.counter("reordered", static_cast<double>(reordered));
-}
-
 // ---- FanIn ----
 
 // Timed round trips per client: about 20000 in all (so the merged p99.9 rests on enough samples),
@@ -66,14 +59,12 @@ void register_fan_in(const BenchOptions& o, const std::string& name, const std::
         // The others finished, but a row with a failed client is not a measurement.
         if (!r.failed_clients.empty()) throw std::runtime_error("failed " + r.failures);
         p.spread(r.wall_seconds);  // every iteration its share: wall time / round trips per client
-        const double seconds = r.wall_seconds > 0 ? r.wall_seconds : 1e-300;
-        const double done = static_cast<double>(r.round_trips);
-        p.counter("items_per_second", done / seconds);  // round trips/s, all clients together
-        p.counter("bytes_per_second", 2.0 * done * static_cast<double>(bytes) / seconds);
+        const double done = static_cast<double>(r.round_trips);  // all clients together
+        p.rates(done, 2.0 * done * static_cast<double>(bytes), r.wall_seconds);
         p.latency(r.rtt, "", "fan_in_rtt", "round trip");
         p.counter("samples", static_cast<double>(r.rtt.count()));
         p.counter("worst_client_p99_ns", static_cast<double>(r.worst_client_p99_ns));
-        common_counters(p, r.lost, r.corrupt, r.reordered);
+        p.checks(r.lost, r.corrupt, r.reordered);
         p.counter("failed_clients", static_cast<double>(r.failed_clients.size()));
         p.counter("clients", static_cast<double>(clients));
         std::string label = "checks=seq+payload";
@@ -110,15 +101,11 @@ void register_pairs(const BenchOptions& o, const std::string& name, const std::s
         p.latency(r.rtt, "", "pairs_rtt", "round trip");
         p.counter("samples", static_cast<double>(r.rtt.count()));
         p.counter("worst_pair_p99_ns", static_cast<double>(r.worst_p99_ns));
-        const double wall = std::max(r.wall_seconds, 1e-12);
-        p.counter("items_per_second", static_cast<double>(r.round_trips) / wall);
-        p.counter("bytes_per_second",
-                  2.0 * static_cast<double>(r.round_trips) * static_cast<double>(bytes) / wall);
+        const double done = static_cast<double>(r.round_trips);
+        p.rates(done, 2.0 * done * static_cast<double>(bytes), r.wall_seconds);
         p.counter("pairs", static_cast<double>(n));
-        common_counters(p, r.lost, r.corrupt, r.reordered);
-        const double msgs = std::max(2.0 * static_cast<double>(r.round_trips), 1.0);
-        p.counter("cpu_ns_per_msg", r.cpu_seconds * 1e9 / msgs);
-        p.counter("ctx_switches_per_msg", static_cast<double>(r.context_switches) / msgs);
+        p.checks(r.lost, r.corrupt, r.reordered);
+        p.cpu_cost(r.cpu_seconds, r.context_switches, 2.0 * done);  // a round trip moves two
         std::string where;
         for (const std::string& s : r.placement) where += (where.empty() ? "" : ", ") + s;
         p.label(where);
@@ -150,15 +137,11 @@ void register_fan_out(const BenchOptions& o, const std::string& name, const std:
         p.latency(r.round, "", "fan_out_round", "round trip");
         p.latency(r.delivery, "delivery_", "fan_out_delivery", "one-way producer->last consumer");
         p.counter("samples", static_cast<double>(r.round.count()));
-        const double secs = std::max(r.timed_seconds, 1e-12);
-        p.counter("items_per_second", static_cast<double>(r.delivered) / secs);
-        p.counter("bytes_per_second",
-                  static_cast<double>(r.delivered) * static_cast<double>(bytes) / secs);
+        const double delivered = static_cast<double>(r.delivered);
+        p.rates(delivered, delivered * static_cast<double>(bytes), r.timed_seconds);
         p.counter("consumers", static_cast<double>(n));
-        common_counters(p, r.lost, r.corrupt, r.reordered);
-        const double msgs = std::max(static_cast<double>(r.delivered), 1.0);
-        p.counter("cpu_ns_per_msg", r.cpu_seconds * 1e9 / msgs);
-        p.counter("ctx_switches_per_msg", static_cast<double>(r.context_switches) / msgs);
+        p.checks(r.lost, r.corrupt, r.reordered);
+        p.cpu_cost(r.cpu_seconds, r.context_switches, delivered);
         std::string where = "producer cpu" + std::to_string(c.producer_cpu) + ", consumers";
         for (std::size_t k = 0; k < n; ++k) {
           where += " cpu" + std::to_string(c.consumer_cpus[k % c.consumer_cpus.size()]);
