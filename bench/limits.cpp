@@ -6,7 +6,7 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <atomic>
+#include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <memory>
@@ -17,9 +17,6 @@
 #include "bench/cases.hpp"
 #include "harness/clock.hpp"
 #include "harness/histogram.hpp"
-#include "harness/launch.hpp"
-#include "transports/os/shm_wait.hpp"
-#include "transports/os/sys_error.hpp"
 
 namespace ipcbench {
 namespace {
@@ -42,84 +39,40 @@ class PinFor {
   cpu_set_t saved_;
 };
 
-// The one cache line the two processes bounce, and the peer's report.
-struct Bounce {
-  static_assert(std::atomic<std::uint64_t>::is_always_lock_free);
-  alignas(kFalseSharingBytes) std::atomic<std::uint64_t> line{0};
-};
-// The parent writes odd values, the peer answers with value + 1; this odd value stops the peer.
-constexpr std::uint64_t kStop = UINT64_MAX;
-constexpr std::uint64_t kBounceWarmup = 1000;
-
-// Spins until `line` holds `want` (or, for the peer, kStop). Two processes on one CPU take turns
-// only when the spinner yields, as shm_spin does.
-std::uint64_t wait_for(const std::atomic<std::uint64_t>& line, std::uint64_t want, bool yield) {
-  for (std::uint32_t i = 1;; ++i) {
-    const std::uint64_t value = line.load(std::memory_order_acquire);
-    if (value == want || value == kStop) return value;
-    if (yield) {
-      ::sched_yield();
-    } else {
-      cpu_relax();
-    }
-    if (i % 1024 == 0) throw_if_interrupted("spin", "Limit/cacheline_rtt line");
-  }
-}
-
-// Two pinned processes bounce one cache line `iterations` times after a warm-up: the parent
-// stores an odd value, the peer sees it and stores value + 1, the parent sees that. Every round
-// trip is timed with the clock the transports' round trips use, so the two are comparable (both
-// include one clock read per sample). Records into `rtt` (and `seconds` when given); returns ""
-// or what failed.
-std::string bounce_line(const CpuPair& cpus, std::chrono::milliseconds watchdog_after,
-                        std::uint64_t iterations, Histogram& rtt, std::vector<double>* seconds) {
-  const bool yield = cpus.same();
-  std::string failure;
-  try {
-    SharedRegion<Bounce> bounce;
-    PinFor pinned(cpus.producer);
-    Launch launch("Limit/cacheline_rtt", watchdog_after);
-    launch.start("cacheline peer", cpus.consumer, [&](Peer& peer) {
-      for (std::uint64_t want = 1;; want += 2) {
-        if (wait_for(bounce->line, want, yield) == kStop) break;
-        bounce->line.store(want + 1, std::memory_order_release);
-      }
-      peer.finish();
-    });
-    std::atomic<std::uint64_t> progress{0};
-    failure = launch.watch(&progress, [&] {
-      std::uint64_t value = 1;
-      for (std::uint64_t i = 0; i < kBounceWarmup + iterations; ++i, value += 2) {
-        const std::uint64_t t0 = now_ns();
-        bounce->line.store(value, std::memory_order_release);
-        (void)wait_for(bounce->line, value + 1, yield);
-        const std::uint64_t t1 = now_ns();
-        if (i >= kBounceWarmup) {
-          rtt.record(t1 - t0);
-          if (seconds != nullptr) seconds->push_back(static_cast<double>(t1 - t0) * 1e-9);
-        }
-        progress.store(i + 1, std::memory_order_relaxed);
-      }
-      bounce->line.store(kStop, std::memory_order_release);
-    });
-    const std::string ended = launch.end(0, !failure.empty());
-    if (failure.empty()) failure = ended;
-  } catch (const std::exception& e) {
-    failure = e.what();
-  }
-  return failure;
-}
-
-void cacheline_rtt(Publisher& p, const BenchOptions& o) {
-  const auto iterations = static_cast<std::uint64_t>(p.state().max_iterations);
+// One bounce row: Limit/cacheline_rtt on two CPUs, Limit/yield_pingpong on one. One iteration is
+// one bounce; the bounces are timed kBouncesPerSample at a time, and every iteration of a sample
+// gets that sample's ns per bounce, so the Time column is the round trip per bounce and Google
+// Benchmark's iteration count matches the time it is given. The histogram holds one value per
+// sample (its mean per bounce, rounded to ns).
+void bounce_row(Publisher& p, const BenchOptions& o, const char* name) {
+  const auto iterations =
+      std::max<std::uint64_t>(static_cast<std::uint64_t>(p.state().max_iterations), 1);
+  const std::uint64_t samples = (iterations + kBouncesPerSample - 1) / kBouncesPerSample;
   auto rtt = std::make_unique<Histogram>();
-  std::vector<double> seconds;
-  seconds.reserve(iterations);
-  const std::string failure = bounce_line(o.cpus, o.watchdog, iterations, *rtt, &seconds);
+  std::vector<double> ns_per_bounce;
+  ns_per_bounce.reserve(samples);
+  const std::string failure = limits_detail::bounce_line(
+      o.cpus, o.watchdog, name, samples, kBouncesPerSample, [&](double ns) {
+        rtt->record(static_cast<std::uint64_t>(std::llround(ns)));
+        ns_per_bounce.push_back(ns);
+      });
   if (!failure.empty()) throw std::runtime_error(failure);
+  std::vector<double> seconds(iterations);
+  for (std::uint64_t i = 0; i < iterations; ++i) {
+    seconds[i] = ns_per_bounce[i / kBouncesPerSample] * 1e-9;
+  }
   p.iteration_times(seconds);
-  p.latency(*rtt, "", "cacheline_rtt", "round trip", /*with_mean=*/true);
-  p.label(o.cpus.same() ? "one CPU: the spinner yields" : "two CPUs");
+  const std::string k = std::to_string(kBouncesPerSample);
+  p.latency(*rtt, "", o.cpus.same() ? "yield_pingpong_rtt" : "cacheline_rtt",
+            "round trip, mean of " + k + " bounces per sample", /*with_mean=*/true);
+  p.counter("bounces_per_sample", static_cast<double>(kBouncesPerSample));
+  const std::string producer = std::to_string(o.cpus.producer);
+  p.label(o.cpus.same()
+              ? "not a cache-line floor: a sched_yield ping-pong of two processes on one CPU (cpu" +
+                    producer + "); round trip per bounce, " + k + " bounces per sample"
+              : "cache line bounced between cpu" + producer + " and cpu" +
+                    std::to_string(o.cpus.consumer) + "; round trip per bounce, " + k +
+                    " bounces per sample");
 }
 
 // Single-thread copy bandwidth between two buffers of `bytes`, both written beforehand (no page
@@ -156,17 +109,14 @@ void syscall_cost(benchmark::State& state, int cpu) {
 
 const MeasuredLimits& measured_limits() noexcept { return g_limits; }
 
-double cacheline_rtt_p50_now(const CpuPair& cpus, std::chrono::milliseconds watchdog) {
-  auto rtt = std::make_unique<Histogram>();
-  if (!bounce_line(cpus, watchdog, kBouncesNow, *rtt, nullptr).empty()) return 0;
-  return static_cast<double>(rtt->percentile(50));
-}
-
 void register_limit_benchmarks(const BenchOptions& o) {
-  // Like a 64-byte RoundTrip in --quick: enough samples for p99.9.
+  // On one CPU the bounce is a sched_yield ping-pong, not a cache-line floor: it runs under its
+  // own name so that nothing reads it as one. --quick: 2000 samples (enough for p99.9), like a
+  // 64-byte RoundTrip.
+  const char* bounce = o.cpus.same() ? "Limit/yield_pingpong" : "Limit/cacheline_rtt";
   register_case(
-      "Limit/cacheline_rtt", [o](Publisher& p) { cacheline_rtt(p, o); }, benchmark::kMicrosecond,
-      o.quick ? 2000 : 0);
+      bounce, [o, bounce](Publisher& p) { bounce_row(p, o, bounce); }, benchmark::kMicrosecond,
+      o.quick ? 2000 * kBouncesPerSample : 0);
   for (std::size_t bytes : o.sizes) {
     const int cpu = o.cpus.producer;
     // About 64 MiB copied per size in --quick.

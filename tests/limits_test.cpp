@@ -1,12 +1,19 @@
-// Limits and refusals: each ends in a clear error naming the limit, never a crash or a hang.
-#include <gtest/gtest.h>
+// Limits and refusals: each ends in a clear error naming the limit, never a crash or a hang. And
+// the machine's own limits: the cache-line floor and the Limit benchmarks' bounce.
+#include "bench/limits.hpp"
 
+#include <gtest/gtest.h>
 #include <sched.h>
 #include <sys/mount.h>
 #include <sys/resource.h>
 
+#include <algorithm>
+#include <cmath>
 #include <fstream>
+#include <string>
+#include <vector>
 
+#include "harness/cpus.hpp"
 #include "harness/pair.hpp"
 #include "tests/test_util.hpp"
 #include "transports/os/private_dir.hpp"
@@ -48,12 +55,12 @@ bool write_proc(const std::string& path, const std::string& value) {
   return static_cast<bool>(out.flush());
 }
 
-#define IPCBENCH_EXPECT_NAMESPACED(flags, ...)                                      \
-  do {                                                                              \
+#define IPCBENCH_EXPECT_NAMESPACED(flags, ...)                                              \
+  do {                                                                                      \
     const test::NamespaceOutcome outcome = test::in_private_namespaces(flags, __VA_ARGS__); \
-    if (outcome.skipped) GTEST_SKIP() << outcome.problems;                          \
-    if (outcome.problems.rfind("SKIP: ", 0) == 0) GTEST_SKIP() << outcome.problems; \
-    EXPECT_EQ(outcome.problems, "");                                                \
+    if (outcome.skipped) GTEST_SKIP() << outcome.problems;                                  \
+    if (outcome.problems.rfind("SKIP: ", 0) == 0) GTEST_SKIP() << outcome.problems;         \
+    EXPECT_EQ(outcome.problems, "");                                                        \
   } while (0)
 
 TEST(Limits, ZeroSigpendingIsAnErrorNamingTheLimit) {
@@ -66,7 +73,8 @@ TEST(Limits, ZeroSigpendingIsAnErrorNamingTheLimit) {
 
 TEST(Limits, SysvSegmentAboveShmmaxIsRefusedNamingShmmax) {
   IPCBENCH_EXPECT_NAMESPACED(CLONE_NEWIPC, [] {
-    if (!write_proc("/proc/sys/kernel/shmmax", "65536")) return std::string("SKIP: cannot set shmmax in a private IPC namespace");
+    if (!write_proc("/proc/sys/kernel/shmmax", "65536"))
+      return std::string("SKIP: cannot set shmmax in a private IPC namespace");
     return expect_refusal("sysv_shm", 1 << 20, {"sysv_shm", "shmmax"});
   });
 }
@@ -112,6 +120,135 @@ TEST(Limits, AnUnavailableDevShmIsAnErrorNamingIt) {
     }
     return problems;
   });
+}
+
+// The cache-line floor: a sample is K bounces between one pair of clock reads, so the clock's own
+// cost is spread over K bounces instead of added to each.
+TEST(SampleBounces, ReadsTheClockTwicePerSampleAroundKBouncesAndDividesByK) {
+  constexpr std::uint64_t kK = 64;
+  constexpr std::uint64_t kSamples = 5;
+  std::uint64_t bounces = 0;
+  std::vector<std::uint64_t> bounces_at_read;  // how many bounces were done at each clock read
+  std::vector<std::uint64_t> times;            // what each clock read returned
+  const auto clock = [&] {
+    bounces_at_read.push_back(bounces);
+    // Sample s takes 640 + 100 * s ns: (640 + 100 s) / 64 = 10 + 1.5625 s ns per bounce.
+    const std::uint64_t s = times.size() / 2;
+    const std::uint64_t t = times.size() % 2 == 0 ? 10'000 * (s + 1) : times.back() + 640 + 100 * s;
+    times.push_back(t);
+    return t;
+  };
+  std::vector<double> reported;
+  sample_bounces(
+      kSamples, kK, [&] { ++bounces; }, clock, [&](double ns) { reported.push_back(ns); });
+  ASSERT_EQ(times.size(), 2 * kSamples);  // one pair of reads per sample, not one per bounce
+  EXPECT_EQ(bounces, kK * kSamples);
+  for (std::uint64_t s = 0; s < kSamples; ++s) {
+    EXPECT_EQ(bounces_at_read[2 * s], kK * s) << "sample " << s;
+    EXPECT_EQ(bounces_at_read[2 * s + 1], kK * (s + 1)) << "sample " << s;
+  }
+  ASSERT_EQ(reported.size(), kSamples);
+  for (std::uint64_t s = 0; s < kSamples; ++s) {
+    EXPECT_DOUBLE_EQ(reported[s], 10.0 + 1.5625 * static_cast<double>(s)) << "sample " << s;
+  }
+}
+
+// A CPU number this process cannot pin to: pinning there fails, so a floor that tried to bounce
+// would say sched_setaffinity failed instead of naming the one CPU.
+int unpinnable_cpu() {
+  const std::vector<int> allowed = allowed_cpus();
+  int cpu = 0;
+  while (std::find(allowed.begin(), allowed.end(), cpu) != allowed.end()) ++cpu;
+  return cpu;
+}
+
+TEST(CachelineFloor, OnOneCpuIsNotMeasuredNamesTheCpuAndBouncesNothing) {
+  const int c = allowed_cpus().front();
+  const CachelineFloor f = cacheline_floor_now(CpuPair{c, c}, std::chrono::milliseconds(5000));
+  EXPECT_FALSE(f.measured);
+  EXPECT_EQ(f.ns_per_bounce, 0);
+  EXPECT_EQ(f.samples, 0u);
+  EXPECT_EQ(f.why_not.rfind("one CPU: ", 0), 0u) << f.why_not;
+  EXPECT_NE(f.why_not.find("both ends on cpu" + std::to_string(c) + ":"), std::string::npos)
+      << f.why_not;
+  EXPECT_NE(f.why_not.find("sched_yield ping-pong, not a cache-line floor"), std::string::npos)
+      << f.why_not;
+
+  // No bouncing at all: on a CPU it cannot pin to, it still only names the CPU.
+  const int bad = unpinnable_cpu();
+  const CachelineFloor g = cacheline_floor_now(CpuPair{bad, bad}, std::chrono::milliseconds(5000));
+  EXPECT_FALSE(g.measured);
+  EXPECT_EQ(g.why_not.rfind("one CPU: ", 0), 0u) << g.why_not;
+  EXPECT_NE(g.why_not.find("cpu" + std::to_string(bad) + ":"), std::string::npos) << g.why_not;
+}
+
+TEST(CachelineFloor, OnTwoCpusIsMeasuredOverSamplesOfKBounces) {
+  const std::vector<int> allowed = allowed_cpus();
+  if (allowed.size() < 2) GTEST_SKIP() << "needs two allowed CPUs, has " << allowed.size();
+  const CachelineFloor f =
+      cacheline_floor_now(CpuPair{allowed[0], allowed[1]}, std::chrono::milliseconds(10'000));
+  ASSERT_TRUE(f.measured) << f.why_not;
+  EXPECT_EQ(f.why_not, "");
+  EXPECT_GT(kBouncesPerSample, 1u);
+  EXPECT_EQ(f.bounces_per_sample, kBouncesPerSample);
+  EXPECT_EQ(f.samples, kSamplesNow);
+  EXPECT_GT(f.ns_per_bounce, 0);
+}
+
+// A failed bounce is returned, not thrown, and is not a floor.
+TEST(CachelineFloor, AFailedBounceIsNotMeasuredAndSaysWhy) {
+  const std::vector<int> allowed = allowed_cpus();
+  const int bad = unpinnable_cpu();
+  const CachelineFloor f =
+      cacheline_floor_now(CpuPair{allowed[0], bad}, std::chrono::milliseconds(5000));
+  EXPECT_FALSE(f.measured);
+  EXPECT_EQ(f.ns_per_bounce, 0);
+  EXPECT_NE(f.why_not.find("bounce peer"), std::string::npos) << f.why_not;
+}
+
+// The `"key": value` number in the JSON row that starts at `from` (NaN when absent).
+double row_number(const std::string& text, std::size_t from, const std::string& key) {
+  const std::size_t at = text.find("\"" + key + "\": ", from);
+  if (at == std::string::npos) return std::nan("");
+  return std::strtod(text.c_str() + at + key.size() + 4, nullptr);
+}
+
+std::string limit_rows(const std::string& cpus) {
+  std::string out;
+  const std::string cmd = std::string(IPCBENCH_BINARY) + " --cpus=" + cpus +
+                          " --benchmark_filter=Limit/ --quick --patterns=off --transports=pipe"
+                          " --sizes=64 --benchmark_format=json 2>&1";
+  EXPECT_EQ(test::run_command(cmd, out), 0) << out;
+  return out;
+}
+
+TEST(LimitBenchmarks, OnOneCpuTheBounceIsAYieldPingPongNeverACachelineFloor) {
+  const std::string c = std::to_string(allowed_cpus().front());
+  const std::string out = limit_rows(c + "," + c);
+  EXPECT_EQ(out.find("\"Limit/cacheline_rtt"), std::string::npos) << out;  // no row of that name
+  const std::size_t row = out.find("\"name\": \"Limit/yield_pingpong");
+  ASSERT_NE(row, std::string::npos) << out;
+  EXPECT_EQ(row_number(out, row, "bounces_per_sample"), static_cast<double>(kBouncesPerSample));
+  const std::size_t label = out.find("\"label\": ", row);
+  ASSERT_NE(label, std::string::npos) << out;
+  EXPECT_NE(out.substr(label, out.find('\n', label) - label).find("not a cache-line floor"),
+            std::string::npos)
+      << out;
+  EXPECT_EQ(out.find("\"error_occurred\": true"), std::string::npos) << out;
+}
+
+// Each sample is K bounces: the row has iterations / K samples and says K.
+TEST(LimitBenchmarks, OnTwoCpusTheCachelineRowPublishesKBouncesPerSample) {
+  const std::vector<int> allowed = allowed_cpus();
+  if (allowed.size() < 2) GTEST_SKIP() << "needs two allowed CPUs, has " << allowed.size();
+  const std::string out = limit_rows(std::to_string(allowed[0]) + "," + std::to_string(allowed[1]));
+  EXPECT_EQ(out.find("\"Limit/yield_pingpong"), std::string::npos) << out;
+  const std::size_t row = out.find("\"name\": \"Limit/cacheline_rtt");
+  ASSERT_NE(row, std::string::npos) << out;
+  const double k = row_number(out, row, "bounces_per_sample");
+  EXPECT_EQ(k, static_cast<double>(kBouncesPerSample)) << out;
+  EXPECT_EQ(row_number(out, row, "samples") * k, row_number(out, row, "iterations")) << out;
+  EXPECT_EQ(out.find("\"error_occurred\": true"), std::string::npos) << out;
 }
 
 }  // namespace
