@@ -1,12 +1,17 @@
 #include "bench/cases.hpp"
 
+#include <atomic>
 #include <cerrno>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
 #include <cstdio>
 #include <iostream>
 #include <memory>
 #include <stdexcept>
 #include <utility>
 
+#include "harness/clock.hpp"
 #include "transports/os/sys_error.hpp"
 #include "transports/registry.hpp"
 
@@ -130,9 +135,32 @@ void open_histogram_file(const std::string& benchmark_out) {
                               slash == std::string::npos ? path : path.substr(slash + 1));
 }
 
-void Publisher::iteration_times(const std::vector<double>& seconds) {
+void Publisher::iteration_times(const std::vector<double>& seconds, bool cut) {
+  if (seconds.empty()) throw std::runtime_error("no iteration was measured");
+  const auto planned = static_cast<std::size_t>(std::max<benchmark::IterationCount>(state_.max_iterations, 1));
+  double mean = 0;
+  for (double s : seconds) mean += s;
+  mean /= static_cast<double>(seconds.size());
   std::size_t i = 0;
-  for (auto _ : state_) state_.SetIterationTime(i < seconds.size() ? seconds[i++] : 0.0);
+  for (auto _ : state_) state_.SetIterationTime(i < seconds.size() ? seconds[i++] : mean);
+  const std::size_t measured = std::min(seconds.size(), planned);
+  state_.counters["budget_cut"] = cut ? 1 : 0;
+  if (measured < planned || cut) {
+    state_.counters["measured_iterations"] = static_cast<double>(measured);
+    char budget[32];
+    std::snprintf(budget, sizeof budget, "%g", static_cast<double>(case_budget().count()) / 1000.0);
+    short_note_ = (cut ? "cut by the " + std::string(budget) + " s budget: " : std::string()) +
+                  "measured " + std::to_string(measured) + " of " + std::to_string(planned) +
+                  " iterations (time = their mean)";
+  }
+}
+
+void Publisher::label(const std::string& text) {
+  if (short_note_.empty()) {
+    state_.SetLabel(text);
+  } else {
+    state_.SetLabel(text + (text.empty() ? "" : " ") + short_note_);
+  }
 }
 
 void Publisher::spread(double seconds) {
@@ -204,21 +232,98 @@ void Publisher::histogram(const Histogram& h, const std::string& metric,
   std::fflush(f.file);
 }
 
+namespace {
+
+std::atomic<std::int64_t> g_budget_ms{0};
+
+// The case running now, for the heartbeat.
+struct Running {
+  std::mutex mutex;
+  std::condition_variable wake;
+  std::string name;
+  std::chrono::steady_clock::time_point since;
+  bool stop = false;
+  std::thread thread;
+};
+Running& running() {
+  static Running r;
+  return r;
+}
+
+// When a case's budget started: a repetition's first call. Google Benchmark's first repetition
+// calls the body with a growing iteration count until the measured time is long enough; later
+// repetitions call it once each with the count it found. So a call with more iterations than the
+// case's previous call continues that repetition, and any other call starts a new one.
+struct BudgetClock {
+  std::uint64_t started_ns = 0;
+  benchmark::IterationCount last_iterations = 0;
+};
+
+}  // namespace
+
+void set_case_budget(std::chrono::milliseconds budget) noexcept { g_budget_ms = budget.count(); }
+std::chrono::milliseconds case_budget() noexcept {
+  return std::chrono::milliseconds(g_budget_ms.load());
+}
+
+void start_heartbeat() {
+  Running& r = running();
+  r.thread = std::thread([&r] {
+    std::unique_lock lock(r.mutex);
+    auto next = std::chrono::steady_clock::now() + kHeartbeat;
+    while (!r.stop) {
+      r.wake.wait_until(lock, next);
+      if (r.stop) break;
+      const auto now = std::chrono::steady_clock::now();
+      if (now < next) continue;
+      next = now + kHeartbeat;
+      if (r.name.empty() || now - r.since < kHeartbeat) continue;
+      const auto secs = std::chrono::duration_cast<std::chrono::seconds>(now - r.since).count();
+      std::fprintf(stderr, "ipcbench: still running %s (%lld s so far)\n", r.name.c_str(),
+                   static_cast<long long>(secs));
+    }
+  });
+}
+
+void stop_heartbeat() {
+  Running& r = running();
+  if (!r.thread.joinable()) return;
+  {
+    const std::lock_guard lock(r.mutex);
+    r.stop = true;
+  }
+  r.wake.notify_all();
+  r.thread.join();
+}
+
 benchmark::internal::Benchmark* register_case(const std::string& name,
                                               std::function<void(Publisher&)> body,
                                               benchmark::TimeUnit unit, std::uint64_t iterations,
                                               bool manual_time) {
-  auto* b = benchmark::RegisterBenchmark(name.c_str(),
-                                         [name, body = std::move(body)](benchmark::State& state) {
-                                           Publisher publisher(state, name);
-                                           try {
-                                             body(publisher);
-                                           } catch (const std::exception& e) {
-                                             state.SkipWithError(e.what());
-                                             for (auto _ : state) {
-                                             }
-                                           }
-                                         });
+  auto clock = std::make_shared<BudgetClock>();
+  auto* b = benchmark::RegisterBenchmark(
+      name.c_str(), [name, clock, body = std::move(body)](benchmark::State& state) {
+        const std::uint64_t now = now_ns();
+        if (state.max_iterations <= clock->last_iterations || clock->started_ns == 0) {
+          clock->started_ns = now;  // a new repetition (see BudgetClock)
+        }
+        clock->last_iterations = state.max_iterations;
+        const auto budget = static_cast<std::uint64_t>(case_budget().count()) * 1'000'000u;
+        Publisher publisher(state, name, budget == 0 ? 0 : clock->started_ns + budget);
+        {
+          Running& r = running();
+          const std::lock_guard lock(r.mutex);
+          if (r.name != name) r.since = std::chrono::steady_clock::now();
+          r.name = name;
+        }
+        try {
+          body(publisher);
+        } catch (const std::exception& e) {
+          state.SkipWithError(e.what());
+          for (auto _ : state) {
+          }
+        }
+      });
   if (manual_time) {
     b->UseManualTime();
   } else {

@@ -4,6 +4,7 @@
 
 #include <benchmark/benchmark.h>
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -43,14 +44,32 @@ void print_unsupported_to_stderr();
 // std::system_error when the file cannot be created.
 void open_histogram_file(const std::string& benchmark_out);
 
+// The wall-time budget of every case (0: none), for each repetition of the case, Google
+// Benchmark's calls that search for an iteration count included. Set once by main().
+void set_case_budget(std::chrono::milliseconds budget) noexcept;
+[[nodiscard]] std::chrono::milliseconds case_budget() noexcept;
+
+// Prints "still running" lines to stderr while a case runs long (every kHeartbeat), so a long case
+// shows it is alive. Started by main(); stopped at exit.
+inline constexpr std::chrono::seconds kHeartbeat{10};
+void start_heartbeat();
+void stop_heartbeat();
+
 // What a case body publishes through: iteration times, counters, latency histograms, the label.
 // One per benchmark-function call; its histograms share one hist_id (also a counter of the row).
 class Publisher {
  public:
-  Publisher(benchmark::State& state, std::string case_name) noexcept
-      : state_(state), case_(std::move(case_name)) {}
-  // One time per iteration (manual time), or each iteration the same share of `seconds`.
-  void iteration_times(const std::vector<double>& seconds);
+  Publisher(benchmark::State& state, std::string case_name, std::uint64_t deadline_ns) noexcept
+      : state_(state), case_(std::move(case_name)), deadline_ns_(deadline_ns) {}
+  // CLOCK_MONOTONIC when this call's budget runs out (0: no budget): the body hands it to the
+  // harness, which stops at its next round trip or batch after it.
+  [[nodiscard]] std::uint64_t deadline_ns() const noexcept { return deadline_ns_; }
+  // One measured time per iteration (manual time). Fewer times than Google Benchmark's iterations
+  // (a case cut by its budget, or lost round trips that ran out of tries): the rest are given the
+  // mean of the measured ones, so the row's time is the mean of what was measured, and the row
+  // says so (counters measured_iterations and budget_cut, and its label). Throws when none was
+  // measured. `cut`: the harness stopped at the deadline.
+  void iteration_times(const std::vector<double>& seconds, bool cut = false);
   void spread(double seconds);
   void counter(const std::string& name, double value) { state_.counters[name] = value; }
   [[nodiscard]] double counter(const std::string& name) { return state_.counters[name]; }
@@ -69,12 +88,15 @@ class Publisher {
   void checks(std::uint64_t lost, std::uint64_t corrupt, std::uint64_t reordered);
   // The histogram in the side file only (its counters are the caller's).
   void histogram(const Histogram& h, const std::string& metric, const std::string& latency);
-  void label(const std::string& text) { state_.SetLabel(text); }
+  // The row's label; a row whose iterations were not all measured says so after `text`.
+  void label(const std::string& text);
   [[nodiscard]] benchmark::State& state() noexcept { return state_; }
 
  private:
   benchmark::State& state_;
   std::string case_;
+  std::uint64_t deadline_ns_ = 0;
+  std::string short_note_;  // "cut by the 10 s budget: measured 12 of 40 iterations"
   std::optional<std::uint64_t> hist_id_;
 };
 

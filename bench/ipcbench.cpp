@@ -149,11 +149,18 @@ int main(int argc, char** argv) {
   benchmark::AddCustomContext("ipcbench_profile", o.quick ? "quick" : "full");
   benchmark::AddCustomContext(
       "ipcbench_units",
-      "RoundTrip time and *_ns: round trip (RTT) in ns; oneway_*_ns: one-way in ns, both "
-      "directions merged; oneway_fwd_*_ns: producer->consumer; oneway_rev_*_ns: "
-      "consumer->producer; bytes_per_second: bytes/s; items_per_second: messages/s (RoundTrip: "
-      "round trips/s, bytes counted both ways); hist_id: this row's lines in the "
-      "ipcbench_histograms file");
+      "RoundTrip time and *_ns: round trip (RTT) in ns; oneway_fwd_*_ns: one-way producer->"
+      "consumer in ns; oneway_rev_*_ns: one-way consumer->producer in ns; oneway_*_ns: both "
+      "directions' samples merged into one histogram; bytes_per_second: bytes/s; "
+      "items_per_second: messages/s (RoundTrip: round trips/s, bytes counted both ways); lost "
+      "round trips are counted in lost and kept out of every time and rate; cpu_ns_per_msg: CPU "
+      "time (user + system) of the working thread of each side over its own timed part only, "
+      "divided by the messages both sides sent in it (requests and replies, data and acks); "
+      "budget_cut: 1 when the case's wall-time budget (ipcbench_case_budget_s) ended it early, "
+      "measured_iterations then says how many of Google Benchmark's iterations were measured "
+      "(the rest carry their mean); hist_id: this row's lines in the ipcbench_histograms file");
+  benchmark::AddCustomContext("ipcbench_case_budget_s",
+                              std::to_string(static_cast<double>(o.case_budget.count()) / 1000.0));
   for (const auto& [key, value] : system_context()) benchmark::AddCustomContext(key, value);
   std::string warnings;
   for (const std::string& w : stability_warnings()) {
@@ -168,16 +175,31 @@ int main(int argc, char** argv) {
 
   benchmark::AddCustomContext(
       "ipcbench_limit_ratios",
-      "rtt_p50_x_cacheline: RoundTrip p50 / cacheline_p50_ns, the p50 of 2000 cache-line round "
-      "trips (the bounce of Limit/cacheline_rtt) measured on the same CPUs right after the case, "
-      "absent when that bounce failed; fraction_of_memcpy: Stream bytes_per_second / "
-      "Limit/memcpy bytes_per_second at the same size, as measured earlier in this run, absent "
-      "when it did not run");
+      "rtt_x_cacheline: rtt_burst_ns / cacheline_ns, on two CPUs only, at sizes up to 1 KiB, for "
+      "transports that cannot lose. rtt_burst_ns: the RoundTrip's median over 16 samples of " +
+          std::to_string(kBouncesPerSample) +
+          " back-to-back round trips between one pair of clock reads, divided by " +
+          std::to_string(kBouncesPerSample) +
+          " (ns per round trip, replies checked after the clock); cacheline_ns: the median over " +
+          std::to_string(kSamplesNow) +
+          " samples of one cache line bounced between two processes pinned to the case's own two "
+          "CPUs, each sample " +
+          std::to_string(kBouncesPerSample) +
+          " back-to-back round trips between one pair of clock reads divided by " +
+          std::to_string(kBouncesPerSample) +
+          " (ns per round trip, after 1000 untimed bounces), measured right after the case. "
+          "Absent when both ends are on one CPU (a sched_yield ping-pong there, not a cache-line "
+          "floor: Limit/yield_pingpong) or when the bounce failed. fraction_of_memcpy: Stream "
+          "bytes_per_second / Limit/memcpy bytes_per_second at the same size, as measured earlier "
+          "in this run, absent when it did not run");
   // First: Google Benchmark runs in registration order, and the transport rows divide by these.
   register_limit_benchmarks(o);
   register_pair_benchmarks(o);
   if (o.patterns) register_pattern_benchmarks(o);
+  set_case_budget(o.case_budget);
+  start_heartbeat();
   benchmark::RunSpecifiedBenchmarks(console ? console_reporter() : nullptr);
+  stop_heartbeat();
   if (!console) print_unsupported_to_stderr();
   benchmark::Shutdown();
   return 0;

@@ -79,14 +79,6 @@ inline constexpr std::uint64_t kSamplesNow = 2048 / kBouncesPerSample;
 [[nodiscard]] inline CachelineFloor cacheline_floor_now(const CpuPair& cpus,
                                                         std::chrono::milliseconds watchdog);
 
-// Transitional, for bench/pair.cpp until it calls cacheline_floor_now and publishes the floor only
-// when measured: the floor's ns_per_bounce, or 0 when not measured. Remove with that change.
-[[nodiscard]] inline double cacheline_rtt_p50_now(const CpuPair& cpus,
-                                                  std::chrono::milliseconds watchdog) {
-  const CachelineFloor floor = cacheline_floor_now(cpus, watchdog);
-  return floor.measured ? floor.ns_per_bounce : 0;
-}
-
 // Registers the Limit benchmarks, pinned like the transports (the producer's CPU, and the
 // consumer's for the second process of the bounce), memcpy at every size of `options`. The bounce
 // is Limit/cacheline_rtt on two CPUs and Limit/yield_pingpong on one (never published as a

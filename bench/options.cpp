@@ -71,12 +71,15 @@ std::string bench_usage() {
          "  --placement   all, or a list of same_cpu,smt_sibling,same_llc,different_llc,\n"
          "                different_socket: run every pair case on each kind of CPU pair\n"
          "  --patterns    on (default) or off: the FanIn, FanOut and Pairs cases\n"
-         "  --watchdog    seconds without progress before a hung peer is killed (default 10)\n";
+         "  --watchdog    seconds without progress before a hung peer is killed (default 10)\n"
+         "  --case_budget seconds of wall time each repetition of a case may take, Google\n"
+         "                Benchmark's search included; a case that reaches it stops after its\n"
+         "                current round trip or batch and says so (default 10, 2 with --quick)\n";
 }
 
 BenchOptions parse_bench_options(int& argc, char** argv) {
   BenchOptions o;
-  bool seen_sizes = false, seen_transports = false, seen_watchdog = false;
+  bool seen_sizes = false, seen_transports = false, seen_watchdog = false, seen_budget = false;
   int out = 1;
   for (int i = 1; i < argc; ++i) {
     const std::string_view arg = argv[i];
@@ -143,6 +146,16 @@ BenchOptions parse_bench_options(int& argc, char** argv) {
         bad(flag, value, "expected seconds between 0.1 and 3600");
       }
       o.watchdog = std::chrono::milliseconds(static_cast<long long>(seconds * 1000));
+    } else if (flag == "--case_budget") {
+      once(seen_budget);
+      need_value();
+      double seconds = 0;
+      const auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), seconds);
+      if (ec != std::errc{} || end != value.data() + value.size() || !(seconds >= 0.1) ||
+          seconds > 86400) {
+        bad(flag, value, "expected seconds between 0.1 and 86400");
+      }
+      o.case_budget = std::chrono::milliseconds(static_cast<long long>(seconds * 1000));
     } else if (flag == "--quick") {
       no_value();
       o.quick = true;
@@ -174,6 +187,7 @@ BenchOptions parse_bench_options(int& argc, char** argv) {
     throw std::invalid_argument("--cpus and --placement both choose the CPUs: give one of them");
   }
   if (!o.cpus_given) o.cpus = default_cpu_pair();
+  if (!seen_budget) o.case_budget = o.quick ? kQuickBudget : kFullBudget;
   return o;
 }
 

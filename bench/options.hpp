@@ -22,7 +22,13 @@ struct BenchOptions {
   bool list = false;
   bool help = false;
   std::chrono::milliseconds watchdog{10'000};
+  // --case_budget: the wall time each repetition of a case may take, Google Benchmark's search
+  // for an iteration count included (default: kFullBudget, or kQuickBudget with --quick).
+  std::chrono::milliseconds case_budget{0};
 };
+
+inline constexpr std::chrono::milliseconds kFullBudget{10'000};
+inline constexpr std::chrono::milliseconds kQuickBudget{2'000};
 
 inline constexpr std::size_t kMaxMessageBytes = std::size_t{64} << 20;  // 64 MiB
 

@@ -32,10 +32,15 @@ std::uint64_t quick_iterations(Pattern pattern, std::size_t bytes) {
                                    2000);
 }
 
-// `floor_ns`: the cache-line round trip measured on the same CPUs right after the case (0: none).
+// The round trips timed in bursts (PairResult::rtt_burst_ns): at these sizes only, where the clock
+// read is a visible part of a round trip and the burst's replies fit in a small buffer.
+constexpr std::size_t kBurstMaxBytes = 1024;
+constexpr std::uint64_t kBurstSamples = 16;
+
+// `floor`: the cache-line floor measured on the same CPUs right after the case (RoundTrip rows).
 void publish(Publisher& p, const PairResult& r, Pattern pattern, std::size_t bytes, Payload payload,
-             double floor_ns) {
-  p.iteration_times(r.iteration_seconds);
+             const CachelineFloor& floor) {
+  p.iteration_times(r.iteration_seconds, r.cut);
   if (pattern == Pattern::kRoundTrip) {
     p.latency(r.rtt, "", "rtt", "round trip", /*with_mean=*/true);
     if (payload == Payload::kBytes) {
@@ -51,10 +56,17 @@ void publish(Publisher& p, const PairResult& r, Pattern pattern, std::size_t byt
     // A round trip moves the message both ways.
     const double done = static_cast<double>(r.rtt.count());
     p.rates(done, 2.0 * done * static_cast<double>(bytes), r.timed_seconds);
-    // The distance to the hardware, against the floor measured next to this case.
-    if (floor_ns > 0) {
-      p.counter("cacheline_p50_ns", floor_ns);
-      p.counter("rtt_p50_x_cacheline", p.counter("p50_ns") / floor_ns);
+    // The distance to the hardware: the round trip and the cache-line floor, each timed K at a
+    // time per pair of clock reads, on the same CPUs, one right after the other. None on one
+    // CPU, where no cache line travels (the floor is then a sched_yield ping-pong).
+    if (r.burst_samples > 0) {
+      p.counter("rtt_burst_ns", r.rtt_burst_ns);
+      p.counter("burst_round_trips_per_sample", static_cast<double>(r.burst_k));
+      if (floor.measured && floor.ns_per_bounce > 0) {
+        p.counter("cacheline_ns", floor.ns_per_bounce);
+        p.counter("floor_bounces_per_sample", static_cast<double>(floor.bounces_per_sample));
+        p.counter("rtt_x_cacheline", r.rtt_burst_ns / floor.ns_per_bounce);
+      }
     }
   } else {
     p.rates(static_cast<double>(r.received), static_cast<double>(r.bytes_received),
@@ -86,6 +98,7 @@ void register_pair_case(const BenchOptions& o, const std::string& id, Pattern pa
   const Resolved resolved = resolve(id, Form::kPair, bytes);
   if (!runs_or_record(name, resolved)) return;
   const Payload payload = resolved.caps.payload;
+  const bool may_lose = resolved.caps.may_lose;
   register_case(
       name,
       [=](Publisher& p) {
@@ -96,10 +109,17 @@ void register_pair_case(const BenchOptions& o, const std::string& id, Pattern pa
         config.iterations = static_cast<std::uint64_t>(p.state().max_iterations);
         config.cpus = cpus;
         config.watchdog = o.watchdog;
+        config.deadline_ns = p.deadline_ns();
+        const bool floor_case = pattern == Pattern::kRoundTrip && !cpus.same() &&
+                                bytes <= kBurstMaxBytes && !may_lose;
+        if (floor_case) {
+          config.burst_k = kBouncesPerSample;  // the floor's K: the two are timed alike
+          config.burst_samples = kBurstSamples;
+        }
         const PairResult r = run_pair(config);
-        const double floor_ns =
-            pattern == Pattern::kRoundTrip ? cacheline_rtt_p50_now(cpus, o.watchdog) : 0;
-        publish(p, r, pattern, bytes, payload, floor_ns);
+        const CachelineFloor floor =
+            floor_case ? cacheline_floor_now(cpus, o.watchdog) : CachelineFloor{};
+        publish(p, r, pattern, bytes, payload, floor);
       },
       pattern == Pattern::kRoundTrip ? benchmark::kMicrosecond : benchmark::kMillisecond,
       o.quick ? quick_iterations(pattern, bytes) : 0);

@@ -1,6 +1,7 @@
 #include "harness/frame.hpp"
 
 #include <algorithm>
+#include <atomic>
 
 namespace ipcbench {
 
@@ -80,8 +81,15 @@ std::span<const std::byte> Framer::control(std::uint64_t mark, std::uint64_t arg
   return {control_.data(), size};
 }
 
+namespace {
+std::atomic<std::uint64_t> g_checks{0};
+}  // namespace
+
+std::uint64_t Framer::checks_made() noexcept { return g_checks.load(std::memory_order_relaxed); }
+
 bool Framer::payload_ok(std::span<const std::byte> msg, std::uint64_t seq) const noexcept {
   if (payload_ != Payload::kBytes || msg.size() <= kHeaderBytes) return true;
+  g_checks.store(g_checks.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
   const std::vector<std::byte>& want = pattern_[seq & 1];
   return std::memcmp(msg.data() + kHeaderBytes, want.data() + kHeaderBytes,
                      msg.size() - kHeaderBytes) == 0;

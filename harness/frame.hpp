@@ -65,6 +65,10 @@ class Framer {
   }
   // True when the payload of `msg` is the pattern for `seq` (kBytes; always true otherwise).
   [[nodiscard]] bool payload_ok(std::span<const std::byte> msg, std::uint64_t seq) const noexcept;
+  // How many payloads this process has checked (kBytes), for the tests that check where checks
+  // happen. Counted with plain loads and stores: no locked instruction on the checking path, and
+  // two threads checking at once may lose counts (never gain them).
+  [[nodiscard]] static std::uint64_t checks_made() noexcept;
 
  private:
   Payload payload_;

@@ -1,10 +1,14 @@
 #include "harness/launch.hpp"
 
+#include <poll.h>
 #include <signal.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 #include <sys/wait.h>
 #include <time.h>
 
 #include <stdexcept>
+#include <vector>
 
 #include "harness/clock.hpp"
 #include "harness/cpus.hpp"
@@ -188,6 +192,26 @@ std::string Launch::wait_all(std::size_t except) {
   for (std::size_t i = 0; i < peers_.size(); ++i) {
     if (!peers_[i].ended) index.push_back(i);
   }
+  // The parent blocks on its children's pidfds while they run (the timed part): it wakes when one
+  // ends, or when the watchdog, which kills and interrupts (SIGALRM), fires; never on a timer.
+  // A thread peer has no pidfd: then it looks every kReapNap.
+  std::vector<pollfd> fds;
+  std::vector<std::size_t> fd_peer;
+  bool threads = false;
+  for (std::size_t i : index) {
+    if (i == except) continue;  // still running by design; its death fires the watchdog
+    if (peers_[i].thread) {
+      threads = true;
+      continue;
+    }
+    const int fd = static_cast<int>(::syscall(SYS_pidfd_open, peers_[i].pid, 0));
+    if (fd < 0) {
+      threads = true;  // no pidfd (an old kernel): fall back to looking every kReapNap
+      continue;
+    }
+    fds.push_back({fd, POLLIN, 0});
+    fd_peer.push_back(i);
+  }
   // watched() lists the same peers in the same order, so a casualty's index maps through this.
   while (!watchdog.fired()) {
     bool all = true;
@@ -202,8 +226,13 @@ std::string Launch::wait_all(std::size_t except) {
       if (!why.empty() && !p.alone && failure.empty()) failure = why;
     }
     if (!failure.empty() || all) break;
-    nap(kReapNap);
+    for (std::size_t k = 0; k < fds.size(); ++k) {  // an ended peer's fd stays readable: skip it
+      if (peers_[fd_peer[k]].ended && fds[k].fd >= 0) fds[k].fd = ~fds[k].fd;
+    }
+    const int timeout = threads ? static_cast<int>(kReapNap / 1'000'000) : -1;
+    (void)::poll(fds.data(), fds.size(), timeout);  // EINTR: the watchdog fired
   }
+  for (pollfd& p : fds) ::close(p.fd >= 0 ? p.fd : ~p.fd);
   if (watchdog.fired()) failure = watchdog.reason();
   for (const Casualty& c : watchdog.casualties()) {
     PeerRecord& p = peers_[index[c.index]];

@@ -1,6 +1,9 @@
 #include "harness/loops.hpp"
 
+#include <poll.h>
 #include <signal.h>
+#include <sys/socket.h>
+#include <time.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -48,113 +51,256 @@ void inject_fault(const Fault& fault, std::uint64_t count, bool thread) {
 }
 
 Usage usage_now(bool thread) {
+  // The CPU time from the scheduler's own nanosecond count (the CPU-time clocks): getrusage's
+  // user/system split is sampled at ticks and adjusted to stay monotonic, so over a few
+  // milliseconds it can read 0. Context switches only come from getrusage.
+  timespec ts{};
+  ::clock_gettime(thread ? CLOCK_THREAD_CPUTIME_ID : CLOCK_PROCESS_CPUTIME_ID, &ts);
   rusage ru{};
   ::getrusage(thread ? RUSAGE_THREAD : RUSAGE_SELF, &ru);
-  auto ns = [](const timeval& tv) {
-    return static_cast<std::uint64_t>(tv.tv_sec) * 1'000'000'000u +
-           static_cast<std::uint64_t>(tv.tv_usec) * 1000u;
-  };
-  return {ns(ru.ru_utime) + ns(ru.ru_stime),
+  return {static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000'000u +
+              static_cast<std::uint64_t>(ts.tv_nsec),
           static_cast<std::uint64_t>(ru.ru_nvcsw) + static_cast<std::uint64_t>(ru.ru_nivcsw)};
+}
+
+// ---- the control channel ----
+
+ControlChannel::ControlChannel() {
+  if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, fds_) != 0) {
+    throw_sys_error(errno, "socketpair", "control channel");
+  }
+}
+
+ControlChannel::~ControlChannel() {
+  for (int fd : fds_) {
+    if (fd >= 0) ::close(fd);
+  }
+}
+
+void ControlChannel::send(Role from, const Message& m) {
+  const int fd = fds_[from == Role::kProducer ? 0 : 1];
+  while (::send(fd, &m, sizeof m, MSG_NOSIGNAL) != static_cast<ssize_t>(sizeof m)) {
+    if (errno != EINTR) throw_sys_error(errno, "send", "control channel");
+  }
+}
+
+std::optional<ControlChannel::Message> ControlChannel::recv(Role to,
+                                                            std::chrono::milliseconds timeout) {
+  const int fd = fds_[to == Role::kProducer ? 0 : 1];
+  pollfd p{fd, POLLIN, 0};
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (true) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    const int ready = ::poll(&p, 1, static_cast<int>(std::max<std::int64_t>(left.count(), 0)));
+    if (ready < 0 && errno != EINTR) throw_sys_error(errno, "poll", "control channel");
+    if (ready > 0) break;
+    throw_if_interrupted("recv", "control channel");
+    if (std::chrono::steady_clock::now() >= deadline) return std::nullopt;
+  }
+  Message m;
+  const ssize_t n = ::recv(fd, &m, sizeof m, 0);
+  if (n == 0) throw_sys_error(ECONNRESET, "recv", "control channel (the peer is gone)");
+  if (n != static_cast<ssize_t>(sizeof m)) throw_sys_error(n < 0 ? errno : EPROTO, "recv", "control channel");
+  return m;
+}
+
+ControlChannel::Message ControlChannel::expect(Role to, Kind kind,
+                                               std::chrono::milliseconds timeout,
+                                               const char* what) {
+  const std::optional<Message> m = recv(to, timeout);
+  if (!m) {
+    throw_sys_error(ETIMEDOUT, "recv",
+                    std::string(what) + " on the control channel within " +
+                        std::to_string(timeout.count()) + " ms");
+  }
+  if (m->kind != kind) {
+    throw_sys_error(EPROTO, "recv",
+                    std::string(what) + " on the control channel (got message kind " +
+                        std::to_string(static_cast<std::uint64_t>(m->kind)) + ")");
+  }
+  return *m;
 }
 
 namespace {
 
-constexpr int kEndRetries = 50;  // times recv_timeout: how long a lost end mark is retried
+void require_control(const PairPlan& plan, ControlChannel* control) {
+  if (plan.lossy && control == nullptr) {
+    throw std::invalid_argument("a lossy transport's pair needs the control channel");
+  }
+}
 
 class Producer {
  public:
   Producer(Transport& t, const PairPlan& plan, Framer& framer, std::atomic<std::uint64_t>& progress,
-           ProducerTally& result, const std::function<void()>& before_timing)
+           ProducerTally& result, PairShared& shared, ControlChannel* control,
+           const std::function<void()>& before_timing)
       : t_(t),
         plan_(plan),
         framer_(framer),
         progress_(progress),
         r_(result),
+        shared_(shared),
+        control_(control),
         in_(plan.bytes),
         before_timing_(before_timing) {}
 
   void round_trips() {
+    require_control(plan_, control_);
+    if (plan_.lossy) (void)control_->expect(Role::kProducer, ControlChannel::Kind::kReady,
+                                            plan_.control_timeout, "consumer ready");
     std::uint64_t seq = 0;
-    for (std::uint64_t i = 0; i < 1 + plan_.warmup; ++i) {  // handshake, then warm-up
-      int tries = 0;
-      while (!round_trip(seq, nullptr)) {
-        if (++tries > kEndRetries) throw_sys_error(ETIMEDOUT, "recv", "handshake reply");
-      }
-      ++seq;
+    // The handshake and the warm-up: a lossy transport's lost one is simply not repeated (the
+    // consumer is known to be there: it said so on the control channel).
+    for (std::uint64_t i = 0; i < 1 + plan_.warmup; ++i, ++seq) {
+      RoundTripTimes times;
+      (void)round_trip(seq, times, false);
       progress_.fetch_add(1, std::memory_order_relaxed);
     }
-    r_.iteration_seconds.reserve(plan_.iterations);
+    bursts(seq);
     if (before_timing_) before_timing_();
+    // One more round trip after the barrier: the consumer's wait through it is not timed.
+    {
+      RoundTripTimes times;
+      (void)round_trip(seq++, times, false);
+    }
+    r_.iteration_seconds.reserve(plan_.iterations);
+    const std::uint64_t first = seq;  // the consumer's index of the first timed message
     r_.timed_start_ns = now_ns();
-    const Usage start = usage_now(plan_.in_process);
-    for (std::uint64_t i = 0; i < plan_.iterations; ++i, ++seq) {
-      std::uint64_t rtt = 0;
-      const bool ok = round_trip(seq, &rtt);
-      r_.iteration_seconds.push_back(static_cast<double>(rtt) * 1e-9);
-      if (!ok) {
+    const Usage start = usage_now(true);
+    std::uint64_t done = 0, tries = 0, last_end = r_.timed_start_ns;
+    // A lossy transport tries until `iterations` came back, at most twice as many times.
+    const std::uint64_t most = plan_.lossy ? 2 * plan_.iterations : plan_.iterations;
+    while (done < plan_.iterations && tries < most) {
+      // The budget is looked at before a round trip: a reliable consumer learns that this one is
+      // its last before it is sent. A lossy one goes on until one comes back.
+      const bool final = plan_.deadline_ns != 0 && last_end >= plan_.deadline_ns;
+      if (final) {
+        r_.cut = true;
+        if (!plan_.lossy) shared_.last.store(seq, std::memory_order_seq_cst);
+      }
+      RoundTripTimes times;
+      const bool ok = round_trip(seq, times, true);
+      ++seq;
+      ++tries;
+      last_end = times.end_ns;
+      if (!ok) {  // lost: counted, its timeout kept out of every time and rate
         ++r_.lost;
         continue;
       }
-      r_.rtt.record(rtt);
-      progress_.store(seq + 1, std::memory_order_relaxed);
+      ++done;
+      r_.rtt.record(times.rtt_ns);
+      r_.iteration_seconds.push_back(static_cast<double>(times.rtt_ns) * 1e-9);
+      progress_.store(seq, std::memory_order_relaxed);
+      if (final) break;
     }
     r_.timed_end_ns = now_ns();
-    const Usage end = usage_now(plan_.in_process);
+    const Usage end = usage_now(true);
     r_.cpu_seconds = static_cast<double>(end.cpu_ns - start.cpu_ns) * 1e-9;
     r_.context_switches = end.switches - start.switches;
-    r_.sent = plan_.iterations;
-    if (plan_.lossy) finish_lossy(kEndFlag, plan_.bytes, in_.size());
+    r_.sent = seq - first;
+    if (plan_.lossy) control_->send(Role::kProducer, {ControlChannel::Kind::kStop});
   }
 
   void stream() {
+    require_control(plan_, control_);
+    if (plan_.lossy) (void)control_->expect(Role::kProducer, ControlChannel::Kind::kReady,
+                                            plan_.control_timeout, "consumer ready");
     std::uint64_t seq = 0;
     r_.iteration_seconds.reserve(plan_.iterations);
     Usage start{};
+    std::uint64_t timed_batches = 0;
+    // Batch 0 is the handshake and warm-up; then up to plan_.iterations timed batches.
     for (std::uint64_t b = 0; b < 1 + plan_.iterations; ++b) {
       if (b == 1) {
         if (before_timing_) before_timing_();
         r_.timed_start_ns = now_ns();
-        start = usage_now(plan_.in_process);
+        start = usage_now(true);
+      }
+      // The budget is looked at before a batch: a reliable consumer learns that this batch is
+      // the last before any of it is sent, so no batch is ever left waiting.
+      const bool last = b == plan_.iterations ||
+                        (b >= 1 && plan_.deadline_ns != 0 && now_ns() >= plan_.deadline_ns);
+      if (last && b < plan_.iterations) {
+        r_.cut = true;
+        shared_.last.store(b, std::memory_order_seq_cst);
       }
       const std::uint64_t t0 = now_ns();
       for (std::uint64_t k = 0; k < plan_.batch; ++k, ++seq) t_.send(framer_.data(seq, t0));
-      std::uint64_t last_receipt = 0;
+      std::uint64_t t1 = 0;
       if (plan_.lossy) {
-        last_receipt = finish_lossy(kEndFlag | b, plan_.bytes, framer_.ack_bytes(), seq);
+        // The receive rate: the batch ends when its last datagram arrived (the consumer's stamp,
+        // same clock), or when the last was sent if none of it arrived. The control exchange
+        // that follows is not the transport's.
+        const std::uint64_t sent_ns = now_ns();
+        control_->send(Role::kProducer, {ControlChannel::Kind::kEndBatch, b, seq});
+        const ControlChannel::Message ack = control_->expect(
+            Role::kProducer, ControlChannel::Kind::kAck, plan_.control_timeout, "batch ack");
+        if (ack.a != b) throw_sys_error(EPROTO, "recv", "ack of batch " + std::to_string(b));
+        t1 = ack.b > t0 ? ack.b : sent_ns;
       } else {
         if (plan_.end_mark) t_.send_end();
         wait_ack(b);
+        t1 = now_ns();
       }
-      // A lossy batch ends when its last datagram was received (the consumer's stamp, same
-      // clock): the end-mark handshake and its retries are not the transport's throughput.
-      const std::uint64_t t1 = last_receipt > t0 ? last_receipt : now_ns();
-      if (b >= 1) r_.iteration_seconds.push_back(static_cast<double>(t1 - t0) * 1e-9);
+      if (b >= 1) {
+        r_.iteration_seconds.push_back(static_cast<double>(t1 - t0) * 1e-9);
+        ++timed_batches;
+      }
       progress_.fetch_add(1, std::memory_order_relaxed);
+      if (last) break;
     }
     r_.timed_end_ns = now_ns();
-    const Usage end = usage_now(plan_.in_process);
+    const Usage end = usage_now(true);
     r_.cpu_seconds = static_cast<double>(end.cpu_ns - start.cpu_ns) * 1e-9;
     r_.context_switches = end.switches - start.switches;
-    r_.sent = plan_.iterations * plan_.batch;
+    r_.sent = timed_batches * plan_.batch;
+    if (plan_.lossy) control_->send(Role::kProducer, {ControlChannel::Kind::kStop});
   }
 
  private:
   // One ping-pong through the suite's one round trip; false if the reply was lost (lossy
-  // transports). rtt_ns gets the round trip; a timed one records the reply's one-way time.
-  bool round_trip(std::uint64_t seq, std::uint64_t* rtt_ns) {
-    RoundTripTimes times;
+  // transports). A timed one records the reply's one-way time.
+  bool round_trip(std::uint64_t seq, RoundTripTimes& times, bool timed) {
     EchoChecks checks;
     const bool ok = ipcbench::round_trip(
         framer_, in_, seq, plan_.lossy, [this](std::span<const std::byte> m) { t_.send(m); },
         [this](std::span<std::byte> m) { return t_.recv(m); }, times, checks);
     r_.corrupt += checks.corrupt;
     r_.reordered += checks.reordered;
-    if (rtt_ns != nullptr) {
-      *rtt_ns = times.rtt_ns;
-      if (ok && times.stamped) r_.oneway_rev.record(times.oneway_ns);
-    }
+    if (timed && ok && times.stamped) r_.oneway_rev.record(times.oneway_ns);
     return ok;
+  }
+
+  // burst_samples samples of burst_k back-to-back round trips, one pair of clock reads per
+  // sample (so no clock read sits inside a round trip), every reply checked after the sample's
+  // clock stopped. Reliable transports only: a lost reply would stall the sample.
+  void bursts(std::uint64_t& seq) {
+    if (plan_.burst_k == 0 || plan_.burst_samples == 0) return;
+    if (plan_.lossy) throw std::invalid_argument("bursts need a transport that cannot lose");
+    std::vector<std::byte> replies(plan_.burst_k * plan_.bytes);
+    r_.burst_ns.reserve(plan_.burst_samples);
+    for (std::uint64_t s = 0; s < plan_.burst_samples; ++s) {
+      const std::uint64_t first = seq;
+      const std::uint64_t t0 = now_ns();
+      for (std::uint64_t k = 0; k < plan_.burst_k; ++k, ++seq) {
+        t_.send(framer_.data(seq, t0));
+        if (t_.recv(std::span<std::byte>(replies.data() + k * plan_.bytes, plan_.bytes)) !=
+            Received::kMessage) {
+          throw_sys_error(EPROTO, "recv", "burst reply");
+        }
+      }
+      const std::uint64_t t1 = now_ns();
+      r_.burst_ns.push_back(static_cast<double>(t1 - t0) / static_cast<double>(plan_.burst_k));
+      for (std::uint64_t k = 0; k < plan_.burst_k; ++k) {
+        const std::span<const std::byte> reply(replies.data() + k * plan_.bytes, plan_.bytes);
+        if (plan_.payload == Payload::kNothing) continue;
+        if (Framer::seq_of(reply) != first + k || !framer_.payload_ok(reply, first + k)) {
+          ++r_.corrupt;
+        }
+      }
+      progress_.fetch_add(plan_.burst_k, std::memory_order_relaxed);
+    }
   }
 
   void wait_ack(std::uint64_t batch) {
@@ -165,129 +311,113 @@ class Producer {
     }
   }
 
-  // Sends an end mark until its ack arrives (a lost datagram is retried, never waited on forever)
-  // and returns the ack's argument. If the consumer is already gone after a first try (it acked
-  // the last end mark and exited, and that ack was lost: the port now refuses), returns 0; the
-  // consumer's exit status, checked by run_pair, tells whether it ended well.
-  std::uint64_t finish_lossy(std::uint64_t mark, std::size_t mark_bytes, std::size_t ack_bytes,
-                             std::uint64_t arg = 0) {
-    const std::uint64_t want = kAckFlag | (mark & ~kFlagMask);
-    for (int tries = 0; tries < kEndRetries; ++tries) {
-      try {
-        t_.send(framer_.control(mark, arg, mark_bytes));
-        while (true) {
-          std::span<std::byte> slot(in_.data(), ack_bytes);
-          const Received got = t_.recv(slot);
-          if (got == Received::kTimeout) break;
-          const std::uint64_t seq = Framer::seq_of(slot);
-          if (seq == want) return Framer::stamp_of(slot);
-          // a late echo or an old ack: keep waiting
-        }
-      } catch (const std::system_error& e) {
-        if (tries == 0 || e.code().value() != ECONNREFUSED) throw;
-        return 0;
-      }
-    }
-    throw_sys_error(ETIMEDOUT, "recv",
-                    "ack of end mark (lost " + std::to_string(kEndRetries) + " times)");
-  }
-
   Transport& t_;
   const PairPlan& plan_;
   Framer& framer_;
   std::atomic<std::uint64_t>& progress_;
   ProducerTally& r_;
+  PairShared& shared_;
+  ControlChannel* control_;
   std::vector<std::byte> in_;
   const std::function<void()>& before_timing_;
 };
 
 }  // namespace
 
-void consume_round_trips(Transport& t, const PairPlan& plan, Framer& framer, ConsumerTally& out) {
+// The consumer of round trips echoes each message as it came (a kBytes one restamped, so the
+// reply's one-way time is measured) and checks nothing on the way: the producer checks every
+// reply's sequence number and payload after its clock stopped, and as the echo carries the
+// request unchanged, that check covers both directions. So no check lands inside a timed round
+// trip, on one CPU or two.
+void consume_round_trips(Transport& t, const PairPlan& plan, Framer& framer, PairShared& shared,
+                         ControlChannel* control) {
+  (void)framer;
+  require_control(plan, control);
+  ConsumerTally& out = shared.tally;
   std::vector<std::byte> buf(plan.bytes);
-  const std::uint64_t untimed = 1 + plan.warmup;
-  const std::uint64_t total = untimed + plan.iterations;
+  const std::uint64_t untimed = plan.untimed_round_trips();
+  const std::uint64_t bursts_from = 1 + plan.warmup;
+  const std::uint64_t bursts_to = bursts_from + plan.burst_k * plan.burst_samples;
   Usage start{};
-  SeqTracker seqs;
-  for (std::uint64_t i = 0; plan.lossy || i < total; ++i) {
-    if (i == untimed) start = usage_now(plan.in_process);
+  bool started = false;
+  if (plan.lossy) control->send(Role::kConsumer, {ControlChannel::Kind::kReady});
+  for (std::uint64_t i = 0;; ++i) {
     const Received got = t.recv(buf);
-    if (got == Received::kTimeout) {
-      --i;  // nothing arrived; the producer retries or ends
+    if (got == Received::kTimeout) {  // lossy only: nothing came; the producer may be done
+      const auto m = control->recv(Role::kConsumer, std::chrono::milliseconds(0));
+      if (m && m->kind == ControlChannel::Kind::kStop) break;
+      --i;
       continue;
     }
-    const bool timed = i >= untimed;
+    // A lossy transport's index is the message's sequence number (some never arrive).
+    const std::uint64_t index = plan.lossy ? Framer::seq_of(buf) : i;
+    const bool timed = index >= untimed;
+    if (timed && !started) {
+      start = usage_now(true);
+      started = true;
+    }
     const bool drop =
         plan.fault.kind == Fault::Kind::kDropReply && i + 1 == plan.fault.after_messages;
-    std::uint64_t seq = 0;
-    if (plan.payload == Payload::kBytes) {
-      seq = Framer::seq_of(buf);
-      if (seq & kEndFlag) {  // lossy transports only: the producer is done
-        t.send(framer.control(kAckFlag, 0, plan.bytes));
-        break;
-      }
-      const std::uint64_t now = now_ns();
+    if (plan.payload == Payload::kBytes && !(index >= bursts_from && index < bursts_to)) {
+      const std::uint64_t now = now_ns();  // no clock read inside a burst
       if (timed) out.oneway.record(now - Framer::stamp_of(buf));
       Framer::set_stamp(buf, now);
-      if (!drop) t.send(buf);
-    } else if (plan.payload == Payload::kWord) {
-      seq = Framer::seq_of(buf);
-      if (!drop) t.send(buf);
-    } else if (!drop) {
-      t.send(buf);
     }
-    // Checked after the echo is on its way, so the check overlaps the producer's own.
-    if (plan.payload != Payload::kNothing) {
-      if (timed) seqs.see(seq);
-      if (!framer.payload_ok(buf, seq)) ++out.corrupt;
-    }
+    if (!drop) t.send(buf);
     if (timed) {
       ++out.received;
       out.bytes += plan.bytes;
     }
     inject_fault(plan.fault, i + 1, plan.in_process);
+    if (!plan.lossy && i >= shared.last.load(std::memory_order_seq_cst)) break;
   }
-  const Usage end = usage_now(plan.in_process);
+  if (!started) start = usage_now(true);
+  const Usage end = usage_now(true);
   out.cpu_ns = end.cpu_ns - start.cpu_ns;
   out.context_switches = end.switches - start.switches;
-  out.reordered = seqs.reordered;
 }
 
-void consume_stream(Transport& t, const PairPlan& plan, Framer& framer, ConsumerTally& out) {
+void consume_stream(Transport& t, const PairPlan& plan, Framer& framer, PairShared& shared,
+                    ControlChannel* control) {
+  require_control(plan, control);
+  ConsumerTally& out = shared.tally;
   std::vector<std::byte> buf(plan.bytes);
-  const std::uint64_t batches = 1 + plan.iterations;  // batch 0 is the handshake and warm-up
   Usage start{};
   SeqTracker seqs;
   std::uint64_t received_total = 0;
-  // Lossy transports: when the last data message of a batch arrived. The ack carries it, so the
-  // producer stops the clock there rather than after end-mark retries (the receive rate).
-  std::uint64_t last_data_ns = 0, previous_last_data_ns = 0;
-  for (std::uint64_t b = 0; b < batches; ++b) {
+  if (plan.lossy) control->send(Role::kConsumer, {ControlChannel::Kind::kReady});
+  bool stopped = false;
+  for (std::uint64_t b = 0; !stopped; ++b) {
     if (b == 1) {
-      start = usage_now(plan.in_process);
+      start = usage_now(true);
       seqs = SeqTracker{seqs.expected};
     }
     const bool timed = b >= 1;
     std::uint64_t got_in_batch = 0;
-    previous_last_data_ns = last_data_ns;
-    last_data_ns = 0;
+    // Lossy transports: when the last data message of the batch arrived. The ack carries it, so
+    // the producer stops the clock there rather than after the control exchange.
+    std::uint64_t last_data_ns = 0;
     while (true) {
       if (!plan.lossy && !plan.end_mark && got_in_batch == plan.batch) break;
       const Received got = t.recv(buf);
-      if (got == Received::kTimeout) continue;  // the producer resends its end mark
-      if (got == Received::kEnd) break;         // end_mark transports
-      if (plan.payload != Payload::kNothing) {
-        const std::uint64_t seq = Framer::seq_of(buf);
-        if (seq & kEndFlag) {
-          const std::uint64_t batch = seq & ~kFlagMask;
-          if (batch < b) {  // our ack was lost: the producer asks again
-            const std::uint64_t when = batch + 1 == b ? previous_last_data_ns : 0;
-            t.send(framer.control(kAckFlag | batch, when, framer.ack_bytes()));
-            continue;
-          }
-          seqs.end_at(Framer::stamp_of(buf));
+      if (got == Received::kTimeout) {
+        // Lossy only: nothing for a while; the batch may be over (its end is on the control
+        // channel, never on the lossy path).
+        const auto m = control->recv(Role::kConsumer, std::chrono::milliseconds(0));
+        if (!m) continue;
+        if (m->kind == ControlChannel::Kind::kStop) {
+          stopped = true;
           break;
         }
+        if (m->kind != ControlChannel::Kind::kEndBatch || m->a != b) {
+          throw_sys_error(EPROTO, "recv", "end of batch " + std::to_string(b));
+        }
+        seqs.end_at(m->b);
+        break;
+      }
+      if (got == Received::kEnd) break;  // end_mark transports
+      if (plan.payload != Payload::kNothing) {
+        const std::uint64_t seq = Framer::seq_of(buf);
         if (plan.lossy) last_data_ns = now_ns();
         seqs.see(seq);
         if (!framer.payload_ok(buf, seq)) ++out.corrupt;
@@ -296,14 +426,20 @@ void consume_stream(Transport& t, const PairPlan& plan, Framer& framer, Consumer
       ++received_total;
       inject_fault(plan.fault, received_total, plan.in_process);
     }
+    if (stopped) break;
     if (timed) {
       out.received += got_in_batch;
       out.bytes += got_in_batch * plan.bytes;
       if (plan.end_mark && got_in_batch < plan.batch) out.coalesced += plan.batch - got_in_batch;
     }
-    t.send(framer.control(kAckFlag | b, last_data_ns, framer.ack_bytes()));
+    if (plan.lossy) {
+      control->send(Role::kConsumer, {ControlChannel::Kind::kAck, b, last_data_ns});
+    } else {
+      t.send(framer.control(kAckFlag | b, 0, framer.ack_bytes()));
+      if (b >= shared.last.load(std::memory_order_seq_cst)) break;
+    }
   }
-  const Usage end = usage_now(plan.in_process);
+  const Usage end = usage_now(true);
   out.cpu_ns = end.cpu_ns - start.cpu_ns;
   out.context_switches = end.switches - start.switches;
   out.lost = seqs.lost;
@@ -312,14 +448,15 @@ void consume_stream(Transport& t, const PairPlan& plan, Framer& framer, Consumer
 
 void produce_round_trips(Transport& t, const PairPlan& plan, Framer& framer,
                          std::atomic<std::uint64_t>& progress, ProducerTally& out,
+                         PairShared& shared, ControlChannel* control,
                          const std::function<void()>& before_timing) {
-  Producer(t, plan, framer, progress, out, before_timing).round_trips();
+  Producer(t, plan, framer, progress, out, shared, control, before_timing).round_trips();
 }
 
 void produce_stream(Transport& t, const PairPlan& plan, Framer& framer,
-                    std::atomic<std::uint64_t>& progress, ProducerTally& out,
-                    const std::function<void()>& before_timing) {
-  Producer(t, plan, framer, progress, out, before_timing).stream();
+                    std::atomic<std::uint64_t>& progress, ProducerTally& out, PairShared& shared,
+                    ControlChannel* control, const std::function<void()>& before_timing) {
+  Producer(t, plan, framer, progress, out, shared, control, before_timing).stream();
 }
 
 }  // namespace ipcbench

@@ -4,9 +4,11 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <span>
 #include <vector>
 
@@ -32,9 +34,10 @@ struct Fault {
 // the caller is a peer thread, which throws to end early instead of _exit().
 void inject_fault(const Fault& fault, std::uint64_t count, bool thread);
 
-// CPU time (user + system) and context switches (voluntary + involuntary) so far, of the calling
-// process, or with `thread` of the calling thread only (both roles in one process: each side
-// counts its own thread, so the sum is not counted twice).
+// CPU time (user + system, in ns from the CPU-time clocks) and context switches (voluntary +
+// involuntary) so far, of the calling process, or with `thread` of the calling thread only (what
+// the loops use: a side's working thread, never the watchdog's; and with both roles in one
+// process each side counts its own, so nothing is counted twice).
 struct Usage {
   std::uint64_t cpu_ns = 0, switches = 0;
 };
@@ -72,6 +75,7 @@ struct EchoChecks {
 // What one round trip measured.
 struct RoundTripTimes {
   std::uint64_t rtt_ns = 0;     // send to reply (to the timeout when lost)
+  std::uint64_t end_ns = 0;     // CLOCK_MONOTONIC when the reply (or the timeout) came
   std::uint64_t oneway_ns = 0;  // the reply's one-way time, from its stamp
   bool stamped = false;         // oneway_ns was measured (a kBytes reply to this round trip)
 };
@@ -91,6 +95,7 @@ template <typename Send, typename Recv>
     const Received got = recv(in);
     const std::uint64_t t1 = now_ns();
     times.rtt_ns = t1 - t0;
+    times.end_ns = t1;
     times.oneway_ns = 0;
     times.stamped = false;
     if (got == Received::kTimeout) return false;
@@ -146,42 +151,106 @@ struct ConsumerTally {
   std::uint64_t cpu_ns = 0, context_switches = 0;
 };
 
+// The pair's shared memory: the consumer's tally, and where the producer tells a reliable
+// consumer to stop early.
+struct PairShared {
+  ConsumerTally tally;
+  // The index of the consumer's last message (round trips: counting every message it receives,
+  // the untimed ones first) or last batch (streams). Set before the run to the planned end; the
+  // producer lowers it BEFORE sending that message or batch when the case's wall-time budget is
+  // spent, so the consumer, which reads it after each one, stops right after it.
+  std::atomic<std::uint64_t> last{UINT64_MAX};
+};
+
+// The reliable channel beside a lossy transport's data path, as netperf, sockperf and iperf3 keep
+// a control connection: a SOCK_SEQPACKET socket pair made before fork(). The start, end-of-batch,
+// acknowledgement and stop messages travel here and only data over the lossy transport, so a lost
+// datagram costs nothing but its own loss count (never a timeout and a resend of an end mark).
+class ControlChannel {
+ public:
+  enum class Kind : std::uint64_t {
+    kReady = 1,  // consumer -> producer: attached, the data may flow
+    kEndBatch,   // producer -> consumer: batch `a` is sent, `b` data messages sent so far in all
+    kAck,        // consumer -> producer: batch `a` is counted, its last data arrived at `b` (ns)
+    kStop,       // producer -> consumer: no more data
+  };
+  struct Message {
+    Kind kind = Kind::kStop;
+    std::uint64_t a = 0, b = 0;
+  };
+  // Throws std::system_error when the socket pair cannot be made.
+  ControlChannel();
+  ~ControlChannel();
+  ControlChannel(const ControlChannel&) = delete;
+  ControlChannel& operator=(const ControlChannel&) = delete;
+  // The producer uses end 0 and the consumer end 1 (a thread consumer shares the process).
+  void send(Role from, const Message& m);
+  // The next message for `to`, waiting at most `timeout` (0: only looks); nullopt if none came.
+  [[nodiscard]] std::optional<Message> recv(Role to, std::chrono::milliseconds timeout);
+  // The next message for `to`, which must be of `kind` within `timeout`: throws std::system_error
+  // (ETIMEDOUT or EPROTO) naming `what` otherwise.
+  Message expect(Role to, Kind kind, std::chrono::milliseconds timeout, const char* what);
+
+ private:
+  int fds_[2] = {-1, -1};  // [0] the producer's end, [1] the consumer's
+};
+
 // How the two sides of a pair run, agreed before fork().
 struct PairPlan {
   Pattern pattern;
   Payload payload;
   std::size_t bytes;
   std::uint64_t iterations, warmup, batch;
-  bool lossy;       // receivers time out; ends and acks are retried
+  bool lossy;       // data may be lost: the control channel carries start, ends, acks and stop
   bool end_mark;    // a coalescing notification transport ends a batch with send_end()
   bool in_process;  // the consumer is a thread of this process
   Fault fault;
+  // Round trips only: burst_samples samples of burst_k back-to-back round trips, each sample timed
+  // by one pair of clock reads, before the barrier (0: none; never for lossy transports).
+  std::uint64_t burst_k = 0, burst_samples = 0;
+  // CLOCK_MONOTONIC after which the producer ends at its next round trip or batch (0: never).
+  std::uint64_t deadline_ns = 0;
+  std::chrono::milliseconds control_timeout{10'000};  // the longest wait on the control channel
+
+  // Messages the consumer of round trips receives before the timed ones: the handshake, the
+  // warm-up, the bursts, and one more after the barrier (so no barrier wait is timed).
+  [[nodiscard]] std::uint64_t untimed_round_trips() const noexcept {
+    return 1 + warmup + burst_k * burst_samples + 1;
+  }
 };
 
 // The consumer's part (it lives in shared memory when the consumer is a process). Throws what the
-// transport throws; acts out plan.fault.
-void consume_round_trips(Transport& t, const PairPlan& plan, Framer& framer, ConsumerTally& out);
-void consume_stream(Transport& t, const PairPlan& plan, Framer& framer, ConsumerTally& out);
+// transport throws; acts out plan.fault. `control` is required when plan.lossy.
+void consume_round_trips(Transport& t, const PairPlan& plan, Framer& framer, PairShared& shared,
+                         ControlChannel* control);
+void consume_stream(Transport& t, const PairPlan& plan, Framer& framer, PairShared& shared,
+                    ControlChannel* control);
 
 // What the producer measured.
 struct ProducerTally {
-  std::vector<double> iteration_seconds;  // one per timed round trip or stream batch
+  std::vector<double> iteration_seconds;  // one per measured round trip or stream batch
   Histogram rtt;                          // round trip, ns
   Histogram oneway_rev;                   // one-way consumer->producer, ns (kBytes replies)
+  std::vector<double> burst_ns;           // per burst sample: its round trips' time / burst_k
   std::uint64_t sent = 0, lost = 0, corrupt = 0, reordered = 0;
   std::uint64_t timed_start_ns = 0, timed_end_ns = 0;  // CLOCK_MONOTONIC
   double cpu_seconds = 0;                              // the producer's own, over the timed part
   std::uint64_t context_switches = 0;
+  bool cut = false;  // ended early by plan.deadline_ns (iteration_seconds is shorter than planned)
 };
 
-// The producer's part: the handshake and warm-up, then `before_timing` (may be empty; may throw),
-// then the timed round trips (or batches), counting `progress` for the watchdog. Throws what the
-// transport throws, and std::system_error naming what timed out or arrived out of protocol.
+// The producer's part: the handshake, warm-up and bursts, then `before_timing` (may be empty; may
+// throw), one more untimed round trip, then the timed round trips (or batches), counting
+// `progress` for the watchdog. Round trips of a lossy transport go on until `iterations` came
+// back (at most twice as many tries): a lost one is counted lost, its timeout in no time. Throws
+// what the transport throws, and std::system_error naming what timed out or arrived out of
+// protocol.
 void produce_round_trips(Transport& t, const PairPlan& plan, Framer& framer,
                          std::atomic<std::uint64_t>& progress, ProducerTally& out,
+                         PairShared& shared, ControlChannel* control,
                          const std::function<void()>& before_timing);
 void produce_stream(Transport& t, const PairPlan& plan, Framer& framer,
-                    std::atomic<std::uint64_t>& progress, ProducerTally& out,
-                    const std::function<void()>& before_timing);
+                    std::atomic<std::uint64_t>& progress, ProducerTally& out, PairShared& shared,
+                    ControlChannel* control, const std::function<void()>& before_timing);
 
 }  // namespace ipcbench

@@ -48,6 +48,13 @@ PairResult run_pair(const PairConfig& config) {
                 caps.may_coalesce && caps.payload == Payload::kNothing,
                 caps.in_process,
                 config.fault};
+  if (config.pattern == Pattern::kRoundTrip && !plan.lossy) {
+    plan.burst_k = config.burst_k;
+    plan.burst_samples = config.burst_k > 0 ? config.burst_samples : 0;
+  }
+  plan.deadline_ns = config.deadline_ns;
+  // Longer than the watchdog, so a hung or dead peer is reported by it (it interrupts the wait).
+  plan.control_timeout = 4 * config.watchdog;
   if (plan.in_process &&
       (config.fault.kind == Fault::Kind::kKill || config.fault.kind == Fault::Kind::kStop)) {
     throw std::invalid_argument(id +
@@ -65,10 +72,22 @@ PairResult run_pair(const PairConfig& config) {
     options.tmp_root = config.tmp_root.empty() ? default_tmp_root() : config.tmp_root;
     options.same_cpu = config.cpus.same();
     options.recv_buffer_bytes = config.recv_buffer_bytes;
+    // A lossy stream's consumer learns that a batch is over on the control channel, which it
+    // looks at when the data path has been quiet this long: short, so a batch's end costs little
+    // wall time (the batch's own time ends at its last receipt, before this wait).
+    if (plan.lossy && plan.pattern == Pattern::kStream) {
+      options.recv_timeout = std::chrono::milliseconds(5);
+    }
+    std::optional<ControlChannel> control;
+    if (plan.lossy) control.emplace();
     // Declared before the launcher: its peers are ended before the transport is destroyed.
     TransportPtr transport = info.make(options);
     Framer framer(caps.payload, config.message_bytes);
-    SharedRegion<ConsumerTally> report;
+    SharedRegion<PairShared> shared;
+    shared->last.store(plan.pattern == Pattern::kRoundTrip
+                           ? plan.untimed_round_trips() + plan.iterations - 1
+                           : plan.iterations);
+    ControlChannel* ctl = control ? &*control : nullptr;
     ScopedPin pinned(config.cpus.producer);
     const pid_t parent = ::getpid();
     Launch launch(id, config.watchdog);
@@ -82,9 +101,9 @@ PairResult run_pair(const PairConfig& config) {
           Framer& f = own ? *own : framer;
           transport->attach(Role::kConsumer, parent);
           if (plan.pattern == Pattern::kRoundTrip) {
-            consume_round_trips(*transport, plan, f, *report);
+            consume_round_trips(*transport, plan, f, *shared, ctl);
           } else {
-            consume_stream(*transport, plan, f, *report);
+            consume_stream(*transport, plan, f, *shared, ctl);
           }
           peer.finish();
         },
@@ -96,9 +115,11 @@ PairResult run_pair(const PairConfig& config) {
     const std::string failure = launch.watch(&progress, [&] {
       transport->attach(Role::kProducer, peer_pid > 0 ? peer_pid : parent);
       if (plan.pattern == Pattern::kRoundTrip) {
-        produce_round_trips(*transport, plan, framer, progress, *tally, config.before_timing);
+        produce_round_trips(*transport, plan, framer, progress, *tally, *shared, ctl,
+                            config.before_timing);
       } else {
-        produce_stream(*transport, plan, framer, progress, *tally, config.before_timing);
+        produce_stream(*transport, plan, framer, progress, *tally, *shared, ctl,
+                       config.before_timing);
       }
     });
     if (!failure.empty()) {
@@ -124,22 +145,34 @@ PairResult run_pair(const PairConfig& config) {
     result.timed_end_ns = tally->timed_end_ns;
     result.cpu_seconds = tally->cpu_seconds;
     result.context_switches = tally->context_switches;
-    result.oneway_fwd.merge(report->oneway);
+    result.cut = tally->cut;
+    if (!tally->burst_ns.empty()) {
+      std::vector<double> b = tally->burst_ns;
+      std::nth_element(b.begin(), b.begin() + static_cast<std::ptrdiff_t>(b.size() / 2), b.end());
+      result.rtt_burst_ns = b[b.size() / 2];
+      result.burst_k = plan.burst_k;
+      result.burst_samples = b.size();
+    }
+    const ConsumerTally& report = shared->tally;
+    result.oneway_fwd.merge(report.oneway);
     result.oneway.merge(result.oneway_fwd);
     result.oneway.merge(result.oneway_rev);
-    result.received = report->received;
-    result.bytes_received = report->bytes;
-    result.lost += report->lost;
-    result.corrupt += report->corrupt;
-    result.reordered += report->reordered;
-    result.coalesced += report->coalesced;
-    result.cpu_seconds += static_cast<double>(report->cpu_ns) * 1e-9;
-    result.context_switches += report->context_switches;
+    result.received = report.received;
+    result.bytes_received = report.bytes;
+    result.lost += report.lost;
+    result.corrupt += report.corrupt;
+    result.reordered += report.reordered;
+    result.coalesced += report.coalesced;
+    result.cpu_seconds += static_cast<double>(report.cpu_ns) * 1e-9;
+    result.context_switches += report.context_switches;
   } catch (const std::system_error& e) {
     throw std::runtime_error(id + ": " + e.what());
   }
   for (double s : result.iteration_seconds) result.timed_seconds += s;
-  result.messages = config.pattern == Pattern::kRoundTrip ? 2 * result.sent : result.sent;
+  // Requests and their echoes, or data and one ack per batch.
+  result.messages = config.pattern == Pattern::kRoundTrip
+                        ? result.sent + result.received
+                        : result.sent + result.iteration_seconds.size();
   return result;
 }
 

@@ -37,16 +37,24 @@ struct PairConfig {
   // many-pairs pattern waits on a barrier here). May throw to abort the run.
   std::function<void()> before_timing;
   std::size_t recv_buffer_bytes = 0;  // tests only: see TransportOptions::recv_buffer_bytes
+  // CLOCK_MONOTONIC after which the producer ends at its next round trip or batch (0: never):
+  // the case's wall-time budget. At least one timed round trip or batch is always measured.
+  std::uint64_t deadline_ns = 0;
+  // Round trips of transports that cannot lose: burst_samples samples of burst_k back-to-back
+  // round trips each timed by one pair of clock reads (PairResult::rtt_burst_ns); 0: none.
+  std::uint64_t burst_k = 0, burst_samples = 0;
 };
 
 struct PairResult {
-  std::vector<double> iteration_seconds;  // one per timed round trip or stream batch
+  // One per measured round trip (a lost one has none) or stream batch. Shorter than planned when
+  // `cut`, or when a lossy transport lost so many that twice the planned tries ran out.
+  std::vector<double> iteration_seconds;
   Histogram rtt;                          // round trip, ns (round trip only)
   Histogram oneway;         // one-way latency, ns, both directions merged (round trip, kBytes only)
   Histogram oneway_fwd;     // one-way producer->consumer, ns (the consumer's receipts)
   Histogram oneway_rev;     // one-way consumer->producer, ns (the producer's receipts)
   std::uint64_t batch = 0;  // messages per stream batch
-  std::uint64_t sent = 0;   // timed data messages sent by the producer
+  std::uint64_t sent = 0;   // timed data messages (round trips: requests) sent by the producer
   std::uint64_t received = 0;          // timed data messages received and checked
   std::uint64_t bytes_received = 0;    // their bytes
   std::uint64_t lost = 0;              // missing by sequence gap or timeout (may_lose only)
@@ -54,9 +62,15 @@ struct PairResult {
   std::uint64_t reordered = 0;         // arrived after a later sequence number
   std::uint64_t coalesced = 0;         // sent but merged into another delivery (standard signals)
   double timed_seconds = 0;            // sum of iteration_seconds
-  double cpu_seconds = 0;              // user + system of both processes over the timed part
-  std::uint64_t context_switches = 0;  // voluntary + involuntary, both processes, timed part
-  std::uint64_t messages = 0;          // messages moved in the timed part, both directions
+  // CPU time (user + system) of the two working threads, each over its own timed part only (no
+  // warm-up, barrier, watchdog thread, teardown), and their context switches.
+  double cpu_seconds = 0;
+  std::uint64_t context_switches = 0;
+  // Messages both sides sent in the timed part: requests and replies, or data and batch acks.
+  std::uint64_t messages = 0;
+  double rtt_burst_ns = 0;  // median over the burst samples of (sample time / burst_k), ns
+  std::uint64_t burst_k = 0, burst_samples = 0;
+  bool cut = false;  // ended early by deadline_ns
   std::string checks;                  // which checks applied to every message
   std::uint64_t timed_start_ns = 0;    // CLOCK_MONOTONIC when timing began and ended (producer)
   std::uint64_t timed_end_ns = 0;
