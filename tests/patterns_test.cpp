@@ -1,12 +1,14 @@
 // Many-process patterns (Pairs, FanOut) and CPU placement discovery.
 #include <gtest/gtest.h>
 
+#include <chrono>
+#include <cstdint>
 #include <fstream>
 
-#include "harness/frame.hpp"
 #include "harness/fan_out.hpp"
-#include "harness/pairs.hpp"
+#include "harness/frame.hpp"
 #include "harness/pair.hpp"
+#include "harness/pairs.hpp"
 #include "harness/topology.hpp"
 #include "tests/test_util.hpp"
 #include "transports/registry.hpp"
@@ -123,13 +125,29 @@ TEST(FanOut, EveryConsumerGetsEveryMessageIntact) {
     c.consumers = 3;
     c.iterations = 150;
     c.tmp_root = dir.path();
+    // The test's own clock (CLOCK_MONOTONIC, the clock of the stamps) around the whole call.
+    const auto called = std::chrono::steady_clock::now();
     const FanOutResult r = run_fan_out(c);
+    const auto call_ns =
+        static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                       std::chrono::steady_clock::now() - called)
+                                       .count());
     EXPECT_EQ(r.delivered, 450u);
     EXPECT_EQ(r.corrupt, 0u);
     EXPECT_EQ(r.reordered, 0u);
     EXPECT_EQ(r.delivery.count(), 150u);
     EXPECT_EQ(r.round.count(), 150u);
-    EXPECT_LE(r.delivery.max(), r.round.max());  // delivery happens before the last ack
+    EXPECT_EQ(r.iteration_seconds.size(), 150u);
+    // Every delivery is positive (a receipt after its stamp) and, like every round, lies inside
+    // the call as the test timed it: a receipt read before the consumer wrote it (stale, from an
+    // earlier message) wraps around to ~1.8e19 ns; rounds in the wrong unit or from another clock
+    // do not fit in the call either.
+    EXPECT_GT(r.delivery.min(), 0u);
+    EXPECT_LT(r.delivery.max(), call_ns);
+    EXPECT_GT(r.round.min(), 0u);
+    EXPECT_LT(r.round.sum(), call_ns);
+    EXPECT_NEAR(r.timed_seconds * 1e9, static_cast<double>(r.round.sum()),
+                1e-6 * static_cast<double>(r.round.sum()) + 150.0);
     EXPECT_EQ(test::open_fd_count(), fds);
     EXPECT_TRUE(dir.leftovers().empty());
     const bool shm = std::string(id).starts_with("shm_");

@@ -7,7 +7,8 @@ import statistics
 
 from . import stats
 from .model import (FAN_IN, FAN_OUT, LECTURE_TABLE, LIMIT, PAIRS, PATTERN_LIST, PATTERNS,
-                    PICTURES, ROUND_TRIP, STREAM, TIME_UNIT_NS, unique)
+                    PICTURES, ROUND_TRIP, STREAM, TIME_UNIT_NS, cpu_shared, sharing_segments,
+                    sharing_words, unique)
 from .fmt import (FORMATS, fmt_bytes, fmt_count, fmt_mbps, fmt_rate, fmt_ratio,
                   fmt_sig, fmt_us, md_table, placement_title)
 from .pictures import optional_pictures, group_title
@@ -36,29 +37,47 @@ def transport_cells(dataset, placement, transports):
 
 
 
+def limit_ns(case):
+    """A Limit row's time in ns: its p50 counter, else its real time per iteration."""
+    ns = case.get("p50_ns")
+    if ns is None and case.get("real_time") is not None:
+        ns = case.get("real_time") * TIME_UNIT_NS.get(case.time_unit, 1.0)
+    return ns
+
+
+def distance_to_line(small):
+    """The "x cache-line RTT" cell of a round trip: rtt_x_cacheline (rtt_burst_ns / cacheline_ns,
+    both timed K back-to-back per pair of clock reads), or "n/a" when the row has no such counter
+    (one CPU, a size over 1024 B, a transport that may lose, or a file from an older ipcbench)."""
+    ratio = small.get("rtt_x_cacheline")
+    if ratio is None or not small.get("rtt_burst_ns") or not small.get("cacheline_ns"):
+        return "n/a"
+    return (f"{fmt_sig(ratio)}x ({fmt_us(small.get('rtt_burst_ns'))} / "
+            f"{fmt_us(small.get('cacheline_ns'))})")
+
+
 def hardware_section(dataset, placement):
-    """Markdown lines: each transport's round trip in cache-line round trips and its peak stream
-    as a fraction of memcpy at the same size; [] when this placement has no Limit rows and no
-    ratio counters."""
-    line = dataset.limit(placement, "cacheline")
+    """Markdown lines: each transport's round trip in cache-line round trips (two CPUs only: on
+    one CPU there is no cache-line floor) and its peak stream as a fraction of memcpy at the same
+    size; [] when this placement has no Limit rows, no ratio counters and two CPUs."""
+    one_cpu = dataset.one_cpu(placement)
+    # On one CPU nothing crosses between two caches: a Limit/cacheline_rtt row there (an older
+    # ipcbench measured one) is not a floor and is not shown as one.
+    line = None if one_cpu else dataset.limit(placement, "cacheline")
+    pingpong = dataset.limit(placement, "yield_pingpong")
     syscall = dataset.limit(placement, "syscall")
-    rows = []
+    rows, ks = [], []
     for t in dataset.transports:
         small = dataset.small_rtt(placement, t)
         peak = dataset.peak_stream(placement, t)
         if small is None and peak is None:
             continue
         x_line = fraction = memcpy_text = "n/a"
-        if small is not None:
-            # Best: the floor ipcbench measured on the same CPUs right after this case; then
-            # (files from before it did) the Limit row, measured once at the start of the run.
-            if small.get("cacheline_p50_ns"):
-                x_line = (f"{fmt_ratio(small.get('p50_ns'), small.get('cacheline_p50_ns'))} "
-                          f"(of {fmt_us(small.get('cacheline_p50_ns'))} measured next to it)")
-            elif line is not None and line.get("p50_ns"):
-                x_line = fmt_ratio(small.get("p50_ns"), line.get("p50_ns"))
-            elif small.get("rtt_p50_x_cacheline") is not None:
-                x_line = f"{fmt_sig(small.get('rtt_p50_x_cacheline'))}x (ipcbench's counter)"
+        if small is not None and not one_cpu:
+            x_line = distance_to_line(small)
+            if x_line != "n/a":
+                k = small.get("floor_bounces_per_sample")
+                ks.append(str(round(k)) if k else "not recorded")
         if peak is not None:
             memcpy = dataset.limit(placement, "memcpy", peak.bytes)
             if memcpy is not None and memcpy.get("bytes_per_second"):
@@ -75,29 +94,40 @@ def hardware_section(dataset, placement):
         rows.append([t, fmt_us(small.get("p50_ns")) if small else "n/a", x_line, stream_text,
                      memcpy_text, fraction])
     has_ratio = any(r[2] != "n/a" or r[5] != "n/a" for r in rows)
-    if line is None and syscall is None and not has_ratio:
+    if line is None and syscall is None and pingpong is None and not has_ratio and not one_cpu:
         return []
     out = []
+    if one_cpu:
+        out.append("- Both ends ran on one CPU: there is no cache-line floor on one CPU (no cache "
+                   "line crosses between two CPUs' caches), so no round trip is given in "
+                   "cache-line round trips here.")
+        if pingpong is not None:
+            out.append(f"- sched_yield ping-pong on that CPU (Limit/{pingpong.subject}): round "
+                       f"trip p50 {fmt_us(limit_ns(pingpong))}, the cost of handing the CPU from "
+                       "one process to the other and back; a reference, not a floor")
     if line is not None:
         out.append(f"- cache line bounced between the two CPUs (Limit/{line.subject}): round trip "
-                   f"p50 {fmt_us(line.get('p50_ns'))} at the start of the run")
-    if any(r[2].endswith("measured next to it)") for r in rows):
-        out.append("- x cache-line RTT divides a round trip by the same bounce (2000 round trips) "
-                   "measured on the same CPUs right after that case: the floor drifts during a "
-                   "run on a shared machine, so a ratio is only fair against a floor measured "
-                   "next to it")
+                   f"p50 {fmt_us(limit_ns(line))} at the start of the run")
+    if ks:
+        k_text = ", ".join(unique(ks))
+        out.append("- x cache-line RTT = rtt_burst_ns / cacheline_ns (counter rtt_x_cacheline): "
+                   "the transport's round trip and the cache-line round trip, both timed the "
+                   f"same way, K back-to-back round trips per pair of clock reads (K = {k_text}, "
+                   "counter floor_bounces_per_sample), on the same CPUs right after that case; "
+                   "the per-message p50 is not used, because its pair of clock reads costs about "
+                   "as much as one bounce. Only at sizes up to 1024 B and for transports that "
+                   "cannot lose; n/a otherwise.")
     if syscall is not None:
-        ns = syscall.get("p50_ns")
-        if ns is None and syscall.get("real_time") is not None:
-            ns = syscall.get("real_time") * TIME_UNIT_NS.get(syscall.time_unit, 1.0)
-        out.append(f"- trivial system call (Limit/{syscall.subject}): {fmt_us(ns)}")
+        out.append(f"- trivial system call (Limit/{syscall.subject}): {fmt_us(limit_ns(syscall))}")
     memcpys = [c for c in dataset.select(LIMIT, placement) if c.subject.startswith("memcpy")]
     if memcpys:
         out.append("- memcpy, one thread: " + ", ".join(
             f"{fmt_bytes(c.bytes)} {fmt_mbps(c.get('bytes_per_second'))}" for c in memcpys))
     out.append("")
-    out.append(md_table(["Transport", "RTT p50 (smallest size)", "x cache-line RTT",
-                         "Peak stream (size)", "memcpy at that size", "Fraction of memcpy"], rows))
+    if rows:
+        out.append(md_table(["Transport", "RTT p50 (smallest size)",
+                             "x cache-line RTT (burst / floor)", "Peak stream (size)",
+                             "memcpy at that size", "Fraction of memcpy"], rows))
     return out
 
 
@@ -390,6 +420,14 @@ def n_of(pattern, case):
     return case.params.get(pattern.n_key)
 
 
+def cpus_cell(case):
+    """Where a pattern case ran, and whether its processes shared CPUs (counter cpu_shared)."""
+    text = case.cpus or "not recorded"
+    if cpu_shared(case) == 1 and "shares CPUs" not in text:
+        text += " (shares CPUs)"
+    return text
+
+
 def pattern_table(dataset, pattern, placement):
     """Every good case of a pattern in one group: N, the aggregate rate, its columns, CPUs."""
     header = ["Transport", f"N ({pattern.n_key})", pattern.rate_words, "Size"]
@@ -400,18 +438,36 @@ def pattern_table(dataset, pattern, placement):
             rows.append([t, fmt_count(n_of(pattern, c)), fmt_rate(c.get("items_per_second")),
                          fmt_bytes(c.bytes)]
                         + [FORMATS[f](c.get(key)) for _, key, f in pattern.columns]
-                        + [c.cpus or "not recorded"])
+                        + [cpus_cell(c)])
     return md_table(header, rows) if rows else "No case ran without error in this group."
 
 
-def scaling_ends(dataset, pattern, placement, transport):
-    """(case at the smallest N, case at the largest N) of a transport, or None when it has good
-    cases at fewer than two values of N."""
-    cases = [c for c in dataset.pattern(pattern.kind, placement, transport)
-             if isinstance(n_of(pattern, c), int)]
-    if len(cases) < 2 or n_of(pattern, cases[0]) == n_of(pattern, cases[-1]):
-        return None
-    return cases[0], cases[-1]
+def n_cases(dataset, pattern, placement, transport):
+    """A transport's good cases of a pattern with a numeric N, smallest N first."""
+    return [c for c in dataset.pattern(pattern.kind, placement, transport)
+            if isinstance(n_of(pattern, c), int)]
+
+
+def scaling_spans(dataset, pattern, placement, transport):
+    """[(case at the smallest N, case at the largest N)] of each run of a transport's good cases
+    with one cpu_shared value (smallest N first) that spans at least two values of N: a ratio
+    or a growth word is never taken across a change of cpu_shared."""
+    return [(seg[0], seg[-1])
+            for seg in sharing_segments(n_cases(dataset, pattern, placement, transport))
+            if n_of(pattern, seg[0]) != n_of(pattern, seg[-1])]
+
+
+def sharing_changes(dataset, pattern, placement, transport):
+    """Where cpu_shared changes as N grows ("shares CPUs from N=4"), or "" when it never does."""
+    segments = sharing_segments(n_cases(dataset, pattern, placement, transport))
+    return "; ".join(f"{sharing_words(seg[0])} from N={n_of(pattern, seg[0])}"
+                     for seg in segments[1:])
+
+
+def span_words(pattern, a, b, changes):
+    """"N = 1 -> 2" of a span, with its sharing when the transport's sharing changes."""
+    text = f"N = {n_of(pattern, a)} -> {n_of(pattern, b)}"
+    return text + (f" ({sharing_words(a)})" if changes else "")
 
 
 def change(key, a, b, fmt):
@@ -423,18 +479,23 @@ def change(key, a, b, fmt):
 def scaling_table(dataset, pattern, placement):
     """Per transport, how the rate and the latencies change from the smallest to the largest N."""
     header = ["Transport", "N", pattern.rate_words, pattern.p50_words, pattern.tail_words]
-    rows = []
+    rows, notes = [], []
     for t in dataset.all_transports:
-        ends = scaling_ends(dataset, pattern, placement, t)
-        if ends is None:
-            continue
-        a, b = ends
-        rows.append([t, f"{n_of(pattern, a)} -> {n_of(pattern, b)} "
-                        f"({fmt_ratio(n_of(pattern, b), n_of(pattern, a))})",
-                     change("items_per_second", a, b, fmt_rate),
-                     change(pattern.p50_key, a, b, fmt_us),
-                     change(pattern.tail_key, a, b, fmt_us)])
-    return md_table(header, rows) if rows else None
+        changes = sharing_changes(dataset, pattern, placement, t)
+        for a, b in scaling_spans(dataset, pattern, placement, t):
+            rows.append([t, f"{n_of(pattern, a)} -> {n_of(pattern, b)} "
+                            f"({fmt_ratio(n_of(pattern, b), n_of(pattern, a))})"
+                            + (f", {sharing_words(a)}" if changes else ""),
+                         change("items_per_second", a, b, fmt_rate),
+                         change(pattern.p50_key, a, b, fmt_us),
+                         change(pattern.tail_key, a, b, fmt_us)])
+        if changes:
+            notes.append(f"- {t}: {changes} (counter cpu_shared): no ratio is taken across "
+                         "that change, since sharing a CPU changes what is measured")
+    if not rows and not notes:
+        return None
+    return "\n".join(([md_table(header, rows)] if rows else []) + ([""] if rows and notes else [])
+                     + notes)
 
 
 def growth_word(a, b, key):
@@ -465,15 +526,16 @@ def mailbox_growth(dataset, placement):
     pattern = PATTERNS[FAN_OUT]
     growth = []
     for t in dataset.all_transports:
-        ends = scaling_ends(dataset, pattern, placement, t)
-        if ends is not None:
-            growth.append((t, ends[0], ends[1], growth_word(*ends, "delivery_p50_ns")))
+        changes = sharing_changes(dataset, pattern, placement, t)
+        for x, y in scaling_spans(dataset, pattern, placement, t):
+            growth.append((t, x, y, growth_word(x, y, "delivery_p50_ns"), changes))
     if not growth:
         return []
     return ["one-way delivery to the last consumer, p50, from the smallest to the largest N "
-            "(compared over repetitions like every verdict): " + "; ".join(
-                f"{t} {change('delivery_p50_ns', x, y, fmt_us)} (N = {n_of(pattern, x)} -> "
-                f"{n_of(pattern, y)}: {word})" for t, x, y, word in growth)]
+            "with the same CPU sharing (compared over repetitions like every verdict): "
+            + "; ".join(f"{t} {change('delivery_p50_ns', x, y, fmt_us)} "
+                        f"({span_words(pattern, x, y, changes)}: {word})"
+                        for t, x, y, word, changes in growth)]
 
 
 def pairs_facts(dataset, placement):
@@ -509,11 +571,12 @@ def pattern_claim_lines(dataset, pattern, placement):
         lines += mailbox_growth(dataset, placement)
     if pattern.kind == FAN_IN:
         for t in unique(v.subject for v in verdicts if v.subject):
-            ends = scaling_ends(dataset, pattern, placement, t)
-            if ends is not None:
-                a, b = ends
+            changes = sharing_changes(dataset, pattern, placement, t)
+            for a, b in scaling_spans(dataset, pattern, placement, t):
                 lines.append(f"{t}, serving in one loop, N = {n_of(pattern, a)} -> "
-                             f"{n_of(pattern, b)} clients: each client's round trip p50 "
+                             f"{n_of(pattern, b)} clients"
+                             + (f" ({sharing_words(a)})" if changes else "")
+                             + ": each client's round trip p50 "
                              f"{change('p50_ns', a, b, fmt_us)}, worst client p99 "
                              f"{change('worst_client_p99_ns', a, b, fmt_us)}; all clients "
                              f"together {change('items_per_second', a, b, fmt_rate)} for "
@@ -563,7 +626,8 @@ def pattern_section(dataset, pattern):
                     + ", ".join(f"`{c.name}`" for c in absent), ""]
         scaling = scaling_table(dataset, pattern, p)
         if scaling:
-            out += ["From the smallest to the largest N (ratio = largest / smallest):", "",
+            out += ["From the smallest to the largest N with the same CPU sharing (ratio = "
+                    "largest / smallest; never across a change of cpu_shared):", "",
                     scaling, ""]
         title, lines = pattern_claim_lines(dataset, pattern, p)
         out += [f"{title}:", ""] + [f"- {line}" for line in lines] + [""]

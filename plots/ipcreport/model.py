@@ -7,6 +7,7 @@ belong to and whether it is the mechanism the lecture means all come from the in
 ipcbench_transports (see load.py).
 """
 
+import re
 from dataclasses import dataclass, field
 
 PROG = "report.py"
@@ -353,6 +354,21 @@ class Dataset:
                 return c
         return None
 
+    def one_cpu(self, placement):
+        """True when the two ends of this placement's pair cases shared one CPU: the placement
+        same_cpu, a Limit/yield_pingpong row (ipcbench's one-CPU probe, in place of the
+        cache-line floor), or a file whose ipcbench_cpus names one CPU for both ends."""
+        if placement == "same_cpu" or self.limit(placement, "yield_pingpong") is not None:
+            return True
+        for run in self.runs:
+            if not any(c.placement == placement for c in run.cases):
+                continue
+            found = re.search(r"producer=cpu(\d+) consumer=cpu(\d+)",
+                              str(run.context.get("ipcbench_cpus", "")))
+            if found and found.group(1) == found.group(2):
+                return True
+        return False
+
     def rtt_ranking(self, placement):
         """[(transport, case)] ordered by round-trip p50 at each one's smallest size."""
         pairs = [(t, self.small_rtt(placement, t)) for t in self.transports]
@@ -401,6 +417,32 @@ class Dataset:
                   for c in self.select(kind, placement, transport, good=False)
                   if c.error is None and c.unsupported is None and c.get(key) is not None]
         return sum(values) if values else None
+
+
+def cpu_shared(case):
+    """A pattern case's cpu_shared counter: 1 when two of its processes were pinned to one CPU,
+    0 when each had its own, None for a row from before ipcbench wrote it."""
+    value = case.get("cpu_shared")
+    return None if value is None else int(round(value))
+
+
+def sharing_segments(cases):
+    """`cases` (smallest N first) cut wherever cpu_shared changes: a scaling line, ratio or
+    verdict never spans such a change, since sharing a CPU changes what is measured. Rows
+    without the counter all fall in one segment."""
+    segments = []
+    for case in cases:
+        if segments and cpu_shared(segments[-1][-1]) == cpu_shared(case):
+            segments[-1].append(case)
+        else:
+            segments.append([case])
+    return segments
+
+
+def sharing_words(case):
+    """What a segment's sharing is called where it starts."""
+    return {1: "shares CPUs", 0: "every process on its own CPU"}.get(cpu_shared(case),
+                                                                     "sharing not recorded")
 
 
 def unique(items):

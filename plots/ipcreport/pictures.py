@@ -5,7 +5,7 @@ import math
 import os
 
 from .model import (InputError, KILO, MB, NS_PER_US, PATTERN_LIST, PLACEMENT_PICTURE,
-                    ROUND_TRIP, STREAM, PERCENTILE_TAILS, unique)
+                    ROUND_TRIP, STREAM, PERCENTILE_TAILS, cpu_shared, sharing_segments, unique)
 from .fmt import fmt_bytes, fmt_sig, placement_title
 
 
@@ -263,6 +263,7 @@ def plot_scaling(plt, dataset, out_dir, style, pattern):
     fig.suptitle(f"{pattern.title}: aggregate rate and latency against N (log2 axis); "
                  "errored and unsupported cases are absent (listed in REPORT.md)", fontsize=10)
     ns = set()
+    shared_drawn = False
     for col, placement in enumerate(groups):
         rate_ax, time_ax = axes[0][col], axes[1][col]
         for t in dataset.all_transports:
@@ -271,15 +272,23 @@ def plot_scaling(plt, dataset, out_dir, style, pattern):
             if not cases:
                 continue
             colour, marker = style[t]
-            xs = [c.params[pattern.n_key] for c in cases]
-            ns.update(xs)
-            rate_ax.plot(xs, [c.get("items_per_second") / KILO for c in cases], marker=marker,
-                         color=colour, label=t, linewidth=1.2, markersize=5)
-            for key, line in ((pattern.p50_key, "-"), (pattern.tail_key, "--")):
-                points = [(x, c.get(key) / NS_PER_US) for x, c in zip(xs, cases) if c.get(key)]
-                if points:
-                    time_ax.plot(*zip(*points), marker=marker, color=colour, linestyle=line,
-                                 linewidth=1.0, markersize=4)
+            ns.update(c.params[pattern.n_key] for c in cases)
+            # One line per run of equal cpu_shared: no line joins a case whose processes each
+            # had a CPU to one where they shared; shared cases get hollow markers.
+            for i, segment in enumerate(sharing_segments(cases)):
+                xs = [c.params[pattern.n_key] for c in segment]
+                face = "none" if cpu_shared(segment[0]) == 1 else colour
+                shared_drawn = shared_drawn or cpu_shared(segment[0]) == 1
+                rate_ax.plot(xs, [c.get("items_per_second") / KILO for c in segment],
+                             marker=marker, color=colour, markerfacecolor=face,
+                             label=t if i == 0 else "_nolegend_", linewidth=1.2, markersize=5)
+                for key, line in ((pattern.p50_key, "-"), (pattern.tail_key, "--")):
+                    points = [(x, c.get(key) / NS_PER_US) for x, c in zip(xs, segment)
+                              if c.get(key)]
+                    if points:
+                        time_ax.plot(*zip(*points), marker=marker, color=colour,
+                                     markerfacecolor=face, linestyle=line, linewidth=1.0,
+                                     markersize=4)
         rate_ax.set_title(group_title(dataset, pattern.kind, placement), fontsize=9)
         for ax in (rate_ax, time_ax):
             ax.set_xscale("log", base=2)
@@ -300,6 +309,10 @@ def plot_scaling(plt, dataset, out_dir, style, pattern):
     styles = [Line2D([], [], color="black", linestyle="-", label=f"solid: {pattern.p50_words}"),
               Line2D([], [], color="black", linestyle="--",
                      label=f"dashed: {pattern.tail_words}")]
+    if shared_drawn:
+        styles.append(Line2D([], [], color="black", marker="o", markerfacecolor="none",
+                             linestyle="none", label="hollow: processes share CPUs (cpu_shared "
+                             "1); a line breaks where that changes"))
     fig.subplots_adjust(right=0.96)  # the legend sits just right of the panels
     figure_legend(fig, axes[0], styles)
     fig.text(0.01, -0.02, "The pattern pins its processes itself (CPUs per case in REPORT.md); "
@@ -352,7 +365,9 @@ def optional_pictures(dataset):
     for pattern in PATTERN_LIST:
         caption = (f"{pattern.title}: top, {pattern.rate_words} (10^3 messages/s) against N; "
                    f"bottom, solid {pattern.p50_words}, dashed {pattern.tail_words} (µs); one "
-                   "line per transport, log2 N axis, log y axes; errored cases absent.")
+                   "line per transport, log2 N axis, log y axes; errored cases absent. A line "
+                   "breaks where the case's processes start (or stop) sharing CPUs (counter "
+                   "cpu_shared), and cases that share CPUs have hollow markers.")
         rows = [c for c in dataset.cases if c.kind == pattern.kind]
         if not rows:
             why = f"the input has no {pattern.kind} rows"

@@ -189,12 +189,11 @@ class NormalRun(OutputDir):
         rows = lecture_rows(self.text, "same CPU")
         self.assertIn("signal: nothing measured at this placement", rows["Signal"][8])
 
-    def test_distance_to_hardware_uses_the_floor_measured_next_to_the_case(self):
-        # shm_spin's row carries cacheline_p50_ns 120: 300 / 120, not 300 / the Limit row's 150.
+    def test_distance_to_hardware_uses_the_burst_ratio_measured_next_to_the_case(self):
+        # shm_spin's row: rtt_burst_ns 200 / cacheline_ns 80 = rtt_x_cacheline 2.5 (test data).
         self.assertIn("round trip p50 0.150 µs at the start of the run", self.text)
-        self.assertIn("| shm_spin | 0.300 µs | 2.50x (of 0.120 µs measured next to it) |",
-                      self.text)
-        self.assertIn("measured on the same CPUs right after that case", self.text)
+        self.assertIn("| shm_spin | 0.300 µs | 2.50x (0.200 µs / 0.0800 µs) |", self.text)
+        self.assertIn("on the same CPUs right after that case", self.text)
         self.assertIn("trivial system call (Limit/syscall): 0.120 µs", self.text)
 
     def test_distance_to_hardware_gives_a_bare_notifications_rate_not_zero_bytes(self):
@@ -202,10 +201,15 @@ class NormalRun(OutputDir):
         self.assertRegex(text, r"\| sysv_sem \| 8\.00 µs \| [^|]+ \| 200000/s \(no payload\) \|")
         self.assertNotIn("0 MB/s (0 B)", text)
 
-    def test_distance_to_hardware_falls_back_to_the_limit_row(self):
-        # pipe's row has no cacheline_p50_ns (a file from before ipcbench measured it): its p50 of
-        # 6.00 µs is divided by the Limit row's 0.150 µs.
-        self.assertIn("| pipe | 6.00 µs | 40.0x |", self.text)
+    def test_distance_to_hardware_without_the_ratio_counter_is_not_shown(self):
+        # pipe's row has no rtt_x_cacheline: its p50 is not divided by the Limit row's bounce,
+        # which is timed another way.
+        self.assertIn("| pipe | 6.00 µs | n/a |", self.text)
+
+    def test_same_cpu_placement_says_there_is_no_cache_line_floor(self):
+        text = section(section(self.text, "## Distance to the hardware"),
+                       "### Placement: same CPU")
+        self.assertIn("there is no cache-line floor on one CPU", text)
 
     def test_both_placements_and_ignored_kinds_reported(self):
         self.assertIn("### Placement: different CPUs", self.text)
