@@ -20,6 +20,7 @@
 #include "harness/cpus.hpp"
 #include "harness/pair.hpp"
 #include "tests/calib_transport.hpp"
+#include "tests/test_util.hpp"
 #include "transports/registry.hpp"
 
 namespace ipcbench::test {
@@ -238,13 +239,16 @@ TEST_F(Calibration, CpuPerMessageCarriesHalfTheSpin) {
   EXPECT_LE(cpu, bare.d / 2 + bare_hi + tol);
 }
 
-// 4. A stream over a reliable transport delivers every message of every timed batch, once.
+// 4. A stream over a reliable transport delivers every message of every timed batch, once, and
+// the transport's sockets are closed afterwards.
 TEST_F(Calibration, StreamOfReliableTransportReceivesEveryMessage) {
   constexpr std::uint64_t kBatches = 20, kBatch = 256;
   PairConfig c = pair_config("calib", Pattern::kStream);
   c.iterations = kBatches;
   c.batch = kBatch;
+  const std::size_t fds_before = open_fd_count();
   const PairResult r = run_pair(c);
+  EXPECT_EQ(open_fd_count(), fds_before);
   EXPECT_EQ(r.sent, kBatches * kBatch);
   EXPECT_EQ(r.received, kBatches * kBatch);
   EXPECT_EQ(r.bytes_received, kBatches * kBatch * 64);
@@ -265,7 +269,6 @@ TEST_F(Calibration, LossyStreamEndsAndCountsExactlyTheDrops) {
   PairConfig c = pair_config("calib_lossy", Pattern::kStream);
   c.iterations = kBatches;
   c.batch = kBatch;
-  c.warmup = 0;
   std::uint64_t drops_at_start = 0;
   bool timed = false;
   c.before_timing = [&] {
