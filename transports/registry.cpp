@@ -1,6 +1,8 @@
 #include "transports/registry.hpp"
 
 #include <array>
+#include <stdexcept>
+#include <string>
 
 namespace ipcbench {
 
@@ -46,15 +48,54 @@ const std::array<TransportInfo, kCount>& table() noexcept {
   return rows;
 }
 
+// Transports the tests register (register_test_transport); a fixed array, so an entry never moves.
+struct TestTransports {
+  std::array<TransportInfo, kMaxTestTransports> rows{};
+  std::size_t count = 0;
+};
+
+TestTransports& test_transports() noexcept {
+  static TestTransports registered;
+  return registered;
+}
+
+const TransportInfo* find_built_in(std::string_view id) noexcept {
+  for (const TransportInfo& info : table()) {
+    if (info.id == id) return &info;
+  }
+  return nullptr;
+}
+
 }  // namespace
 
 std::span<const TransportInfo> all_transports() noexcept { return table(); }
 
 const TransportInfo* find_transport(std::string_view id) noexcept {
-  for (const TransportInfo& info : table()) {
-    if (info.id == id) return &info;
+  if (const TransportInfo* info = find_built_in(id)) return info;
+  const TestTransports& tests = test_transports();
+  for (std::size_t i = 0; i < tests.count; ++i) {
+    if (tests.rows[i].id == id) return &tests.rows[i];
   }
   return nullptr;
+}
+
+void register_test_transport(const TransportInfo& info) {
+  if (find_built_in(info.id) != nullptr) {
+    throw std::invalid_argument("register_test_transport: '" + std::string(info.id) +
+                                "' is a built-in transport");
+  }
+  TestTransports& tests = test_transports();
+  for (std::size_t i = 0; i < tests.count; ++i) {
+    if (tests.rows[i].id == info.id) {
+      tests.rows[i] = info;
+      return;
+    }
+  }
+  if (tests.count == tests.rows.size()) {
+    throw std::length_error("register_test_transport: more than " +
+                            std::to_string(kMaxTestTransports) + " test transports");
+  }
+  tests.rows[tests.count++] = info;
 }
 
 std::string known_transport_ids() {

@@ -60,8 +60,18 @@ template <typename T>
 
 // Every transport, in registry order.
 [[nodiscard]] std::span<const TransportInfo> all_transports() noexcept;
-// The transport with `id`, or nullptr.
+// The transport with `id`, or nullptr: the built-in table first, then those registered with
+// register_test_transport().
 [[nodiscard]] const TransportInfo* find_transport(std::string_view id) noexcept;
+// Tests only: makes `info` findable by find_transport() (so run_pair() and resolve() accept it),
+// never listed by all_transports() or known_transport_ids(), so the CLI, the benchmarks and the
+// conformance suites do not see it. Registering an id again replaces its entry in place (pointers
+// from find_transport stay valid). The string_views must outlive the process (use literals). Call
+// before fork() (a forked child inherits the registration) and before other threads look ids up:
+// not thread-safe. Throws std::invalid_argument for a built-in id, std::length_error beyond
+// kMaxTestTransports ids.
+inline constexpr std::size_t kMaxTestTransports = 8;
+void register_test_transport(const TransportInfo& info);
 // "pipe, fifo, ...": the known ids, for error messages.
 [[nodiscard]] std::string known_transport_ids();
 
