@@ -2,12 +2,12 @@
 """run-suite.sh's progress lines: what a placement's run will do and how long it may take.
 
   suite_plan.py plan   --times FILE --placement P --profile quick|full --cases N
-                       --repetitions R --budget SECONDS [--args TEXT]
+                       --repetitions R --budget SECONDS [--args=TEXT]
       prints "N cases x R repetitions = C case-repetitions; " and either the estimate from the
       last run of the same placement and profile recorded in FILE (its seconds per
       case-repetition x C) or, without one, the bound C x SECONDS (every case at its budget).
   suite_plan.py record --times FILE --placement P --profile quick|full --cases N
-                       --repetitions R --seconds T [--args TEXT]
+                       --repetitions R --seconds T [--args=TEXT]
       stores the measured wall time T of that run in FILE, replacing the entry of the same
       placement and profile (one entry each), written atomically.
 
