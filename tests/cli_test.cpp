@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "harness/cpus.hpp"
 #include "harness/resolve.hpp"
 #include "tests/test_util.hpp"
 #include "transports/registry.hpp"
@@ -237,21 +238,40 @@ double json_number(const std::string& text, std::size_t from, const std::string&
 
 // A round trip's distance to the hardware is taken against the cache-line bounce measured on its
 // own CPUs right after it, and the row says which floor it used.
+// On two CPUs a small RoundTrip row carries its own burst timing and the floor measured next to it,
+// both K round trips per pair of clock reads, and their ratio; on one CPU none of them (no cache
+// line travels there) and the bounce is a Limit/yield_pingpong.
 TEST(Cli, RoundTripRowsCarryTheFloorMeasuredNextToThem) {
+  const std::vector<int> cpus = allowed_cpus();
+  if (cpus.size() < 2) GTEST_SKIP() << "needs two CPUs";
   std::string out;
   const std::string cmd = std::string(IPCBENCH_BINARY) +
-                          " --quick --transports=pipe --sizes=64 --patterns=off"
+                          " --quick --transports=pipe --sizes=64 --patterns=off --cpus=" +
+                          std::to_string(cpus[0]) + "," + std::to_string(cpus[1]) +
                           " --benchmark_filter=RoundTrip --benchmark_format=json";
   ASSERT_EQ(test::run_command(cmd, out), 0) << out;
   const std::size_t row = out.find("\"name\": \"RoundTrip/pipe/bytes:64");
   ASSERT_NE(row, std::string::npos) << out;
-  const double p50 = json_number(out, row, "p50_ns");
-  const double floor = json_number(out, row, "cacheline_p50_ns");
-  const double ratio = json_number(out, row, "rtt_p50_x_cacheline");
+  const double burst = json_number(out, row, "rtt_burst_ns");
+  const double floor = json_number(out, row, "cacheline_ns");
+  const double ratio = json_number(out, row, "rtt_x_cacheline");
   EXPECT_GT(floor, 0) << out;  // measured although the Limit rows were filtered out
-  EXPECT_GT(p50, 0);
-  EXPECT_NEAR(ratio, p50 / floor, 1e-6 * ratio) << out;
+  EXPECT_GT(burst, 0);
+  EXPECT_EQ(json_number(out, row, "floor_bounces_per_sample"), 64);
+  EXPECT_EQ(json_number(out, row, "burst_round_trips_per_sample"), 64);
+  EXPECT_NEAR(ratio, burst / floor, 1e-6 * ratio) << out;
   EXPECT_EQ(out.find("\"name\": \"Limit/"), std::string::npos);
+
+  std::string one;
+  const std::string same = std::string(IPCBENCH_BINARY) +
+                           " --quick --transports=pipe --sizes=64 --patterns=off --cpus=" +
+                           std::to_string(cpus[0]) + "," + std::to_string(cpus[0]) +
+                           " --benchmark_filter='RoundTrip|Limit/' --benchmark_format=json";
+  ASSERT_EQ(test::run_command(same, one), 0) << one;
+  EXPECT_EQ(one.find("\"cacheline_ns\":"), std::string::npos);  // a counter; the context names it
+  EXPECT_EQ(one.find("\"rtt_x_cacheline\":"), std::string::npos);
+  EXPECT_EQ(one.find("\"name\": \"Limit/cacheline_rtt"), std::string::npos);
+  EXPECT_NE(one.find("\"name\": \"Limit/yield_pingpong"), std::string::npos);
 }
 
 TEST(Cli, UnsupportedSizeIsListedNotRunAndNotAnError) {

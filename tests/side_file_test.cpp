@@ -129,7 +129,7 @@ TEST(SideFile, EveryRowWithHistogramsMatchesItsLines) {
       {"fan_out_round", "round trip"},
       {"fan_out_delivery", "one-way producer->last consumer"},
       {"pairs_rtt", "round trip"},
-      {"cacheline_rtt", "round trip"}};
+      {"cacheline_rtt", "round trip, mean of 64 bounces per sample"}};
   for (const auto& [m, words] : latency) EXPECT_TRUE(metrics.count(m)) << m;
   for (std::size_t i = 1; i < r.lines.size(); ++i) {
     const std::string m = r.lines[i].get<std::string>("metric");
