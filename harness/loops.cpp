@@ -85,14 +85,17 @@ void ControlChannel::send(Role from, const Message& m) {
 }
 
 std::optional<ControlChannel::Message> ControlChannel::recv(Role to,
-                                                            std::chrono::milliseconds timeout) {
+                                                            std::chrono::microseconds timeout) {
   const int fd = fds_[to == Role::kProducer ? 0 : 1];
   pollfd p{fd, POLLIN, 0};
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   while (true) {
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-        deadline - std::chrono::steady_clock::now());
-    const int ready = ::poll(&p, 1, static_cast<int>(std::max<std::int64_t>(left.count(), 0)));
+    const auto left = std::max(std::chrono::nanoseconds(0),
+                               std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                   deadline - std::chrono::steady_clock::now()));
+    const timespec ts{static_cast<time_t>(left.count() / 1'000'000'000),
+                      static_cast<long>(left.count() % 1'000'000'000)};
+    const int ready = ::ppoll(&p, 1, &ts, nullptr);
     if (ready < 0 && errno != EINTR) throw_sys_error(errno, "poll", "control channel");
     if (ready > 0) break;
     throw_if_interrupted("recv", "control channel");
@@ -101,14 +104,16 @@ std::optional<ControlChannel::Message> ControlChannel::recv(Role to,
   Message m;
   const ssize_t n = ::recv(fd, &m, sizeof m, 0);
   if (n == 0) throw_sys_error(ECONNRESET, "recv", "control channel (the peer is gone)");
-  if (n != static_cast<ssize_t>(sizeof m)) throw_sys_error(n < 0 ? errno : EPROTO, "recv", "control channel");
+  if (n != static_cast<ssize_t>(sizeof m)) {
+    throw_sys_error(n < 0 ? errno : EPROTO, "recv", "control channel");
+  }
   return m;
 }
 
 ControlChannel::Message ControlChannel::expect(Role to, Kind kind,
                                                std::chrono::milliseconds timeout,
                                                const char* what) {
-  const std::optional<Message> m = recv(to, timeout);
+  const std::optional<Message> m = recv(to, std::chrono::microseconds(timeout));
   if (!m) {
     throw_sys_error(ETIMEDOUT, "recv",
                     std::string(what) + " on the control channel within " +
@@ -199,7 +204,7 @@ class Producer {
     r_.cpu_seconds = static_cast<double>(end.cpu_ns - start.cpu_ns) * 1e-9;
     r_.context_switches = end.switches - start.switches;
     r_.sent = seq - first;
-    if (plan_.lossy) control_->send(Role::kProducer, {ControlChannel::Kind::kStop});
+    if (plan_.lossy) tell({ControlChannel::Kind::kStop});
   }
 
   void stream() {
@@ -233,10 +238,7 @@ class Producer {
         // same clock), or when the last was sent if none of it arrived. The control exchange
         // that follows is not the transport's.
         const std::uint64_t sent_ns = now_ns();
-        control_->send(Role::kProducer, {ControlChannel::Kind::kEndBatch, b, seq});
-        const ControlChannel::Message ack = control_->expect(
-            Role::kProducer, ControlChannel::Kind::kAck, plan_.control_timeout, "batch ack");
-        if (ack.a != b) throw_sys_error(EPROTO, "recv", "ack of batch " + std::to_string(b));
+        const ControlChannel::Message ack = end_batch(b, seq);
         t1 = ack.b > t0 ? ack.b : sent_ns;
       } else {
         if (plan_.end_mark) t_.send_end();
@@ -255,7 +257,7 @@ class Producer {
     r_.cpu_seconds = static_cast<double>(end.cpu_ns - start.cpu_ns) * 1e-9;
     r_.context_switches = end.switches - start.switches;
     r_.sent = timed_batches * plan_.batch;
-    if (plan_.lossy) control_->send(Role::kProducer, {ControlChannel::Kind::kStop});
+    if (plan_.lossy) tell({ControlChannel::Kind::kStop});
   }
 
  private:
@@ -303,6 +305,46 @@ class Producer {
     }
   }
 
+  // Sends `m` on the control channel and then a wake-up on the data path: a full-size message
+  // whose sequence number carries kEndFlag and no information (what it announces is on the
+  // control channel). The consumer, blocked in the data path's receive, looks at the control
+  // channel at once rather than after its receive timeout; a lost wake-up costs that timeout.
+  void tell(const ControlChannel::Message& m) {
+    control_->send(Role::kProducer, m);
+    wake(m.a);
+  }
+  void wake(std::uint64_t arg) {
+    try {
+      t_.send(framer_.control(kEndFlag | arg, 0, plan_.bytes));
+    } catch (const std::system_error& e) {
+      if (e.code().value() != ECONNREFUSED) throw;  // the consumer already left: nothing to wake
+    }
+  }
+
+  // Tells the consumer that batch `b` is sent (`sent` data messages in all) and waits for its ack,
+  // waking the consumer again every kWakeEvery until it answers: a wake-up sent while the
+  // receiver's buffer was still full (both ends on one CPU: it has not run yet) is lost, and the
+  // next one, sent after this wait let it drain, is not.
+  ControlChannel::Message end_batch(std::uint64_t b, std::uint64_t sent) {
+    constexpr std::chrono::microseconds kWakeEvery{200};
+    tell({ControlChannel::Kind::kEndBatch, b, sent});
+    const auto deadline = std::chrono::steady_clock::now() + plan_.control_timeout;
+    while (true) {
+      if (const auto m = control_->recv(Role::kProducer, kWakeEvery)) {
+        if (m->kind != ControlChannel::Kind::kAck || m->a != b) {
+          throw_sys_error(EPROTO, "recv", "ack of batch " + std::to_string(b));
+        }
+        return *m;
+      }
+      if (std::chrono::steady_clock::now() > deadline) {
+        throw_sys_error(ETIMEDOUT, "recv",
+                        "ack of batch " + std::to_string(b) + " on the control channel within " +
+                            std::to_string(plan_.control_timeout.count()) + " ms");
+      }
+      wake(b);
+    }
+  }
+
   void wait_ack(std::uint64_t batch) {
     std::span<std::byte> ack(in_.data(), framer_.ack_bytes());
     if (t_.recv(ack) != Received::kMessage) throw_sys_error(EPROTO, "recv", "ack");
@@ -344,13 +386,19 @@ void consume_round_trips(Transport& t, const PairPlan& plan, Framer& framer, Pai
   for (std::uint64_t i = 0;; ++i) {
     const Received got = t.recv(buf);
     if (got == Received::kTimeout) {  // lossy only: nothing came; the producer may be done
-      const auto m = control->recv(Role::kConsumer, std::chrono::milliseconds(0));
+      const auto m = control->recv(Role::kConsumer, std::chrono::microseconds(0));
       if (m && m->kind == ControlChannel::Kind::kStop) break;
       --i;
       continue;
     }
     // A lossy transport's index is the message's sequence number (some never arrive).
     const std::uint64_t index = plan.lossy ? Framer::seq_of(buf) : i;
+    if (plan.lossy && (index & kEndFlag) != 0) {  // a wake-up: the news is on the control channel
+      const auto m = control->recv(Role::kConsumer, std::chrono::microseconds(0));
+      if (m && m->kind == ControlChannel::Kind::kStop) break;
+      --i;
+      continue;
+    }
     const bool timed = index >= untimed;
     if (timed && !started) {
       start = usage_now(true);
@@ -400,10 +448,11 @@ void consume_stream(Transport& t, const PairPlan& plan, Framer& framer, PairShar
     while (true) {
       if (!plan.lossy && !plan.end_mark && got_in_batch == plan.batch) break;
       const Received got = t.recv(buf);
-      if (got == Received::kTimeout) {
-        // Lossy only: nothing for a while; the batch may be over (its end is on the control
-        // channel, never on the lossy path).
-        const auto m = control->recv(Role::kConsumer, std::chrono::milliseconds(0));
+      // Lossy only: nothing for a while, or a wake-up (kEndFlag): the batch may be over; its end
+      // is on the control channel, never on the lossy path.
+      if (got == Received::kTimeout ||
+          (plan.lossy && (Framer::seq_of(buf) & kEndFlag) != 0)) {
+        const auto m = control->recv(Role::kConsumer, std::chrono::microseconds(0));
         if (!m) continue;
         if (m->kind == ControlChannel::Kind::kStop) {
           stopped = true;

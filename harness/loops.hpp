@@ -186,7 +186,7 @@ class ControlChannel {
   // The producer uses end 0 and the consumer end 1 (a thread consumer shares the process).
   void send(Role from, const Message& m);
   // The next message for `to`, waiting at most `timeout` (0: only looks); nullopt if none came.
-  [[nodiscard]] std::optional<Message> recv(Role to, std::chrono::milliseconds timeout);
+  [[nodiscard]] std::optional<Message> recv(Role to, std::chrono::microseconds timeout);
   // The next message for `to`, which must be of `kind` within `timeout`: throws std::system_error
   // (ETIMEDOUT or EPROTO) naming `what` otherwise.
   Message expect(Role to, Kind kind, std::chrono::milliseconds timeout, const char* what);

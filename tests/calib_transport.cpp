@@ -8,6 +8,7 @@
 #include <string>
 
 #include "harness/clock.hpp"
+#include "harness/frame.hpp"
 #include "transports/os/datagram.hpp"
 #include "transports/os/sys_error.hpp"
 #include "transports/registry.hpp"
@@ -16,6 +17,7 @@ namespace ipcbench::test {
 namespace {
 
 std::atomic<std::uint64_t> drops{0};
+std::atomic<std::uint64_t> wakeup_drops{0};
 
 // Busy-waits `ns` on CLOCK_MONOTONIC: the cost is wall time on this CPU, charged to this process's
 // CPU time as it runs (a sleep would cost neither the CPU nor, reliably, the time).
@@ -77,6 +79,10 @@ class CalibTransport final : public DatagramPairTransport {
     spin_for(spin_ns_);
     if (lossy_ && sends_++ % keep_one_in_ != 0) {
       drops.fetch_add(1, std::memory_order_relaxed);
+      // The harness's wake-ups (kEndFlag in the sequence number) carry no data: counted apart.
+      if (msg.size() >= kHeaderBytes && (Framer::seq_of(msg) & kEndFlag) != 0) {
+        wakeup_drops.fetch_add(1, std::memory_order_relaxed);
+      }
       return;
     }
     DatagramPairTransport::send(msg);
@@ -112,6 +118,9 @@ constexpr std::string_view kNoBroadcast = "a test transport: pair form only";
 }  // namespace
 
 std::uint64_t calib_drops() noexcept { return drops.load(std::memory_order_relaxed); }
+std::uint64_t calib_data_drops() noexcept {
+  return drops.load(std::memory_order_relaxed) - wakeup_drops.load(std::memory_order_relaxed);
+}
 
 void register_calib_transports() {
   register_test_transport({.id = "calib",

@@ -29,6 +29,9 @@ inline constexpr std::size_t kCalibMaxMessageBytes = 65536;
 
 // Messages calib_lossy's send() dropped in this process so far (all its transport objects).
 [[nodiscard]] std::uint64_t calib_drops() noexcept;
+// Of those, the data messages: not the harness's wake-ups (sequence number with kEndFlag), which
+// announce what its control channel carries and are no data.
+[[nodiscard]] std::uint64_t calib_data_drops() noexcept;
 
 // Registers both ids with register_test_transport(); idempotent. Call before run_pair().
 //  calib:       reliable, ordered, boundaries kept (a socketpair(AF_UNIX, SOCK_SEQPACKET)),

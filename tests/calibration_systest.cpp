@@ -272,7 +272,7 @@ TEST_F(Calibration, LossyStreamEndsAndCountsExactlyTheDrops) {
   std::uint64_t drops_at_start = 0;
   bool timed = false;
   c.before_timing = [&] {
-    drops_at_start = calib_drops();
+    drops_at_start = calib_data_drops();
     timed = true;
   };
   const auto start = std::chrono::steady_clock::now();
@@ -284,7 +284,7 @@ TEST_F(Calibration, LossyStreamEndsAndCountsExactlyTheDrops) {
     failure = e.what();
   }
   const auto wall = std::chrono::steady_clock::now() - start;
-  const std::uint64_t drops = timed ? calib_drops() - drops_at_start : 0;
+  const std::uint64_t drops = timed ? calib_data_drops() - drops_at_start : 0;
   calib_config = {};
   std::printf("lossy stream: %.2f s, %s, sent %llu, received %llu, lost %llu, dropped %llu\n",
               std::chrono::duration<double>(wall).count(),
