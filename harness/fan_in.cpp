@@ -39,7 +39,7 @@ struct ServerCounts {
 
 // The driver's own shared memory (the barrier and the errors are the launcher's).
 struct FanInShared {
-  std::atomic<std::uint32_t> stop{0};  // the server may leave
+  std::atomic<std::uint32_t> stop{0};                            // the server may leave
   std::uint64_t server_cpu_ns = 0, server_context_switches = 0;  // its timed part
   ServerCounts server[kMaxFanInClients];
   ClientReport clients[kMaxFanInClients];

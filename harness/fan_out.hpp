@@ -28,23 +28,23 @@ struct FanOutConfig {
   std::size_t message_bytes = 64;
   std::size_t consumers = 2;
   std::uint64_t iterations = 1000;  // messages broadcast
-  std::vector<int> cpus;  // empty: allowed_cpus(); the producer on cpus[0], consumer i on
-                          // cpus[(i + 1) % cpus.size()] (pattern_placement)
+  std::vector<int> cpus;            // empty: allowed_cpus(); the producer on cpus[0], consumer i on
+                                    // cpus[(i + 1) % cpus.size()] (pattern_placement)
   std::chrono::milliseconds watchdog{10'000};
   std::filesystem::path tmp_root;
 };
 
 struct FanOutResult {
-  std::string design;  // "one broadcast ring, written once" or "one channel per consumer"
+  std::string design;          // "one broadcast ring, written once" or "one channel per consumer"
   std::vector<int> placement;  // the producer's CPU, then consumer i's
   CpuSharing sharing;          // whether two of the processes are pinned to one CPU
   std::vector<double> iteration_seconds;  // one broadcast round each (to the last ack)
   Histogram delivery;                     // one-way: stamp to the LAST consumer's receipt, ns
   Histogram round;                        // send to every consumer until the last ack, ns
   std::uint64_t delivered = 0;            // timed messages received and checked, all consumers
-  std::uint64_t lost = 0;       // sequence numbers that never arrived, warm-up included
-  std::uint64_t corrupt = 0;    // wrong payload, warm-up included
-  std::uint64_t reordered = 0;  // an older sequence number after a newer one
+  std::uint64_t lost = 0;                 // sequence numbers that never arrived, warm-up included
+  std::uint64_t corrupt = 0;              // wrong payload, warm-up included
+  std::uint64_t reordered = 0;            // an older sequence number after a newer one
   double timed_seconds = 0;
   // User + system CPU time and context switches of the producer's and every consumer's working
   // thread over its own timed part. They move 2 * delivered messages: each consumer's copy of a

@@ -33,9 +33,9 @@ struct PairsResult {
   std::uint64_t worst_p99_ns = 0;  // the highest per-pair p99
   std::size_t worst_pair = 0;
   std::uint64_t lost = 0, corrupt = 0, reordered = 0;
-  std::size_t failed = 0;  // pairs that did not finish
-  std::string failures;    // "pair 2: pipe: consumer[..] died: ...; ..."
-  double cpu_seconds = 0;               // run_pair's, summed over the pairs that finished
+  std::size_t failed = 0;              // pairs that did not finish
+  std::string failures;                // "pair 2: pipe: consumer[..] died: ...; ..."
+  double cpu_seconds = 0;              // run_pair's, summed over the pairs that finished
   std::uint64_t context_switches = 0;  // likewise
   std::vector<std::string> placement;  // "pair 0: cpu0->cpu1" ...
   CpuSharing sharing;                  // whether two of the processes are pinned to one CPU

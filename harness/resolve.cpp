@@ -172,10 +172,9 @@ Resolved resolve(std::string_view id, Form form, std::size_t bytes, std::size_t 
                                   std::to_string(kMaxPeers) + ", not " + std::to_string(peers));
     }
     if (!placement.empty() && placement.size() != form_processes(form, peers)) {
-      throw std::invalid_argument(
-          r.id() + ": a placement of " + std::to_string(placement.size()) + " CPUs for " +
-          processes_in_words(form, peers) + ", which are " +
-          std::to_string(form_processes(form, peers)) + " processes");
+      throw std::invalid_argument(r.id() + ": a placement of " + std::to_string(placement.size()) +
+                                  " CPUs for " + processes_in_words(form, peers) + ", which are " +
+                                  std::to_string(form_processes(form, peers)) + " processes");
     }
     r.placement = placement.empty() ? pattern_placement(form, peers)
                                     : std::vector<int>(placement.begin(), placement.end());

@@ -67,9 +67,9 @@ struct Resolved {
   Form form = Form::kPair;
   std::vector<int> placement;  // many-process forms: the CPU of each process (pattern_placement)
   CpuSharing sharing;          // of `placement`
-  Capabilities caps;        // the form's (fan-in: describe(peers)); the pair's otherwise
-  std::string design;       // how the form is built (empty when unsupported)
-  std::string unsupported;  // empty: the case runs; else why not (without the id)
+  Capabilities caps;           // the form's (fan-in: describe(peers)); the pair's otherwise
+  std::string design;          // how the form is built (empty when unsupported)
+  std::string unsupported;     // empty: the case runs; else why not (without the id)
   [[nodiscard]] bool runs() const noexcept { return unsupported.empty(); }
   [[nodiscard]] std::string id() const { return std::string(info->id); }
   // Throws Unsupported("<id>: <reason>") when the case does not run.

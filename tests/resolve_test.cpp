@@ -128,8 +128,9 @@ TEST(Resolve, ASpinnerWithFewerCpusThanProcessesIsUnsupportedNamingBoth) {
           << shared.unsupported;
       EXPECT_THROW(shared.require(), Unsupported);
       // One peer on two CPUs fits.
-      EXPECT_TRUE(resolve(info.id, form, bytes, 1, pattern_placement(form, 1, std::vector<int>{0, 1}))
-                      .runs());
+      EXPECT_TRUE(
+          resolve(info.id, form, bytes, 1, pattern_placement(form, 1, std::vector<int>{0, 1}))
+              .runs());
     }
   }
   EXPECT_GT(spinners, 0u) << "no busy-polling transport with a many-process form registered";
