@@ -29,6 +29,14 @@ bool resolvable(const std::string& pattern, const std::string& name, const Resol
   return false;
 }
 
+// The cpu_shared counter (1 when two of the case's processes are pinned to one CPU: a blocking
+// transport may run so, but its figures then include the scheduler's sharing, and the report
+// draws no scaling line across a change of it) and the label's words for it ("" when none).
+std::string publish_sharing(Publisher& p, const CpuSharing& sharing) {
+  p.counter("cpu_shared", sharing.shared() ? 1.0 : 0.0);
+  return sharing.shared() ? "; " + sharing.text() : "";
+}
+
 // ---- FanIn ----
 
 // Timed round trips per client: about 20000 in all (so the merged p99.9 rests on enough samples),
@@ -67,10 +75,11 @@ void register_fan_in(const BenchOptions& o, const std::string& name, const std::
         p.checks(r.lost, r.corrupt, r.reordered);
         p.counter("failed_clients", static_cast<double>(r.failed_clients.size()));
         p.counter("clients", static_cast<double>(clients));
+        p.cpu_cost(r.cpu_seconds, r.context_switches, 2.0 * done);  // a request and its reply
         std::string label = "checks=seq+payload";
         if (r.lost > 0) label += " lost=" + std::to_string(r.lost);
         if (r.corrupt > 0) label += " CORRUPT=" + std::to_string(r.corrupt);
-        p.label(label);
+        p.label(label + publish_sharing(p, r.sharing));
       },
       benchmark::kMicrosecond, iterations);
 }
@@ -87,10 +96,8 @@ void register_pairs(const BenchOptions& o, const std::string& name, const std::s
         c.message_bytes = bytes;
         c.pairs = n;
         c.iterations = static_cast<std::uint64_t>(p.state().max_iterations);
-        const std::vector<int> cpus = pattern_cpus(o);
-        for (std::size_t i = 0; i < n; ++i) {
-          c.cpus.push_back({cpus[(2 * i) % cpus.size()], cpus[(2 * i + 1) % cpus.size()]});
-        }
+        const std::vector<int> where = pattern_placement(Form::kPairs, n, pattern_cpus(o));
+        for (std::size_t i = 0; i < n; ++i) c.cpus.push_back({where[2 * i], where[2 * i + 1]});
         c.watchdog = o.watchdog;
         const PairsResult r = run_pairs(c);
         if (r.failed > 0) {
@@ -106,9 +113,9 @@ void register_pairs(const BenchOptions& o, const std::string& name, const std::s
         p.counter("pairs", static_cast<double>(n));
         p.checks(r.lost, r.corrupt, r.reordered);
         p.cpu_cost(r.cpu_seconds, r.context_switches, 2.0 * done);  // a round trip moves two
-        std::string where;
-        for (const std::string& s : r.placement) where += (where.empty() ? "" : ", ") + s;
-        p.label(where);
+        std::string label;
+        for (const std::string& s : r.placement) label += (label.empty() ? "" : ", ") + s;
+        p.label(label + publish_sharing(p, r.sharing));
       },
       benchmark::kMicrosecond, o.quick ? 500 : 0);
 }
@@ -125,12 +132,7 @@ void register_fan_out(const BenchOptions& o, const std::string& name, const std:
         c.message_bytes = bytes;
         c.consumers = n;
         c.iterations = static_cast<std::uint64_t>(p.state().max_iterations);
-        const std::vector<int> cpus = pattern_cpus(o);
-        c.producer_cpu = cpus[0];
-        // Consumers start on the CPU after the producer's, round-robin.
-        for (std::size_t i = 0; i < cpus.size(); ++i) {
-          c.consumer_cpus.push_back(cpus[(i + 1) % cpus.size()]);
-        }
+        c.cpus = pattern_cpus(o);  // the producer on the first, consumers round-robin after it
         c.watchdog = o.watchdog;
         const FanOutResult r = run_fan_out(c);
         p.iteration_times(r.iteration_seconds);
@@ -141,12 +143,12 @@ void register_fan_out(const BenchOptions& o, const std::string& name, const std:
         p.rates(delivered, delivered * static_cast<double>(bytes), r.timed_seconds);
         p.counter("consumers", static_cast<double>(n));
         p.checks(r.lost, r.corrupt, r.reordered);
-        p.cpu_cost(r.cpu_seconds, r.context_switches, delivered);
-        std::string where = "producer cpu" + std::to_string(c.producer_cpu) + ", consumers";
-        for (std::size_t k = 0; k < n; ++k) {
-          where += " cpu" + std::to_string(c.consumer_cpus[k % c.consumer_cpus.size()]);
-        }
-        p.label(where + "; " + r.design + "; delivery_* = one-way to the last consumer");
+        // Each consumer's copy and its ack (on the ring, its tail release) are two messages.
+        p.cpu_cost(r.cpu_seconds, r.context_switches, 2.0 * delivered);
+        std::string where = "producer cpu" + std::to_string(r.placement[0]) + ", consumers";
+        for (std::size_t k = 0; k < n; ++k) where += " cpu" + std::to_string(r.placement[k + 1]);
+        p.label(where + "; " + r.design + "; delivery_* = one-way to the last consumer" +
+                publish_sharing(p, r.sharing));
       },
       benchmark::kMicrosecond, o.quick ? 500 : 0);
 }
@@ -162,10 +164,10 @@ void register_pattern_benchmarks(const BenchOptions& o) {
       "ways");
   const std::size_t cpus = allowed_cpus().size();
   std::vector<std::size_t> clients_counts, pair_counts, consumer_counts;
-  if (o.quick) {
-    clients_counts = {2, 4};
-    pair_counts = {2, 2 * cpus};
-    consumer_counts = {2, 4};
+  if (o.quick) {  // N = 1 too: the form against its own pair (pattern_consistency_systest)
+    clients_counts = {1, 2, 4};
+    pair_counts = {1, 2, 2 * cpus};
+    consumer_counts = {1, 2, 4};
   } else {
     clients_counts = {1, 2, 4, 8, 16};
     for (std::size_t n = 1; n <= 2 * cpus; n *= 2) pair_counts.push_back(n);
@@ -173,11 +175,16 @@ void register_pattern_benchmarks(const BenchOptions& o) {
     consumer_counts = {1, 2, 4, 8};
   }
   pair_counts.erase(std::unique(pair_counts.begin(), pair_counts.end()), pair_counts.end());
+  // Resolved where the case will run: a spinner with fewer CPUs than processes is unsupported.
+  const std::vector<int> where = pattern_cpus(o);
+  auto resolve_on = [&](const std::string& id, Form form, std::size_t bytes, std::size_t n) {
+    return resolve(id, form, bytes, n, pattern_placement(form, n, where));
+  };
   for (const std::string& id : o.transports) {
     bool recorded = false;
     for (std::size_t n : clients_counts) {
       const std::string name = fan_in_case_name(id, n, kPatternBytes);
-      if (resolvable("FanIn", name, resolve(id, Form::kFanIn, kPatternBytes, n), recorded)) {
+      if (resolvable("FanIn", name, resolve_on(id, Form::kFanIn, kPatternBytes, n), recorded)) {
         register_fan_in(o, name, id, n, kPatternBytes);
       }
     }
@@ -187,7 +194,7 @@ void register_pattern_benchmarks(const BenchOptions& o) {
     const std::size_t bytes = pattern_bytes(*find_transport(id), kPatternBytes);
     for (std::size_t n : pair_counts) {
       const std::string name = pairs_case_name(id, n, bytes);
-      if (resolvable("Pairs", name, resolve(id, Form::kPairs, bytes, n), recorded)) {
+      if (resolvable("Pairs", name, resolve_on(id, Form::kPairs, bytes, n), recorded)) {
         register_pairs(o, name, id, bytes, n);
       }
     }
@@ -196,7 +203,7 @@ void register_pattern_benchmarks(const BenchOptions& o) {
     bool recorded = false;
     for (std::size_t n : consumer_counts) {
       const std::string name = fan_out_case_name(id, n, kPatternBytes);
-      if (resolvable("FanOut", name, resolve(id, Form::kFanOut, kPatternBytes, n), recorded)) {
+      if (resolvable("FanOut", name, resolve_on(id, Form::kFanOut, kPatternBytes, n), recorded)) {
         register_fan_out(o, name, id, kPatternBytes, n);
       }
     }

@@ -27,18 +27,20 @@ constexpr std::size_t kServer = 0;   // the launcher's peer 0; client i is peer 
 struct ClientReport {
   std::uint64_t end_ns = 0;
   std::uint64_t round_trips = 0, lost = 0, corrupt = 0, reordered = 0;
+  std::uint64_t cpu_ns = 0, context_switches = 0;  // its timed round trips
   Histogram rtt;
 };
 
-// What the server reports per client (its checks of the requests).
+// What the server reports per client (its sequence bookkeeping of the requests).
 struct ServerCounts {
-  std::uint64_t lost = 0, corrupt = 0, reordered = 0;
+  std::uint64_t lost = 0, reordered = 0;
   std::uint32_t disconnected = 0;
 };
 
 // The driver's own shared memory (the barrier and the errors are the launcher's).
 struct FanInShared {
-  std::atomic<std::uint32_t> stop{0};  // the server may leave
+  std::atomic<std::uint32_t> stop{0};                            // the server may leave
+  std::uint64_t server_cpu_ns = 0, server_context_switches = 0;  // its timed part
   ServerCounts server[kMaxFanInClients];
   ClientReport clients[kMaxFanInClients];
 };
@@ -75,6 +77,8 @@ void run_client(FanInTransport& t, const Plan& plan, std::size_t index, const Cl
   checks.reordered = 0;
   std::uint64_t round_trips = 0, lost = 0;
   peer.arrive_and_wait();
+  // This thread only (RUSAGE_THREAD), from the release to the last reply.
+  const Usage start = usage_now(true);
   for (std::uint64_t i = 0; i < plan.iterations; ++i, ++seq) {
     if (round_trip(framer, in, seq, plan.lossy, send, recv, times, checks)) {
       rtt->record(times.rtt_ns);
@@ -86,6 +90,9 @@ void run_client(FanInTransport& t, const Plan& plan, std::size_t index, const Cl
     if (index == fault.client) inject_fault(fault.fault, i + 1, false);
   }
   out.end_ns = now_ns();
+  const Usage end = usage_now(true);
+  out.cpu_ns = end.cpu_ns - start.cpu_ns;
+  out.context_switches = end.switches - start.switches;
   out.rtt = *rtt;
   out.round_trips = round_trips;
   out.lost = lost;
@@ -96,14 +103,26 @@ void run_client(FanInTransport& t, const Plan& plan, std::size_t index, const Cl
 
 // ---- the server (child) ----
 
+// Every message is checked end to end by its client: the server echoes each request unchanged,
+// and the client's round_trip() checks the reply's sequence number and every payload byte, so a
+// request damaged on the way in shows as a damaged reply. The server checks no payload: with
+// server and client on one CPU that check would run inside the client's timed round trip. It
+// keeps only its sequence bookkeeping (a compare and an add on the header it already read, after
+// the reply is on its way), which tells a request that never came from a reply that was lost.
 void serve(FanInTransport& t, const Plan& plan, FanInShared& sh) {
-  const Framer framer(Payload::kBytes, plan.bytes);
   std::vector<std::byte> buf(plan.bytes);
   std::vector<std::uint64_t> next(plan.clients, 0);  // the sequence number expected per client
+  // Sequence numbers 0 .. warmup are each client's handshake and warm-up, all done before the
+  // barrier's release; warmup + 1 .. warmup + iterations are its timed round trips.
+  const std::uint64_t first_timed = 1 + plan.warmup;
+  const std::uint64_t last_timed = plan.warmup + plan.iterations;
+  std::size_t finals = 0;  // clients whose last timed request was answered
+  bool timing = false;
+  Usage start{}, end{};
   while (true) {
     const FanInEvent ev = t.server_recv(buf);
     if (ev.kind == FanInEvent::Kind::kIdle) {
-      if (sh.stop.load(std::memory_order_acquire) != 0) return;
+      if (sh.stop.load(std::memory_order_acquire) != 0) break;
       continue;
     }
     ServerCounts& counts = sh.server[ev.client];
@@ -111,9 +130,12 @@ void serve(FanInTransport& t, const Plan& plan, FanInShared& sh) {
       counts.disconnected = 1;
       continue;
     }
-    if (!t.server_send(ev.client, buf)) counts.disconnected = 1;
-    // Checked after the reply is on its way, so the check overlaps the client's own.
     const std::uint64_t seq = Framer::seq_of(buf);
+    if (!timing && seq >= first_timed) {
+      start = usage_now(true);
+      timing = true;
+    }
+    if (!t.server_send(ev.client, buf)) counts.disconnected = 1;
     if (seq < next[ev.client]) {
       ++counts.reordered;
     } else {
@@ -122,7 +144,16 @@ void serve(FanInTransport& t, const Plan& plan, FanInShared& sh) {
       if (!plan.lossy) counts.lost += seq - next[ev.client];
       next[ev.client] = seq + 1;
     }
-    if (!framer.payload_ok(buf, seq)) ++counts.corrupt;
+    if (seq == last_timed) {
+      ++finals;
+      end = usage_now(true);
+    }
+  }
+  // A last request that never came (lost, or its client failed): the timed part ends here.
+  if (finals < plan.clients) end = usage_now(true);
+  if (timing) {
+    sh.server_cpu_ns = end.cpu_ns - start.cpu_ns;
+    sh.server_context_switches = end.switches - start.switches;
   }
 }
 
@@ -141,21 +172,24 @@ std::string client_failure(std::size_t i, pid_t pid, const std::string& launch_t
 std::string fan_in_placement(const std::vector<int>& given, std::size_t clients) {
   const std::vector<int> cpus = given.empty() ? allowed_cpus() : given;
   if (cpus.empty()) return "no CPU";
-  std::string out = "server=cpu" + std::to_string(cpus[0]);
+  const std::vector<int> where = pattern_placement(Form::kFanIn, clients, cpus);
+  std::string out = "server=cpu" + std::to_string(where[0]);
   for (std::size_t i = 0; i < clients; ++i) {
-    out += " client" + std::to_string(i) + "=cpu" + std::to_string(cpus[(i + 1) % cpus.size()]);
+    out += " client" + std::to_string(i) + "=cpu" + std::to_string(where[i + 1]);
   }
   return out;
 }
 
 FanInResult run_fan_in(const FanInConfig& config) {
   const std::size_t n = config.clients;
-  const Resolved resolved = resolve(config.transport_id, Form::kFanIn, config.message_bytes, n);
+  const std::vector<int> cpus = config.cpus.empty() ? allowed_cpus() : config.cpus;
+  if (cpus.empty()) throw std::invalid_argument(config.transport_id + ": no CPU to run on");
+  const Resolved resolved = resolve(config.transport_id, Form::kFanIn, config.message_bytes, n,
+                                    pattern_placement(Form::kFanIn, n, cpus));
   const std::string id = resolved.id();
   if (config.iterations == 0) throw std::invalid_argument(id + ": iterations must be at least 1");
   resolved.require();
-  const std::vector<int> cpus = config.cpus.empty() ? allowed_cpus() : config.cpus;
-  if (cpus.empty()) throw std::invalid_argument(id + ": no CPU to run on");
+  const std::vector<int>& where = resolved.placement;  // the server, then client i
 
   const Plan plan{config.message_bytes, n, config.iterations,
                   config.warmup ? config.warmup : default_warmup(config.message_bytes),
@@ -164,21 +198,24 @@ FanInResult run_fan_in(const FanInConfig& config) {
   result.checks = checks_applied(Payload::kBytes);
   result.per_client.resize(n);
   result.placement = fan_in_placement(cpus, n);
-  for (std::size_t i = 0; i < n; ++i) result.per_client[i].cpu = cpus[(i + 1) % cpus.size()];
+  result.sharing = resolved.sharing;
+  for (std::size_t i = 0; i < n; ++i) result.per_client[i].cpu = where[i + 1];
 
   try {
     TransportOptions options;
     options.name = unique_name();
     options.message_bytes = config.message_bytes;
     options.tmp_root = config.tmp_root.empty() ? default_tmp_root() : config.tmp_root;
-    options.same_cpu = cpus.size() == 1;
+    // A waiter that spins before it sleeps (shm_futex) must not spin while a process of the
+    // pattern needs its CPU. (A pure spinner never gets here sharing: resolve() refuses that.)
+    options.same_cpu = resolved.sharing.shared();
     // Declared before the launcher: on any exit the peers are killed and reaped before the
     // transport's destructor removes what the parent made.
     FanInPtr transport = resolved.info->fan_in->make(options, n);
     SharedRegion<FanInShared> shared;
     FanInShared& sh = *shared;
     Launch launch(id, config.watchdog);
-    launch.start("fan-in server", cpus[0], [&](Peer& peer) {
+    launch.start("fan-in server", where[0], [&](Peer& peer) {
       transport->attach_server();
       peer.attached();
       serve(*transport, plan, sh);
@@ -229,7 +266,6 @@ FanInResult run_fan_in(const FanInConfig& config) {
       const ClientReport& slot = sh.clients[i];
       const ServerCounts& s = sh.server[i];
       r.lost = s.lost;
-      r.corrupt = s.corrupt;
       r.reordered = s.reordered;
       if (!launch.failure(1 + i).empty()) {
         r.failed = true;
@@ -243,6 +279,8 @@ FanInResult run_fan_in(const FanInConfig& config) {
         r.corrupt += slot.corrupt;
         r.reordered += slot.reordered;
         r.rtt = slot.rtt;
+        result.cpu_seconds += static_cast<double>(slot.cpu_ns) * 1e-9;
+        result.context_switches += slot.context_switches;
         r.seconds = static_cast<double>(slot.end_ns - release_ns) * 1e-9;
         last_end = std::max(last_end, slot.end_ns);
         result.rtt.merge(r.rtt);
@@ -252,6 +290,8 @@ FanInResult run_fan_in(const FanInConfig& config) {
       result.corrupt += r.corrupt;
       result.reordered += r.reordered;
     }
+    result.cpu_seconds += static_cast<double>(sh.server_cpu_ns) * 1e-9;
+    result.context_switches += sh.server_context_switches;
     const WorstP99 worst = worst_p99(result.per_client.size(), [&](std::size_t i) {
       return result.per_client[i].failed ? nullptr : &result.per_client[i].rtt;
     });

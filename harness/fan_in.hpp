@@ -33,7 +33,7 @@ struct FanInConfig {
   std::uint64_t iterations = 1000;  // timed round trips per client
   std::uint64_t warmup = 0;         // untimed round trips per client; 0: default_warmup(size)
   std::vector<int> cpus;            // empty: allowed_cpus(); server on cpus[0], client i on
-                                    // cpus[(i + 1) % cpus.size()]
+                                    // cpus[(i + 1) % cpus.size()] (pattern_placement)
   std::chrono::milliseconds watchdog{10'000};  // a process without progress this long is killed
   std::filesystem::path tmp_root;              // empty: $TMPDIR or /tmp
   ClientFault fault;
@@ -45,7 +45,7 @@ struct FanInClientResult {
   std::string failure;            // why, when failed ("client 2 [pid 123] killed by signal 9 ...")
   std::uint64_t round_trips = 0;  // timed round trips whose reply came back (finished clients)
   std::uint64_t lost = 0;         // timed out (may_lose), or a request gap the server saw
-  std::uint64_t corrupt = 0;      // wrong sequence number or payload, at the client or the server
+  std::uint64_t corrupt = 0;      // wrong sequence number or payload in the echoed reply
   std::uint64_t reordered = 0;    // an older sequence number after a newer one
   double seconds = 0;             // barrier release to this client's last reply
   Histogram rtt;                  // round trip, ns (finished clients)
@@ -53,6 +53,7 @@ struct FanInClientResult {
 
 struct FanInResult {
   std::string placement;  // "server=cpu0 client0=cpu1 client1=cpu0 ..."
+  CpuSharing sharing;     // whether two of the processes are pinned to one CPU
   std::vector<FanInClientResult> per_client;
   Histogram rtt;                  // round trip, ns, merged over the clients that finished
   std::uint64_t round_trips = 0;  // timed round trips of the clients that finished
@@ -65,6 +66,12 @@ struct FanInResult {
   std::string failures;                     // every failed client's reason, "; "-joined
   std::uint64_t disconnects = 0;  // failed clients the server saw close their end (stream/pipe)
   std::string checks;
+  // User + system CPU time and context switches of each process's working thread over its own
+  // timed part: each finished client over its timed round trips, the server from its first timed
+  // request to its reply to the last client's last one (to its stop when a last request never
+  // came: a lost or failed client). They move 2 * round_trips messages.
+  double cpu_seconds = 0;
+  std::uint64_t context_switches = 0;
 };
 
 // Forks the server and `clients` clients from the calling process (which only watches), pins
@@ -77,8 +84,8 @@ struct FanInResult {
 // child is always reaped.
 [[nodiscard]] FanInResult run_fan_in(const FanInConfig& config);
 
-// Where run_fan_in puts each process for `cpus` (empty: allowed_cpus()):
-// "server=cpu0 client0=cpu1 client1=cpu0 ...".
+// Where run_fan_in puts each process for `cpus` (empty: allowed_cpus()), pattern_placement in
+// words: "server=cpu0 client0=cpu1 client1=cpu0 ...".
 [[nodiscard]] std::string fan_in_placement(const std::vector<int>& cpus, std::size_t clients);
 
 }  // namespace ipcbench

@@ -22,7 +22,7 @@ namespace {
 // What one consumer reports (receipt_ns as it goes, the counts when it finishes).
 struct ConsumerReport {
   std::atomic<std::uint64_t> receipt_ns{0};  // when the current message arrived
-  std::uint64_t delivered = 0, corrupt = 0, reordered = 0;
+  std::uint64_t delivered = 0, lost = 0, corrupt = 0, reordered = 0;
   std::uint64_t cpu_ns = 0, context_switches = 0;
 };
 
@@ -34,24 +34,24 @@ struct FanOutShared {
 
 FanOutResult run_fan_out(const FanOutConfig& config) {
   const std::size_t n = config.consumers;
-  const Resolved resolved = resolve(config.transport_id, Form::kFanOut, config.message_bytes, n);
+  const Resolved resolved = resolve(config.transport_id, Form::kFanOut, config.message_bytes, n,
+                                    pattern_placement(Form::kFanOut, n, config.cpus));
   resolved.require();
   const TransportInfo& info = *resolved.info;
   const std::string id = resolved.id();
   const std::uint64_t warmup = default_warmup(config.message_bytes);
+  const std::vector<int>& where = resolved.placement;  // the producer, then consumer i
   FanOutResult result;
   result.design = resolved.design;
+  result.placement = where;
+  result.sharing = resolved.sharing;
   try {
-    std::vector<int> ccpus = config.consumer_cpus;
-    if (ccpus.empty()) ccpus = allowed_cpus();
     TransportOptions options;
     options.message_bytes = config.message_bytes;
     options.tmp_root = config.tmp_root.empty() ? default_tmp_root() : config.tmp_root;
-    // A spinning waiter must give its CPU up when another process of the pattern runs there.
-    std::vector<int> used = {config.producer_cpu};
-    for (std::size_t i = 0; i < n; ++i) used.push_back(ccpus[i % ccpus.size()]);
-    std::sort(used.begin(), used.end());
-    options.same_cpu = std::adjacent_find(used.begin(), used.end()) != used.end();
+    // A waiter that spins before it sleeps (shm_futex) must not spin while a process of the
+    // pattern needs its CPU. (A pure spinner never gets here sharing: resolve() refuses that.)
+    options.same_cpu = resolved.sharing.shared();
     // A broadcast form is one ring that every consumer reads, each message written once, the
     // consumers' ring tails as the acks. Other mechanisms get one pair channel per consumer.
     ShmBroadcastPtr mailbox;
@@ -71,7 +71,7 @@ FanOutResult run_fan_out(const FanOutConfig& config) {
     const pid_t parent = ::getpid();
     Launch launch(id, config.watchdog);
     for (std::size_t i = 0; i < n; ++i) {
-      launch.start("consumer " + std::to_string(i), ccpus[i % ccpus.size()], [&, i](Peer& peer) {
+      launch.start("consumer " + std::to_string(i), where[i + 1], [&, i](Peer& peer) {
         ConsumerReport& out = sh.consumers[i];
         for (std::size_t j = 0; j < channels.size(); ++j) {
           if (j != i) channels[j].reset();  // keep only this consumer's channel
@@ -82,10 +82,11 @@ FanOutResult run_fan_out(const FanOutConfig& config) {
           channels[i]->attach(Role::kConsumer, parent);
         }
         std::vector<std::byte> buf(config.message_bytes);
-        SeqTracker seqs;
+        FanOutChecks checks;
         Usage start{};
         for (std::uint64_t k = 0; k < warmup + config.iterations; ++k) {
-          if (k == warmup) start = usage_now();
+          // This thread only (RUSAGE_THREAD), over the timed messages.
+          if (k == warmup) start = usage_now(true);
           if (mailbox) {
             mailbox->read(i, buf);
           } else {
@@ -98,18 +99,20 @@ FanOutResult run_fan_out(const FanOutConfig& config) {
           } else {
             channels[i]->send(framer.control(kAckFlag | seq, 0, kHeaderBytes));
           }
-          seqs.see(seq);
-          if (!framer.payload_ok(buf, seq)) ++out.corrupt;
-          if (k >= warmup) ++out.delivered;
+          checks.see(framer, buf, k >= warmup);
         }
-        const Usage end = usage_now();
-        out.reordered = seqs.reordered + seqs.lost;  // any sequence out of step
+        const Usage end = usage_now(true);
+        const FanOutCounts counts = checks.counts(warmup + config.iterations);
+        out.delivered = counts.delivered;
+        out.lost = counts.lost;
+        out.corrupt = counts.corrupt;
+        out.reordered = counts.reordered;
         out.cpu_ns = end.cpu_ns - start.cpu_ns;
         out.context_switches = end.switches - start.switches;
         peer.finish();
       });
     }
-    ScopedPin pinned(config.producer_cpu);
+    ScopedPin pinned(where[0]);
     std::atomic<std::uint64_t> progress{0};
     std::string failure = launch.watch(&progress, [&] {
       if (mailbox) mailbox->attach();
@@ -118,7 +121,8 @@ FanOutResult run_fan_out(const FanOutConfig& config) {
       result.iteration_seconds.reserve(config.iterations);
       Usage start{};
       for (std::uint64_t k = 0; k < warmup + config.iterations; ++k) {
-        if (k == warmup) start = usage_now();
+        // This thread only (RUSAGE_THREAD): not the launcher's watchdog thread.
+        if (k == warmup) start = usage_now(true);
         const std::uint64_t t0 = now_ns();
         const auto msg = framer.data(k, t0);
         if (mailbox) {
@@ -142,7 +146,7 @@ FanOutResult run_fan_out(const FanOutConfig& config) {
         }
         progress.store(k + 1, std::memory_order_relaxed);
       }
-      const Usage end = usage_now();
+      const Usage end = usage_now(true);
       result.cpu_seconds = static_cast<double>(end.cpu_ns - start.cpu_ns) * 1e-9;
       result.context_switches = end.switches - start.switches;
     });
@@ -153,6 +157,7 @@ FanOutResult run_fan_out(const FanOutConfig& config) {
     for (std::size_t i = 0; i < n; ++i) {
       const ConsumerReport& s = sh.consumers[i];
       result.delivered += s.delivered;
+      result.lost += s.lost;
       result.corrupt += s.corrupt;
       result.reordered += s.reordered;
       result.cpu_seconds += static_cast<double>(s.cpu_ns) * 1e-9;

@@ -26,24 +26,33 @@ struct PairsShared {
 }  // namespace
 
 PairsResult run_pairs(const PairsConfig& config) {
-  const Resolved resolved =
-      resolve(config.transport_id, Form::kPairs, config.message_bytes, config.pairs);
-  resolved.require();
-  const std::string id = resolved.id();
   const std::size_t n = config.pairs;
-  std::vector<CpuPair> cpus = config.cpus;
-  if (cpus.empty()) {
-    const std::vector<int> allowed = allowed_cpus();
+  // Process 2i is pair i's producer, 2i + 1 its consumer.
+  std::vector<int> placement;
+  if (config.cpus.empty()) {
+    placement = pattern_placement(Form::kPairs, n);
+  } else if (n >= 1 && n <= kMaxPeers) {
     for (std::size_t i = 0; i < n; ++i) {
-      cpus.push_back({allowed[(2 * i) % allowed.size()], allowed[(2 * i + 1) % allowed.size()]});
+      const CpuPair where = config.cpus[i % config.cpus.size()];
+      placement.push_back(where.producer);
+      placement.push_back(where.consumer);
     }
   }
+  const Resolved resolved =
+      resolve(config.transport_id, Form::kPairs, config.message_bytes, n, placement);
+  resolved.require();
+  const std::string id = resolved.id();
+  std::vector<CpuPair> cpus;
+  for (std::size_t i = 0; i < n; ++i) {
+    cpus.push_back({resolved.placement[2 * i], resolved.placement[2 * i + 1]});
+  }
   PairsResult result;
+  result.sharing = resolved.sharing;
   auto shared = std::make_unique<SharedRegion<PairsShared>>();
   PairsShared& sh = **shared;
   Launch launch(id, config.watchdog);
   for (std::size_t i = 0; i < n; ++i) {
-    const CpuPair where = cpus[i % cpus.size()];
+    const CpuPair where = cpus[i];
     result.placement.push_back("pair " + std::to_string(i) + ": cpu" +
                                std::to_string(where.producer) + "->cpu" +
                                std::to_string(where.consumer));

@@ -21,7 +21,7 @@ struct PairsConfig {
   std::size_t message_bytes = 64;
   std::size_t pairs = 2;
   std::uint64_t iterations = 1000;  // round trips per pair
-  std::vector<CpuPair> cpus;        // empty: spread over the allowed CPUs
+  std::vector<CpuPair> cpus;        // empty: spread over the allowed CPUs (pattern_placement)
   std::chrono::milliseconds watchdog{10'000};
   std::filesystem::path tmp_root;
 };
@@ -33,17 +33,19 @@ struct PairsResult {
   std::uint64_t worst_p99_ns = 0;  // the highest per-pair p99
   std::size_t worst_pair = 0;
   std::uint64_t lost = 0, corrupt = 0, reordered = 0;
-  std::size_t failed = 0;  // pairs that did not finish
-  std::string failures;    // "pair 2: pipe: consumer[..] died: ...; ..."
-  double cpu_seconds = 0;
-  std::uint64_t context_switches = 0;
+  std::size_t failed = 0;              // pairs that did not finish
+  std::string failures;                // "pair 2: pipe: consumer[..] died: ...; ..."
+  double cpu_seconds = 0;              // run_pair's, summed over the pairs that finished
+  std::uint64_t context_switches = 0;  // likewise
   std::vector<std::string> placement;  // "pair 0: cpu0->cpu1" ...
+  CpuSharing sharing;                  // whether two of the processes are pinned to one CPU
 };
 
 // Forks one process per pair through the launcher, each running run_pair() with the launcher's
 // barrier before timing. A pair that fails after the barrier is reported in `failed`/`failures`
 // while the others finish; one that fails before it fails the run (std::runtime_error). Throws
-// Unsupported for a case resolve() refuses. Blocks; reaps every child.
+// Unsupported for a case resolve() refuses (a size, or a spinner with fewer CPUs than
+// processes). Blocks; reaps every child.
 [[nodiscard]] PairsResult run_pairs(const PairsConfig& config);
 
 }  // namespace ipcbench

@@ -1,5 +1,8 @@
 #include "harness/resolve.hpp"
 
+#include <algorithm>
+
+#include "harness/cpus.hpp"
 #include "harness/frame.hpp"
 
 namespace ipcbench {
@@ -13,6 +16,41 @@ constexpr std::string_view kMailboxForks =
     "thread of the same process";
 constexpr std::string_view kFanInNeedsBytes =
     "fan-in needs a byte payload (the server routes each reply by the request it answers)";
+
+// "server + 2 clients": the processes of a many-process form, in words.
+std::string processes_in_words(Form form, std::size_t peers) {
+  const std::string n = std::to_string(peers);
+  const char* s = peers == 1 ? "" : "s";
+  switch (form) {
+    case Form::kFanIn:
+      return "server + " + n + " client" + s;
+    case Form::kFanOut:
+      return "producer + " + n + " consumer" + s;
+    case Form::kPairs:
+      return n + " pair" + s + " of producer + consumer";
+    case Form::kPair:
+      break;
+  }
+  return "producer + consumer";
+}
+
+std::vector<int> distinct_cpus(std::span<const int> placement) {
+  std::vector<int> distinct(placement.begin(), placement.end());
+  std::sort(distinct.begin(), distinct.end());
+  distinct.erase(std::unique(distinct.begin(), distinct.end()), distinct.end());
+  return distinct;
+}
+
+// Why a spinner cannot run in `placement`, or "" when every process has a CPU of its own.
+std::string oversubscribed_spinner(Form form, std::size_t peers, std::span<const int> placement) {
+  const std::vector<int> distinct = distinct_cpus(placement);
+  if (distinct.size() >= placement.size()) return "";
+  std::string have;
+  for (int cpu : distinct) have += (have.empty() ? "cpu" : ",cpu") + std::to_string(cpu);
+  return "spins while it waits: needs " + std::to_string(placement.size()) +
+         " CPUs (one per process: " + processes_in_words(form, peers) + "), has " +
+         std::to_string(distinct.size()) + " (" + have + ")";
+}
 
 const TransportInfo& lookup(std::string_view id) {
   const TransportInfo* info = find_transport(id);
@@ -37,6 +75,39 @@ std::string_view form_name(Form form) noexcept {
       return "pairs";
   }
   return "?";
+}
+
+std::size_t form_processes(Form form, std::size_t peers) noexcept {
+  switch (form) {
+    case Form::kFanIn:
+    case Form::kFanOut:
+      return 1 + peers;
+    case Form::kPairs:
+      return 2 * peers;
+    case Form::kPair:
+      break;
+  }
+  return 2;
+}
+
+std::vector<int> pattern_placement(Form form, std::size_t peers, std::span<const int> given) {
+  if (peers == 0 || peers > kMaxPeers) return {};  // resolve() names the bad count
+  const std::vector<int> allowed = given.empty() ? allowed_cpus() : std::vector<int>{};
+  const std::span<const int> cpus = given.empty() ? std::span<const int>(allowed) : given;
+  if (cpus.empty()) throw std::invalid_argument("no CPU to run on");
+  std::vector<int> placement(form_processes(form, peers));
+  for (std::size_t i = 0; i < placement.size(); ++i) placement[i] = cpus[i % cpus.size()];
+  return placement;
+}
+
+std::string CpuSharing::text() const {
+  if (!shared()) return "";
+  return "shares CPUs: " + std::to_string(processes) + " processes on " + std::to_string(cpus) +
+         " CPU" + (cpus == 1 ? "" : "s");
+}
+
+CpuSharing cpu_sharing(std::span<const int> placement) {
+  return {placement.size(), distinct_cpus(placement).size()};
 }
 
 std::optional<std::string> unsupported_reason(const Capabilities& caps, std::size_t bytes) {
@@ -87,16 +158,27 @@ void Resolved::require() const {
   if (!runs()) throw Unsupported(id() + ": " + unsupported);
 }
 
-Resolved resolve(std::string_view id, Form form, std::size_t bytes, std::size_t peers) {
+Resolved resolve(std::string_view id, Form form, std::size_t bytes, std::size_t peers,
+                 std::span<const int> placement) {
   Resolved r;
   r.info = &lookup(id);
   r.form = form;
-  if (form != Form::kPair && (peers == 0 || peers > kMaxPeers)) {
-    const char* what = form == Form::kFanIn    ? "clients"
-                       : form == Form::kFanOut ? "consumers"
-                                               : "pairs";
-    throw std::invalid_argument(r.id() + ": " + what + " must be 1.." + std::to_string(kMaxPeers) +
-                                ", not " + std::to_string(peers));
+  if (form != Form::kPair) {
+    if (peers == 0 || peers > kMaxPeers) {
+      const char* what = form == Form::kFanIn    ? "clients"
+                         : form == Form::kFanOut ? "consumers"
+                                                 : "pairs";
+      throw std::invalid_argument(r.id() + ": " + what + " must be 1.." +
+                                  std::to_string(kMaxPeers) + ", not " + std::to_string(peers));
+    }
+    if (!placement.empty() && placement.size() != form_processes(form, peers)) {
+      throw std::invalid_argument(r.id() + ": a placement of " + std::to_string(placement.size()) +
+                                  " CPUs for " + processes_in_words(form, peers) + ", which are " +
+                                  std::to_string(form_processes(form, peers)) + " processes");
+    }
+    r.placement = placement.empty() ? pattern_placement(form, peers)
+                                    : std::vector<int>(placement.begin(), placement.end());
+    r.sharing = cpu_sharing(r.placement);
   }
   const FormSupport support = form_support(*r.info, form);
   if (!support.supported) {
@@ -109,6 +191,11 @@ Resolved resolve(std::string_view id, Form form, std::size_t bytes, std::size_t 
     r.unsupported = std::string(kFanInNeedsBytes);
   } else if (auto why = unsupported_reason(r.caps, bytes)) {
     r.unsupported = *why;
+  } else if (r.caps.busy_polls && r.sharing.shared()) {
+    // A spinner keeps its CPU while it waits: a peer pinned to the same CPU runs only when the
+    // scheduler takes the spinner off, so the figure would be the scheduler's slice, not the
+    // mechanism. (The pair form's one shared CPU is run_pair's: it yields instead.)
+    r.unsupported = oversubscribed_spinner(form, peers, r.placement);
   } else {
     r.design = support.text;
   }

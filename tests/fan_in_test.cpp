@@ -19,6 +19,7 @@
 #include <thread>
 #include <vector>
 
+#include "harness/cpus.hpp"
 #include "harness/frame.hpp"
 #include "harness/process.hpp"
 #include "tests/test_util.hpp"
@@ -142,6 +143,38 @@ TEST_P(FanIn, HungClientIsKilledByTheWatchdogInTime) {
   }
   EXPECT_TRUE(dir.leftovers().empty());
   EXPECT_EQ(named_objects_left(), std::vector<std::string>{});
+}
+
+// Each process counts its own working thread over its own timed part only: a long warm-up (25
+// times the timed round trips) counted by any process would break the bound, which is every
+// process busy through the whole timed wall time, plus 4 ms per process: a thread's getrusage()
+// can lag by up to a scheduler tick (4 ms at HZ=250).
+TEST_P(FanIn, CpuTimeIsCountedOverTheTimedPartOnly) {
+  test::ScratchDir dir;
+  FanInConfig c = config_for(GetParam(), 2, 64, dir.path());
+  c.iterations = 200;
+  c.warmup = 5000;
+  const FanInResult r = run_fan_in(c);
+  ASSERT_TRUE(r.failed_clients.empty()) << r.failures;
+  EXPECT_GT(r.cpu_seconds, 0.0);
+  EXPECT_GT(r.context_switches, 0u);
+  EXPECT_LE(r.cpu_seconds, 3 * (r.wall_seconds + 0.004))
+      << "cpu " << r.cpu_seconds << " s over " << r.wall_seconds << " s of wall time";
+}
+
+// The placement is said: one client on two CPUs shares none, two clients share the server's.
+TEST_P(FanIn, SaysWhenItsProcessesShareACpu) {
+  const std::vector<int> cpus = allowed_cpus();
+  if (cpus.size() < 2) GTEST_SKIP() << "needs 2 CPUs, has " << cpus.size();
+  for (std::size_t clients : {1u, 2u}) {
+    test::ScratchDir dir;
+    FanInConfig c = config_for(GetParam(), clients, 64, dir.path());
+    c.iterations = 20;
+    c.cpus = {cpus[0], cpus[1]};
+    const FanInResult r = run_fan_in(c);
+    EXPECT_EQ(r.sharing.shared(), clients == 2) << r.placement;
+    EXPECT_EQ(r.per_client.back().cpu, clients == 2 ? cpus[0] : cpus[1]);
+  }
 }
 
 // A size the form cannot carry is refused before anything is made, with the reason.

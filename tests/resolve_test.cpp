@@ -5,6 +5,7 @@
 
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 #include "harness/fan_in.hpp"
 #include "harness/fan_out.hpp"
@@ -72,6 +73,111 @@ TEST(Resolve, UnknownIdsAndBadPeerCountsAreInvalidArguments) {
   EXPECT_THROW((void)resolve("pipe", Form::kFanIn, 64, 0), std::invalid_argument);
   EXPECT_THROW((void)resolve("pipe", Form::kPairs, 64, kMaxPeers + 1), std::invalid_argument);
   EXPECT_NO_THROW((void)resolve("pipe", Form::kFanOut, 64, kMaxPeers));
+}
+
+TEST(Resolve, PatternPlacementSpreadsRoundRobinInTheFormsOrder) {
+  const std::vector<int> two = {0, 1};
+  EXPECT_EQ(pattern_placement(Form::kFanIn, 2, two), (std::vector<int>{0, 1, 0}));
+  EXPECT_EQ(pattern_placement(Form::kFanOut, 1, two), (std::vector<int>{0, 1}));
+  EXPECT_EQ(pattern_placement(Form::kPairs, 2, std::vector<int>{3, 5, 7, 9}),
+            (std::vector<int>{3, 5, 7, 9}));
+  EXPECT_EQ(pattern_placement(Form::kPairs, 2, two), (std::vector<int>{0, 1, 0, 1}));
+  EXPECT_TRUE(pattern_placement(Form::kFanIn, 0, two).empty());
+  EXPECT_EQ(form_processes(Form::kFanOut, 4), 5u);
+  EXPECT_EQ(form_processes(Form::kPairs, 4), 8u);
+}
+
+TEST(Resolve, CpuSharingCountsProcessesAndDistinctCpus) {
+  const CpuSharing shared = cpu_sharing(std::vector<int>{0, 1, 0});
+  EXPECT_TRUE(shared.shared());
+  EXPECT_EQ(shared.text(), "shares CPUs: 3 processes on 2 CPUs");
+  EXPECT_EQ(cpu_sharing(std::vector<int>{4, 4}).text(), "shares CPUs: 2 processes on 1 CPU");
+  const CpuSharing apart = cpu_sharing(std::vector<int>{0, 1, 2});
+  EXPECT_FALSE(apart.shared());
+  EXPECT_EQ(apart.text(), "");
+}
+
+// A spinner keeps its CPU while it waits: a placement with fewer CPUs than processes is
+// unsupported, and the reason names what it needs and what it has. A blocking transport runs
+// there, and the resolution says the CPUs are shared.
+TEST(Resolve, ASpinnerWithFewerCpusThanProcessesIsUnsupportedNamingBoth) {
+  std::size_t spinners = 0;
+  for (const TransportInfo& info : all_transports()) {
+    SCOPED_TRACE(std::string(info.id));
+    const std::size_t bytes = pattern_bytes(info, 64);
+    for (Form form : {Form::kFanIn, Form::kFanOut, Form::kPairs}) {
+      if (!form_support(info, form).supported) continue;
+      const std::vector<int> crowded = pattern_placement(form, 2, std::vector<int>{0, 1});
+      const std::vector<int> roomy = pattern_placement(form, 2, std::vector<int>{0, 1, 2, 3});
+      const Resolved spread = resolve(info.id, form, bytes, 2, roomy);
+      const Resolved shared = resolve(info.id, form, bytes, 2, crowded);
+      EXPECT_FALSE(spread.sharing.shared());
+      EXPECT_TRUE(shared.sharing.shared());
+      EXPECT_EQ(shared.placement, crowded);
+      if (!spread.runs()) continue;  // refused for another reason (a size)
+      if (!info.describe().busy_polls) {
+        EXPECT_TRUE(shared.runs()) << shared.unsupported;
+        continue;
+      }
+      ++spinners;
+      ASSERT_FALSE(shared.runs()) << form_name(form);
+      const std::string need = form == Form::kPairs ? "needs 4 CPUs" : "needs 3 CPUs";
+      EXPECT_NE(shared.unsupported.find("spins while it waits: " + need), std::string::npos)
+          << shared.unsupported;
+      EXPECT_NE(shared.unsupported.find("has 2 (cpu0,cpu1)"), std::string::npos)
+          << shared.unsupported;
+      EXPECT_THROW(shared.require(), Unsupported);
+      // One peer on two CPUs fits.
+      EXPECT_TRUE(
+          resolve(info.id, form, bytes, 1, pattern_placement(form, 1, std::vector<int>{0, 1}))
+              .runs());
+    }
+  }
+  EXPECT_GT(spinners, 0u) << "no busy-polling transport with a many-process form registered";
+}
+
+TEST(Resolve, APlacementOfTheWrongSizeIsAnInvalidArgument) {
+  try {
+    (void)resolve("pipe", Form::kFanIn, 64, 2, std::vector<int>{0, 1});
+    FAIL();
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find("server + 2 clients"), std::string::npos) << e.what();
+  }
+}
+
+// The drivers refuse a spinner's crowded placement before creating anything.
+TEST(Resolve, DriversRefuseASpinnerWithFewerCpusThanProcesses) {
+  std::size_t refused = 0;
+  for (const TransportInfo& info : all_transports()) {
+    if (!info.describe().busy_polls) continue;
+    SCOPED_TRACE(std::string(info.id));
+    if (form_support(info, Form::kFanOut).supported) {
+      FanOutConfig out;
+      out.transport_id = std::string(info.id);
+      out.consumers = 2;
+      out.cpus = {0, 1};
+      try {
+        (void)run_fan_out(out);
+        ADD_FAILURE() << "FanOut ran 3 processes on 2 CPUs";
+      } catch (const Unsupported& e) {
+        EXPECT_NE(std::string(e.what()).find("needs 3 CPUs"), std::string::npos) << e.what();
+        ++refused;
+      }
+    }
+    PairsConfig pairs;
+    pairs.transport_id = std::string(info.id);
+    pairs.message_bytes = pattern_bytes(info, 64);
+    pairs.pairs = 2;
+    pairs.cpus = {{0, 1}};
+    try {
+      (void)run_pairs(pairs);
+      ADD_FAILURE() << "Pairs ran 4 processes on 2 CPUs";
+    } catch (const Unsupported& e) {
+      EXPECT_NE(std::string(e.what()).find("needs 4 CPUs"), std::string::npos) << e.what();
+      ++refused;
+    }
+  }
+  EXPECT_GT(refused, 0u) << "no busy-polling transport registered";
 }
 
 // The drivers refuse exactly what resolve() refuses, before creating anything.
