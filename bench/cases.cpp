@@ -163,10 +163,12 @@ void Publisher::label(const std::string& text) {
   }
 }
 
-void Publisher::spread(double seconds) {
-  const auto n = std::max<benchmark::IterationCount>(state_.max_iterations, 1);
-  const double each = seconds / static_cast<double>(n);
-  for (auto _ : state_) state_.SetIterationTime(each);
+void Publisher::spread(double seconds, std::uint64_t measured, bool cut) {
+  const auto planned =
+      static_cast<std::uint64_t>(std::max<benchmark::IterationCount>(state_.max_iterations, 1));
+  if (measured == 0 && cut) throw std::runtime_error("no iteration was measured");
+  const std::uint64_t n = measured == 0 ? planned : std::min(measured, planned);
+  iteration_times(std::vector<double>(n, seconds / static_cast<double>(n)), cut);
 }
 
 void Publisher::rates(double items, double bytes, double seconds) {

@@ -70,7 +70,9 @@ class Publisher {
   // says so (counters measured_iterations and budget_cut, and its label). Throws when none was
   // measured. `cut`: the harness stopped at the deadline.
   void iteration_times(const std::vector<double>& seconds, bool cut = false);
-  void spread(double seconds);
+  // Each iteration the same share of `seconds`: divided by `measured` iterations (0: all of Google
+  // Benchmark's); a row with fewer says so, as iteration_times() does.
+  void spread(double seconds, std::uint64_t measured = 0, bool cut = false);
   void counter(const std::string& name, double value) { state_.counters[name] = value; }
   [[nodiscard]] double counter(const std::string& name) { return state_.counters[name]; }
   // p50/p90/p99/p999/max counters under `prefix` (and mean_ns/samples when `with_mean`), and the

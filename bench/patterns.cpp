@@ -99,12 +99,14 @@ void register_pairs(const BenchOptions& o, const std::string& name, const std::s
         const std::vector<int> where = pattern_placement(Form::kPairs, n, pattern_cpus(o));
         for (std::size_t i = 0; i < n; ++i) c.cpus.push_back({where[2 * i], where[2 * i + 1]});
         c.watchdog = o.watchdog;
+        c.deadline_ns = p.deadline_ns();
         const PairsResult r = run_pairs(c);
         if (r.failed > 0) {
           throw std::runtime_error(std::to_string(r.failed) + " of " + std::to_string(n) +
                                    " pairs failed (the others finished): " + r.failures);
         }
-        p.spread(r.wall_seconds);
+        // Each iteration its share of the wall time: round trips per pair over the wall time.
+        p.spread(r.wall_seconds, r.round_trips / n, r.cut);
         p.latency(r.rtt, "", "pairs_rtt", "round trip");
         p.counter("samples", static_cast<double>(r.rtt.count()));
         p.counter("worst_pair_p99_ns", static_cast<double>(r.worst_p99_ns));

@@ -17,6 +17,7 @@ struct PairReport {
   std::uint64_t start_ns = 0, end_ns = 0;
   double cpu_seconds = 0;
   std::uint64_t context_switches = 0;
+  bool cut = false;
 };
 
 struct PairsShared {
@@ -69,6 +70,7 @@ PairsResult run_pairs(const PairsConfig& config) {
           pc.watchdog = config.watchdog;
           pc.tmp_root = config.tmp_root;
           pc.before_timing = [&peer] { peer.arrive_and_wait(); };
+          pc.deadline_ns = config.deadline_ns;
           const PairResult r = run_pair(pc);
           PairReport& out = sh.pairs[i];
           out.rtt = r.rtt;
@@ -80,6 +82,7 @@ PairsResult run_pairs(const PairsConfig& config) {
           out.end_ns = r.timed_end_ns;
           out.cpu_seconds = r.cpu_seconds;
           out.context_switches = r.context_switches;
+          out.cut = r.cut;
           peer.finish();
         },
         Launch::Kind::kProcess, Launch::OnFailure::kAloneUnwatched);
@@ -104,6 +107,7 @@ PairsResult run_pairs(const PairsConfig& config) {
     result.reordered += s.reordered;
     result.cpu_seconds += s.cpu_seconds;
     result.context_switches += s.context_switches;
+    result.cut = result.cut || s.cut;
     start = std::min(start, s.start_ns);
     end = std::max(end, s.end_ns);
   }

@@ -24,6 +24,7 @@ struct PairsConfig {
   std::vector<CpuPair> cpus;        // empty: spread over the allowed CPUs (pattern_placement)
   std::chrono::milliseconds watchdog{10'000};
   std::filesystem::path tmp_root;
+  std::uint64_t deadline_ns = 0;  // the case's budget: each pair ends at its next round trip after it
 };
 
 struct PairsResult {
@@ -39,6 +40,7 @@ struct PairsResult {
   std::uint64_t context_switches = 0;  // likewise
   std::vector<std::string> placement;  // "pair 0: cpu0->cpu1" ...
   CpuSharing sharing;                  // whether two of the processes are pinned to one CPU
+  bool cut = false;                    // a pair ended early at deadline_ns
 };
 
 // Forks one process per pair through the launcher, each running run_pair() with the launcher's
