@@ -233,10 +233,14 @@ void Watchdog::run() {
         fired_.store(true);
         break;
       }
-      if (w.pid > 0) ::kill(w.pid, SIGKILL);
+      // Recorded before the kill: the parent, woken by the death on the child's pidfd, reads the
+      // casualties right away and must find the stall there, not only a SIGKILL.
+      {
+        const std::lock_guard lock(casualties_mutex_);
+        casualties_.push_back({i, why});
+      }
       ended_alone[i] = true;
-      const std::lock_guard lock(casualties_mutex_);
-      casualties_.push_back({i, why});
+      if (w.pid > 0) ::kill(w.pid, SIGKILL);
     }
     if (fired_.load() || progress_ == nullptr) continue;
     const std::uint64_t now_progress = progress_->load(std::memory_order_relaxed);
