@@ -1,5 +1,8 @@
 #include "bench/cases.hpp"
 
+#include <pthread.h>
+#include <signal.h>
+
 #include <atomic>
 #include <cerrno>
 #include <condition_variable>
@@ -270,6 +273,12 @@ std::chrono::milliseconds case_budget() noexcept {
 
 void start_heartbeat() {
   Running& r = running();
+  // The thread blocks every signal (it inherits the mask it is created with), so a signal meant
+  // for the process (the signal transports') is never taken by it: an unblocked thread would
+  // take a real-time signal's default action, which ends the process.
+  sigset_t all, old;
+  sigfillset(&all);
+  ::pthread_sigmask(SIG_SETMASK, &all, &old);
   r.thread = std::thread([&r] {
     std::unique_lock lock(r.mutex);
     auto next = std::chrono::steady_clock::now() + kHeartbeat;
@@ -285,6 +294,7 @@ void start_heartbeat() {
                    static_cast<long long>(secs));
     }
   });
+  ::pthread_sigmask(SIG_SETMASK, &old, nullptr);
 }
 
 void stop_heartbeat() {

@@ -3,6 +3,8 @@
 #include "bench/cases.hpp"
 
 #include <benchmark/benchmark.h>
+#include <signal.h>
+#include <unistd.h>
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -117,6 +119,24 @@ TEST(Cases, TheBudgetCoversEveryCallOfARepetition) {
   // The budget and one call's 60 ms past it; without the budget each of GB's ~7 calls took 60 ms.
   EXPECT_LT(wall, 1s);
   EXPECT_LT(starts.size(), 10u);
+}
+
+// The heartbeat thread blocks every signal: a signal meant for the process (the signal transports
+// block theirs in the working threads and wait for them) must never be taken by it. Were it
+// unblocked there, the kernel would deliver this real-time signal to it and its default action
+// would end the test process.
+TEST(Cases, TheHeartbeatNeverTakesTheProcesssSignals) {
+  const int sig = SIGRTMIN + 1;
+  sigset_t set, old;
+  sigemptyset(&set);
+  sigaddset(&set, sig);
+  ASSERT_EQ(::pthread_sigmask(SIG_BLOCK, &set, &old), 0);
+  start_heartbeat();
+  ASSERT_EQ(::kill(::getpid(), sig), 0);
+  const timespec wait{2, 0};
+  EXPECT_EQ(::sigtimedwait(&set, nullptr, &wait), sig);
+  stop_heartbeat();
+  ::pthread_sigmask(SIG_SETMASK, &old, nullptr);
 }
 
 }  // namespace
