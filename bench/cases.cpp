@@ -1,13 +1,9 @@
 #include "bench/cases.hpp"
 
-#include <pthread.h>
-#include <signal.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <cerrno>
-#include <condition_variable>
-#include <mutex>
-#include <thread>
 #include <cstdio>
 #include <iostream>
 #include <memory>
@@ -15,6 +11,7 @@
 #include <utility>
 
 #include "harness/clock.hpp"
+#include "harness/process.hpp"
 #include "transports/os/sys_error.hpp"
 #include "transports/registry.hpp"
 
@@ -241,18 +238,39 @@ namespace {
 
 std::atomic<std::int64_t> g_budget_ms{0};
 
-// The case running now, for the heartbeat.
+// The case running now, for the heartbeat (written by the main thread between cases, read by
+// the watchdog threads' tick).
 struct Running {
-  std::mutex mutex;
-  std::condition_variable wake;
-  std::string name;
-  std::chrono::steady_clock::time_point since;
-  bool stop = false;
-  std::thread thread;
+  std::atomic<const std::string*> name{nullptr};
+  std::atomic<std::int64_t> since_ns{0};
+  std::atomic<std::int64_t> last_print_ns{0};
+  std::atomic<std::int64_t> every_ns{0};
+  std::atomic<pid_t> pid{0};
+  std::atomic<void (*)(const char*)> sink{nullptr};
 };
 Running& running() {
   static Running r;
   return r;
+}
+
+void heartbeat_tick() {
+  Running& r = running();
+  if (::getpid() != r.pid.load()) return;  // a forked child's watchdog: not ours to speak
+  const std::string* name = r.name.load();
+  if (name == nullptr) return;
+  const auto now = static_cast<std::int64_t>(now_ns());
+  const std::int64_t every = r.every_ns.load();
+  const std::int64_t since = r.since_ns.load();
+  if (now - since < every || now - r.last_print_ns.load() < every) return;
+  r.last_print_ns.store(now);
+  char line[512];
+  std::snprintf(line, sizeof line, "ipcbench: still running %s (%lld s so far)\n", name->c_str(),
+                static_cast<long long>((now - since) / 1'000'000'000));
+  if (auto sink = r.sink.load()) {
+    sink(line);
+  } else {
+    std::fputs(line, stderr);
+  }
 }
 
 // When a case's budget started: a repetition's first call. Google Benchmark's first repetition
@@ -271,41 +289,17 @@ std::chrono::milliseconds case_budget() noexcept {
   return std::chrono::milliseconds(g_budget_ms.load());
 }
 
-void start_heartbeat() {
+void start_heartbeat(std::chrono::milliseconds every, void (*sink)(const char* line)) {
   Running& r = running();
-  // The thread blocks every signal (it inherits the mask it is created with), so a signal meant
-  // for the process (the signal transports') is never taken by it: an unblocked thread would
-  // take a real-time signal's default action, which ends the process.
-  sigset_t all, old;
-  sigfillset(&all);
-  ::pthread_sigmask(SIG_SETMASK, &all, &old);
-  r.thread = std::thread([&r] {
-    std::unique_lock lock(r.mutex);
-    auto next = std::chrono::steady_clock::now() + kHeartbeat;
-    while (!r.stop) {
-      r.wake.wait_until(lock, next);
-      if (r.stop) break;
-      const auto now = std::chrono::steady_clock::now();
-      if (now < next) continue;
-      next = now + kHeartbeat;
-      if (r.name.empty() || now - r.since < kHeartbeat) continue;
-      const auto secs = std::chrono::duration_cast<std::chrono::seconds>(now - r.since).count();
-      std::fprintf(stderr, "ipcbench: still running %s (%lld s so far)\n", r.name.c_str(),
-                   static_cast<long long>(secs));
-    }
-  });
-  ::pthread_sigmask(SIG_SETMASK, &old, nullptr);
+  r.every_ns.store(std::chrono::duration_cast<std::chrono::nanoseconds>(every).count());
+  r.sink.store(sink);
+  r.pid.store(::getpid());
+  set_watchdog_tick(&heartbeat_tick);
 }
 
 void stop_heartbeat() {
-  Running& r = running();
-  if (!r.thread.joinable()) return;
-  {
-    const std::lock_guard lock(r.mutex);
-    r.stop = true;
-  }
-  r.wake.notify_all();
-  r.thread.join();
+  set_watchdog_tick(nullptr);
+  running().name.store(nullptr);
 }
 
 benchmark::internal::Benchmark* register_case(const std::string& name,
@@ -313,8 +307,9 @@ benchmark::internal::Benchmark* register_case(const std::string& name,
                                               benchmark::TimeUnit unit, std::uint64_t iterations,
                                               bool manual_time) {
   auto clock = std::make_shared<BudgetClock>();
+  auto name_ptr = std::make_shared<const std::string>(name);
   auto* b = benchmark::RegisterBenchmark(
-      name.c_str(), [name, clock, body = std::move(body)](benchmark::State& state) {
+      name.c_str(), [name, name_ptr, clock, body = std::move(body)](benchmark::State& state) {
         const std::uint64_t now = now_ns();
         if (state.max_iterations <= clock->last_iterations || clock->started_ns == 0) {
           clock->started_ns = now;  // a new repetition (see BudgetClock)
@@ -324,9 +319,11 @@ benchmark::internal::Benchmark* register_case(const std::string& name,
         Publisher publisher(state, name, budget == 0 ? 0 : clock->started_ns + budget);
         {
           Running& r = running();
-          const std::lock_guard lock(r.mutex);
-          if (r.name != name) r.since = std::chrono::steady_clock::now();
-          r.name = name;
+          if (r.name.load() != name_ptr.get()) {  // a new case: its own clock
+            r.since_ns.store(static_cast<std::int64_t>(now));
+            r.last_print_ns.store(0);
+          }
+          r.name.store(name_ptr.get());
         }
         try {
           body(publisher);

@@ -49,10 +49,14 @@ void open_histogram_file(const std::string& benchmark_out);
 void set_case_budget(std::chrono::milliseconds budget) noexcept;
 [[nodiscard]] std::chrono::milliseconds case_budget() noexcept;
 
-// Prints "still running" lines to stderr while a case runs long (every kHeartbeat), so a long case
-// shows it is alive. Started by main(); stopped at exit.
+// Prints "ipcbench: still running <case> (N s so far)" lines to stderr while a case runs long
+// (every `every`), so a long case shows it is alive. No thread of its own: the harness's watchdog
+// thread, which runs whenever children are timed, calls it (set_watchdog_tick), so every fork()
+// still happens in a single-threaded process. Only this process prints (never a forked child).
+// `sink` (tests) receives the lines instead of stderr. Started by main().
 inline constexpr std::chrono::seconds kHeartbeat{10};
-void start_heartbeat();
+void start_heartbeat(std::chrono::milliseconds every = kHeartbeat,
+                     void (*sink)(const char* line) = nullptr);
 void stop_heartbeat();
 
 // What a case body publishes through: iteration times, counters, latency histograms, the label.

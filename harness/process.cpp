@@ -164,6 +164,12 @@ std::vector<Casualty> Watchdog::casualties() const {
   return casualties_;
 }
 
+namespace {
+std::atomic<void (*)()> g_watchdog_tick{nullptr};
+}  // namespace
+
+void set_watchdog_tick(void (*tick)()) noexcept { g_watchdog_tick.store(tick); }
+
 void Watchdog::run() {
   const std::size_t n = children_.size();
   std::vector<pollfd> fds(1 + n);
@@ -191,6 +197,7 @@ void Watchdog::run() {
   };
   while (!fired_.load()) {
     const int ready = ::poll(fds.data(), fds.size(), static_cast<int>(period.count()));
+    if (void (*tick)() = g_watchdog_tick.load()) tick();
     if (ready > 0 && (fds[0].revents & POLLIN)) break;  // stopped by the parent
     for (std::size_t i = 0; ready > 0 && i < n; ++i) {
       if (fds[1 + i].fd < 0 || !(fds[1 + i].revents & POLLIN)) continue;

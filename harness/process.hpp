@@ -118,6 +118,12 @@ struct Casualty {
 // the parent's blocking calls with SIGALRM (whose handler does nothing and does not restart system
 // calls) until stopped. A peer marked `alone` fails alone instead (see Watched). Built after
 // fork(), joined before the next one.
+// Called by every watchdog thread at least once per period while it watches (nullptr: nothing):
+// a hook for work that must run while children are timed without a thread of its own, such as
+// the run's "still running" lines (bench/cases.cpp). Every fork() happens while no watchdog runs,
+// so a process is single-threaded when it forks. The hook must be quick and must not block.
+void set_watchdog_tick(void (*tick)()) noexcept;
+
 class Watchdog {
  public:
   Watchdog(std::vector<Watched> children, std::chrono::milliseconds stall,
