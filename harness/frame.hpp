@@ -21,7 +21,9 @@ struct FrameHeader {
 };
 inline constexpr std::size_t kHeaderBytes = sizeof(FrameHeader);
 
-inline constexpr std::uint64_t kEndFlag = std::uint64_t{1} << 63;  // end of a batch: flag | batch
+// A lossy pair's wake-up on the data path (flag | batch; what it announces is on the control
+// channel, see harness/loops.hpp).
+inline constexpr std::uint64_t kEndFlag = std::uint64_t{1} << 63;
 inline constexpr std::uint64_t kAckFlag = std::uint64_t{1} << 62;  // ack of a batch: flag | batch
 inline constexpr std::uint64_t kFlagMask = kEndFlag | kAckFlag;
 
@@ -45,7 +47,7 @@ class Framer {
   // The message for `seq`, with `stamp_ns` written in (kBytes). Valid until the next call for the
   // same parity of seq.
   [[nodiscard]] std::span<const std::byte> data(std::uint64_t seq, std::uint64_t stamp_ns) noexcept;
-  // A control message (end or ack mark) of `size` bytes.
+  // A control message (a lossy pair's wake-up, or a reliable stream's batch ack) of `size` bytes.
   [[nodiscard]] std::span<const std::byte> control(std::uint64_t mark, std::uint64_t arg,
                                                    std::size_t size) noexcept;
 
