@@ -75,6 +75,41 @@ void bounce_row(Publisher& p, const BenchOptions& o, const char* name) {
                     " bounces per sample");
 }
 
+// One copy row: Limit/cross_core_copy/bytes:<n> on two CPUs, Limit/same_cpu_copy/bytes:<n> on
+// one. One iteration is one handover of `bytes`, timed handovers_per_sample(bytes) at a time; every
+// iteration of a sample gets that sample's time per handover, as in bounce_row. bytes_per_second
+// is bytes over the p50 of the samples' time per handover, as cross_core_copy_now gives it to the
+// Stream rows.
+void copy_row(Publisher& p, const BenchOptions& o, std::size_t bytes, const char* name) {
+  const std::uint64_t k = handovers_per_sample(bytes);
+  const auto iterations =
+      std::max<std::uint64_t>(static_cast<std::uint64_t>(p.state().max_iterations), 1);
+  const std::uint64_t samples = (iterations + k - 1) / k;
+  std::vector<double> ns_per_handover;
+  ns_per_handover.reserve(samples);
+  const std::string failure = limits_detail::copy_lines(
+      o.cpus, o.watchdog, name, bytes, copy_warmup_handovers(bytes), samples, k,
+      [&](const CopySample& s) { ns_per_handover.push_back(s.ns_per_handover); });
+  if (!failure.empty()) throw std::runtime_error(failure);
+  std::vector<double> seconds(iterations);
+  for (std::uint64_t i = 0; i < iterations; ++i) seconds[i] = ns_per_handover[i / k] * 1e-9;
+  p.iteration_times(seconds);
+  std::vector<double> sorted = ns_per_handover;
+  const double p50 = limits_detail::median_of(sorted);
+  p.counter("ns_per_handover_p50", p50);
+  p.counter("bytes_per_second", p50 > 0 ? static_cast<double>(bytes) * 1e9 / p50 : 0);
+  p.counter("handovers_per_sample", static_cast<double>(k));
+  p.counter("samples", static_cast<double>(ns_per_handover.size()));
+  const std::string per = "bytes/s = bytes / p50 of (" + std::to_string(k) + " handovers' time / " +
+                          std::to_string(k) + ")";
+  const std::string producer = std::to_string(o.cpus.producer);
+  p.label(o.cpus.same()
+              ? "not a cross-core floor: write then read by two processes on one CPU (cpu" +
+                    producer + "); " + per
+              : "lines written on cpu" + producer + ", read on cpu" +
+                    std::to_string(o.cpus.consumer) + "; " + per);
+}
+
 // Single-thread copy bandwidth between two buffers of `bytes`, both written beforehand (no page
 // faults in the loop); the copy is glibc's memcpy, the one the transports use.
 void memcpy_bandwidth(benchmark::State& state, std::size_t bytes, int cpu) {
@@ -126,6 +161,20 @@ void register_limit_benchmarks(const BenchOptions& o) {
         "Limit/memcpy/bytes:" + std::to_string(bytes),
         [bytes, cpu](Publisher& p) { memcpy_bandwidth(p.state(), bytes, cpu); },
         benchmark::kNanosecond, o.quick ? quick : 0, /*manual_time=*/false);
+  }
+  // The cross-core copy at every size; on one CPU nothing crosses, so it is named for what it is.
+  // --quick: about 16 MiB per size, 32 to 65536 handovers, whole samples.
+  const char* copy = o.cpus.same() ? "Limit/same_cpu_copy" : "Limit/cross_core_copy";
+  for (std::size_t bytes : o.sizes) {
+    if (bytes == 0) continue;
+    const std::uint64_t k = handovers_per_sample(bytes);
+    const std::uint64_t wanted = std::clamp<std::uint64_t>(
+        (std::uint64_t{16} << 20) / bytes, 32 * k, std::max<std::uint64_t>(65536, 32 * k));
+    const std::uint64_t quick = (wanted + k - 1) / k * k;
+    const std::string name = std::string(copy) + "/bytes:" + std::to_string(bytes);
+    register_case(
+        name, [o, bytes, name](Publisher& p) { copy_row(p, o, bytes, name.c_str()); },
+        benchmark::kMicrosecond, o.quick ? quick : 0);
   }
   const int cpu = o.cpus.producer;
   register_case(

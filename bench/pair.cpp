@@ -37,9 +37,10 @@ std::uint64_t quick_iterations(Pattern pattern, std::size_t bytes) {
 constexpr std::size_t kBurstMaxBytes = 1024;
 constexpr std::uint64_t kBurstSamples = 16;
 
-// `floor`: the cache-line floor measured on the same CPUs right after the case (RoundTrip rows).
+// `floor`: the cache-line floor measured on the same CPUs right after the case (RoundTrip rows);
+// `copy`: the cross-core copy floor at the case's size, likewise (Stream rows).
 void publish(Publisher& p, const PairResult& r, Pattern pattern, std::size_t bytes, Payload payload,
-             const CachelineFloor& floor) {
+             const CachelineFloor& floor, const CopyFloor& copy) {
   p.iteration_times(r.iteration_seconds, r.cut);
   if (pattern == Pattern::kRoundTrip) {
     p.latency(r.rtt, "", "rtt", "round trip", /*with_mean=*/true);
@@ -79,6 +80,14 @@ void publish(Publisher& p, const PairResult& r, Pattern pattern, std::size_t byt
     if (auto it = memcpy_bps.find(bytes); it != memcpy_bps.end() && it->second > 0) {
       p.counter("fraction_of_memcpy", p.counter("bytes_per_second") / it->second);
     }
+    // The distance to the hardware for a stream: its rate over the rate at which the same bytes
+    // move from the producer's core to the consumer's, measured right after it on the same CPUs.
+    // None on one CPU, where no line crosses.
+    if (copy.measured && copy.bytes_per_second > 0) {
+      p.counter("floor_bytes_per_second", copy.bytes_per_second);
+      p.counter("floor_handovers_per_sample", static_cast<double>(copy.handovers_per_sample));
+      p.counter("fraction_of_floor", p.counter("bytes_per_second") / copy.bytes_per_second);
+    }
   }
   p.checks(r.lost, r.corrupt, r.reordered);
   p.cpu_cost(r.cpu_seconds, r.context_switches, static_cast<double>(r.messages));
@@ -110,8 +119,8 @@ void register_pair_case(const BenchOptions& o, const std::string& id, Pattern pa
         config.cpus = cpus;
         config.watchdog = o.watchdog;
         config.deadline_ns = p.deadline_ns();
-        const bool floor_case = pattern == Pattern::kRoundTrip && !cpus.same() &&
-                                bytes <= kBurstMaxBytes && !may_lose;
+        const bool floor_case =
+            pattern == Pattern::kRoundTrip && !cpus.same() && bytes <= kBurstMaxBytes && !may_lose;
         if (floor_case) {
           config.burst_k = kBouncesPerSample;  // the floor's K: the two are timed alike
           config.burst_samples = kBurstSamples;
@@ -119,7 +128,10 @@ void register_pair_case(const BenchOptions& o, const std::string& id, Pattern pa
         const PairResult r = run_pair(config);
         const CachelineFloor floor =
             floor_case ? cacheline_floor_now(cpus, o.watchdog) : CachelineFloor{};
-        publish(p, r, pattern, bytes, payload, floor);
+        const bool copy_case = pattern == Pattern::kStream && !cpus.same() && bytes > 0;
+        const CopyFloor copy =
+            copy_case ? cross_core_copy_now(cpus, bytes, o.watchdog) : CopyFloor{};
+        publish(p, r, pattern, bytes, payload, floor, copy);
       },
       pattern == Pattern::kRoundTrip ? benchmark::kMicrosecond : benchmark::kMillisecond,
       o.quick ? quick_iterations(pattern, bytes) : 0);

@@ -206,6 +206,108 @@ TEST(CachelineFloor, AFailedBounceIsNotMeasuredAndSaysWhy) {
   EXPECT_NE(f.why_not.find("bounce peer"), std::string::npos) << f.why_not;
 }
 
+// The cross-core copy: a sample is k handovers between one pair of clock reads, and its rate is
+// the bytes of those k handovers over the sample's time.
+TEST(SampleHandovers, ReadsTheClockTwicePerSampleAroundKHandoversAndGivesBytesPerSecond) {
+  constexpr std::uint64_t kK = 8;
+  constexpr std::uint64_t kSamples = 4;
+  constexpr std::size_t kBytes = 4096;
+  std::uint64_t handovers = 0;
+  std::vector<std::uint64_t> handovers_at_read;
+  std::vector<std::uint64_t> times;
+  const auto clock = [&] {
+    handovers_at_read.push_back(handovers);
+    // Sample s takes 8000 * (s + 1) ns: 1000 * (s + 1) ns per handover of 4096 bytes.
+    const std::uint64_t s = times.size() / 2;
+    const std::uint64_t t =
+        times.size() % 2 == 0 ? 1'000'000 * (s + 1) : times.back() + 8000 * (s + 1);
+    times.push_back(t);
+    return t;
+  };
+  std::vector<CopySample> reported;
+  sample_handovers(
+      kSamples, kK, kBytes, [&] { ++handovers; }, clock,
+      [&](const CopySample& c) { reported.push_back(c); });
+  ASSERT_EQ(times.size(), 2 * kSamples);  // one pair of reads per sample, not one per handover
+  EXPECT_EQ(handovers, kK * kSamples);
+  for (std::uint64_t s = 0; s < kSamples; ++s) {
+    EXPECT_EQ(handovers_at_read[2 * s], kK * s) << "sample " << s;
+    EXPECT_EQ(handovers_at_read[2 * s + 1], kK * (s + 1)) << "sample " << s;
+  }
+  ASSERT_EQ(reported.size(), kSamples);
+  for (std::uint64_t s = 0; s < kSamples; ++s) {
+    const double n = static_cast<double>(s + 1);
+    EXPECT_DOUBLE_EQ(reported[s].ns_per_handover, 1000.0 * n) << "sample " << s;
+    // 4096 bytes per 1000 (s + 1) ns: 4.096e9 / (s + 1) bytes/s.
+    EXPECT_DOUBLE_EQ(reported[s].bytes_per_second, 4.096e9 / n) << "sample " << s;
+  }
+}
+
+// Several handovers per pair of clock reads at every size, and more where a handover is short.
+TEST(SampleHandovers, KIsSeveralAtEverySizeAndLargestAtSmallSizes) {
+  EXPECT_EQ(handovers_per_sample(64), 64u);
+  EXPECT_EQ(handovers_per_sample(1024), 64u);
+  EXPECT_EQ(handovers_per_sample(4096), 16u);
+  EXPECT_EQ(handovers_per_sample(65536), 8u);
+  EXPECT_EQ(handovers_per_sample(std::size_t{64} << 20), 8u);
+  EXPECT_EQ(handovers_per_sample(0), 64u);
+}
+
+// The reader's checked sum: every byte counts, so a read that skipped one would be caught.
+TEST(CrossCoreCopy, TheReadersSumMatchesOnlyWhenEveryByteIsTheHandoversByte) {
+  for (std::size_t n :
+       {std::size_t{1}, std::size_t{7}, std::size_t{64}, std::size_t{100}, std::size_t{4096}}) {
+    std::vector<unsigned char> buf(n, limits_detail::copy_byte(5));
+    EXPECT_EQ(limits_detail::sum_bytes(buf.data(), n),
+              limits_detail::expected_sum(limits_detail::copy_byte(5), n))
+        << n;
+    buf[n - 1] = limits_detail::copy_byte(4);
+    EXPECT_NE(limits_detail::sum_bytes(buf.data(), n),
+              limits_detail::expected_sum(limits_detail::copy_byte(5), n))
+        << n;
+  }
+}
+
+TEST(CrossCoreCopy, OnOneCpuIsNotMeasuredNamesTheCpuAndCopiesNothing) {
+  const int c = allowed_cpus().front();
+  const CopyFloor f = cross_core_copy_now(CpuPair{c, c}, 4096, std::chrono::milliseconds(5000));
+  EXPECT_FALSE(f.measured);
+  EXPECT_EQ(f.bytes_per_second, 0);
+  EXPECT_EQ(f.samples, 0u);
+  EXPECT_EQ(f.why_not.rfind("one CPU: ", 0), 0u) << f.why_not;
+  EXPECT_NE(f.why_not.find("not a cross-core copy floor"), std::string::npos) << f.why_not;
+
+  // Nothing is started: on a CPU it cannot pin to, it still only names the CPU.
+  const int bad = unpinnable_cpu();
+  const CopyFloor g = cross_core_copy_now(CpuPair{bad, bad}, 4096, std::chrono::milliseconds(5000));
+  EXPECT_FALSE(g.measured);
+  EXPECT_EQ(g.why_not.rfind("one CPU: ", 0), 0u) << g.why_not;
+  EXPECT_NE(g.why_not.find("cpu" + std::to_string(bad) + ":"), std::string::npos) << g.why_not;
+}
+
+TEST(CrossCoreCopy, OnTwoCpusIsMeasuredOverSamplesOfKHandovers) {
+  const std::vector<int> allowed = allowed_cpus();
+  if (allowed.size() < 2) GTEST_SKIP() << "needs two allowed CPUs, has " << allowed.size();
+  const CopyFloor f =
+      cross_core_copy_now(CpuPair{allowed[0], allowed[1]}, 4096, std::chrono::milliseconds(10'000));
+  ASSERT_TRUE(f.measured) << f.why_not;
+  EXPECT_EQ(f.why_not, "");
+  EXPECT_EQ(f.bytes, 4096u);
+  EXPECT_EQ(f.handovers_per_sample, handovers_per_sample(4096));
+  EXPECT_EQ(f.samples, kCopySamplesNow);
+  EXPECT_GT(f.bytes_per_second, 0);
+  EXPECT_DOUBLE_EQ(f.bytes_per_second, 4096 * 1e9 / f.ns_per_handover);
+}
+
+TEST(CrossCoreCopy, AFailedCopyIsNotMeasuredAndSaysWhy) {
+  const std::vector<int> allowed = allowed_cpus();
+  const CopyFloor f = cross_core_copy_now(CpuPair{allowed[0], unpinnable_cpu()}, 64,
+                                          std::chrono::milliseconds(5000));
+  EXPECT_FALSE(f.measured);
+  EXPECT_EQ(f.bytes_per_second, 0);
+  EXPECT_NE(f.why_not.find("copy reader"), std::string::npos) << f.why_not;
+}
+
 // The `"key": value` number in the JSON row that starts at `from` (NaN when absent).
 double row_number(const std::string& text, std::size_t from, const std::string& key) {
   const std::size_t at = text.find("\"" + key + "\": ", from);
@@ -249,6 +351,60 @@ TEST(LimitBenchmarks, OnTwoCpusTheCachelineRowPublishesKBouncesPerSample) {
   EXPECT_EQ(k, static_cast<double>(kBouncesPerSample)) << out;
   EXPECT_EQ(row_number(out, row, "samples") * k, row_number(out, row, "iterations")) << out;
   EXPECT_EQ(out.find("\"error_occurred\": true"), std::string::npos) << out;
+}
+
+// Stream rows through the binary: fraction_of_floor against the cross-core copy measured right
+// after each case, on two CPUs only.
+std::string stream_rows(const std::string& cpus) {
+  std::string out;
+  const std::string cmd = std::string(IPCBENCH_BINARY) + " --cpus=" + cpus +
+                          " --benchmark_filter='Stream/pipe|Limit/(cross_core|same_cpu)_copy'"
+                          " --quick --patterns=off --transports=pipe --sizes=4096"
+                          " --benchmark_format=json 2>&1";
+  EXPECT_EQ(test::run_command(cmd, out), 0) << out;
+  return out;
+}
+
+TEST(CopyFloorBenchmarks, OnTwoCpusAStreamRowCarriesFractionOfFloor) {
+  const std::vector<int> allowed = allowed_cpus();
+  if (allowed.size() < 2) GTEST_SKIP() << "needs two allowed CPUs, has " << allowed.size();
+  const std::string out =
+      stream_rows(std::to_string(allowed[0]) + "," + std::to_string(allowed[1]));
+  EXPECT_EQ(out.find("\"error_occurred\": true"), std::string::npos) << out;
+  EXPECT_EQ(out.find("\"Limit/same_cpu_copy"), std::string::npos) << out;
+  const std::size_t limit = out.find("\"name\": \"Limit/cross_core_copy/bytes:4096");
+  ASSERT_NE(limit, std::string::npos) << out;
+  EXPECT_EQ(row_number(out, limit, "handovers_per_sample"),
+            static_cast<double>(handovers_per_sample(4096)));
+  EXPECT_GT(row_number(out, limit, "bytes_per_second"), 0) << out;
+  const std::size_t row = out.find("\"name\": \"Stream/pipe/bytes:4096");
+  ASSERT_NE(row, std::string::npos) << out;
+  const double floor = row_number(out, row, "floor_bytes_per_second");
+  const double fraction = row_number(out, row, "fraction_of_floor");
+  ASSERT_GT(floor, 0) << out;
+  EXPECT_DOUBLE_EQ(fraction, row_number(out, row, "bytes_per_second") / floor) << out;
+  EXPECT_EQ(row_number(out, row, "floor_handovers_per_sample"),
+            static_cast<double>(handovers_per_sample(4096)));
+}
+
+TEST(CopyFloorBenchmarks, OnOneCpuNoStreamRowCarriesAFloorAndTheCopyIsNotCalledOne) {
+  const std::string c = std::to_string(allowed_cpus().front());
+  const std::string out = stream_rows(c + "," + c);
+  EXPECT_EQ(out.find("\"error_occurred\": true"), std::string::npos) << out;
+  EXPECT_EQ(out.find("\"Limit/cross_core_copy"), std::string::npos) << out;
+  const std::size_t limit = out.find("\"name\": \"Limit/same_cpu_copy/bytes:4096");
+  ASSERT_NE(limit, std::string::npos) << out;
+  const std::size_t label = out.find("\"label\": ", limit);
+  ASSERT_NE(label, std::string::npos) << out;
+  EXPECT_NE(out.substr(label, out.find('\n', label) - label).find("not a cross-core floor"),
+            std::string::npos)
+      << out;
+  const std::size_t row = out.find("\"name\": \"Stream/pipe/bytes:4096");
+  ASSERT_NE(row, std::string::npos) << out;
+  EXPECT_GT(row_number(out, row, "bytes_per_second"), 0) << out;
+  // As a counter of a row (the context's text may name them).
+  EXPECT_EQ(out.find("\"fraction_of_floor\": "), std::string::npos) << out;
+  EXPECT_EQ(out.find("\"floor_bytes_per_second\": "), std::string::npos) << out;
 }
 
 }  // namespace
