@@ -191,7 +191,20 @@ int main(int argc, char** argv) {
           "Absent when both ends are on one CPU (a sched_yield ping-pong there, not a cache-line "
           "floor: Limit/yield_pingpong) or when the bounce failed. fraction_of_memcpy: Stream "
           "bytes_per_second / Limit/memcpy bytes_per_second at the same size, as measured earlier "
-          "in this run, absent when it did not run");
+          "in this run, absent when it did not run (a copy within one core's cache, not a floor "
+          "for a stream between two cores). fraction_of_floor: Stream bytes_per_second / "
+          "floor_bytes_per_second, on two CPUs only; floor_bytes_per_second: the cross-core copy "
+          "(Limit/cross_core_copy) at the case's size on the case's own two CPUs, measured right "
+          "after the case: a process on the producer's CPU memsets the n bytes of a shared "
+          "buffer and raises a cache-line flag, the process on the consumer's CPU sums all n "
+          "bytes (checked) and lowers it; n / the median over " +
+          std::to_string(kCopySamplesNow) +
+          " samples of (floor_handovers_per_sample back-to-back handovers between one pair of "
+          "clock reads / floor_handovers_per_sample), plain bytes/s; floor_handovers_per_sample "
+          "is 64 up to 1 KiB, then 64 KiB / n, at least 8. The write and the read of a handover "
+          "do not overlap, while a stream's producer may write a message while its consumer "
+          "reads the one before, so a stream can exceed it (fraction_of_floor > 1). Absent on "
+          "one CPU (Limit/same_cpu_copy there, not a floor) or when the copy failed");
   // First: Google Benchmark runs in registration order, and the transport rows divide by these.
   register_limit_benchmarks(o);
   register_pair_benchmarks(o);

@@ -56,10 +56,23 @@ def distance_to_line(small):
             f"{fmt_us(small.get('cacheline_ns'))})")
 
 
+def distance_to_copy(peak):
+    """The "fraction of the cross-core copy" cell of a peak stream: fraction_of_floor (stream
+    bytes/s over the cross-core copy's at that size, measured right after the case on its own
+    CPUs), or "n/a" when the row has no such counter (one CPU, or a file from an older
+    ipcbench)."""
+    fraction = peak.get("fraction_of_floor")
+    floor = peak.get("floor_bytes_per_second")
+    if fraction is None or not floor:
+        return "n/a"
+    return f"{fmt_sig(fraction)} (of {fmt_mbps(floor)})"
+
+
 def hardware_section(dataset, placement):
-    """Markdown lines: each transport's round trip in cache-line round trips (two CPUs only: on
-    one CPU there is no cache-line floor) and its peak stream as a fraction of memcpy at the same
-    size; [] when this placement has no Limit rows, no ratio counters and two CPUs."""
+    """Markdown lines: each transport's round trip in cache-line round trips and its peak stream
+    as a fraction of the cross-core copy at the same size (both two CPUs only: on one CPU no line
+    crosses between two cores), and as a fraction of memcpy at the same size; [] when this
+    placement has no Limit rows, no ratio counters and two CPUs."""
     one_cpu = dataset.one_cpu(placement)
     # On one CPU nothing crosses between two caches: a Limit/cacheline_rtt row there (an older
     # ipcbench measured one) is not a floor and is not shown as one.
@@ -72,12 +85,14 @@ def hardware_section(dataset, placement):
         peak = dataset.peak_stream(placement, t)
         if small is None and peak is None:
             continue
-        x_line = fraction = memcpy_text = "n/a"
+        x_line = fraction = memcpy_text = x_copy = "n/a"
         if small is not None and not one_cpu:
             x_line = distance_to_line(small)
             if x_line != "n/a":
                 k = small.get("floor_bounces_per_sample")
                 ks.append(str(round(k)) if k else "not recorded")
+        if peak is not None and not one_cpu:
+            x_copy = distance_to_copy(peak)
         if peak is not None:
             memcpy = dataset.limit(placement, "memcpy", peak.bytes)
             if memcpy is not None and memcpy.get("bytes_per_second"):
@@ -92,8 +107,8 @@ def hardware_section(dataset, placement):
         else:
             stream_text = f"{fmt_mbps(peak.get('bytes_per_second'))} ({fmt_bytes(peak.bytes)})"
         rows.append([t, fmt_us(small.get("p50_ns")) if small else "n/a", x_line, stream_text,
-                     memcpy_text, fraction])
-    has_ratio = any(r[2] != "n/a" or r[5] != "n/a" for r in rows)
+                     x_copy, memcpy_text, fraction])
+    has_ratio = any(r[2] != "n/a" or r[4] != "n/a" or r[6] != "n/a" for r in rows)
     if line is None and syscall is None and pingpong is None and not has_ratio and not one_cpu:
         return []
     out = []
@@ -105,6 +120,14 @@ def hardware_section(dataset, placement):
             out.append(f"- sched_yield ping-pong on that CPU (Limit/{pingpong.subject}): round "
                        f"trip p50 {fmt_us(limit_ns(pingpong))}, the cost of handing the CPU from "
                        "one process to the other and back; a reference, not a floor")
+        same_copies = [c for c in dataset.select(LIMIT, placement)
+                       if c.subject.startswith("same_cpu_copy")]
+        if same_copies:
+            out.append("- write then read by two processes on that CPU (Limit/same_cpu_copy): "
+                       + ", ".join(f"{fmt_bytes(c.bytes)} {fmt_mbps(c.get('bytes_per_second'))}"
+                                   for c in same_copies)
+                       + "; a reference, not a cross-core floor, and no stream is given as a "
+                       "fraction of it")
     if line is not None:
         out.append(f"- cache line bounced between the two CPUs (Limit/{line.subject}): round trip "
                    f"p50 {fmt_us(limit_ns(line))} at the start of the run")
@@ -117,6 +140,21 @@ def hardware_section(dataset, placement):
                    "the per-message p50 is not used, because its pair of clock reads costs about "
                    "as much as one bounce. Only at sizes up to 1024 B and for transports that "
                    "cannot lose; n/a otherwise.")
+    copies = [] if one_cpu else [c for c in dataset.select(LIMIT, placement)
+                                 if c.subject.startswith("cross_core_copy")]
+    if copies:
+        out.append("- cross-core copy (Limit/cross_core_copy), n bytes written on one CPU and all "
+                   "read on the other, handed over with a cache-line flag: " + ", ".join(
+                       f"{fmt_bytes(c.bytes)} {fmt_mbps(c.get('bytes_per_second'))}"
+                       for c in copies) + " at the start of the run")
+    if any(r[4] != "n/a" for r in rows):
+        out.append("- Fraction of the cross-core copy = stream bytes/s / floor_bytes_per_second "
+                   "(counter fraction_of_floor): the cross-core copy at the stream's size, "
+                   "measured on the same CPUs right after that case. Its write and read do not "
+                   "overlap, while a stream's producer may write one message as its consumer "
+                   "reads the one before, so a stream can exceed it (a fraction above 1). "
+                   "memcpy copies within one core's cache: a reference, not a floor for a stream "
+                   "between two cores.")
     if syscall is not None:
         out.append(f"- trivial system call (Limit/{syscall.subject}): {fmt_us(limit_ns(syscall))}")
     memcpys = [c for c in dataset.select(LIMIT, placement) if c.subject.startswith("memcpy")]
@@ -127,7 +165,8 @@ def hardware_section(dataset, placement):
     if rows:
         out.append(md_table(["Transport", "RTT p50 (smallest size)",
                              "x cache-line RTT (burst / floor)", "Peak stream (size)",
-                             "memcpy at that size", "Fraction of memcpy"], rows))
+                             "Fraction of the cross-core copy", "memcpy at that size",
+                             "Fraction of memcpy"], rows))
     return out
 
 

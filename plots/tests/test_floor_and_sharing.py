@@ -3,7 +3,9 @@ committed fixtures written in the test:
 
 - the distance to the hardware: a round trip is given in cache-line round trips only through
   rtt_x_cacheline (both sides timed K back-to-back per pair of clock reads), and only on two CPUs;
-  on one CPU there is no cache-line floor and a sched_yield ping-pong is not called one;
+  on one CPU there is no cache-line floor and a sched_yield ping-pong is not called one; likewise
+  a peak stream is given as a fraction of the cross-core copy only through fraction_of_floor, on
+  two CPUs, and a copy on one CPU is not called a floor;
 - CPU sharing in the patterns: no scaling line, ratio or growth word spans a change of the
   counter cpu_shared (1 when two processes of a case were pinned to one CPU).
 """
@@ -104,6 +106,53 @@ class HardwareFloor(OutputDir):
         dataset = load.load_dataset([self.write_json("pinned.json", document)])
         self.assertEqual(len(dataset.placements), 1)
         self.assertTrue(dataset.one_cpu(dataset.placements[0]))
+
+
+def copy_row(name, size, bytes_per_second):
+    """A Limit copy row as ipcbench writes one (cross_core_copy on two CPUs, same_cpu_copy on one)."""
+    return {"name": f"Limit/{name}/bytes:{size}/iterations:256/manual_time",
+            "run_type": "iteration", "iterations": 256, "real_time": size / bytes_per_second * 1e6,
+            "time_unit": "us", "bytes_per_second": bytes_per_second, "handovers_per_sample": 8,
+            "samples": 32}
+
+
+class CopyFloor(OutputDir):
+    """Two CPUs: a peak stream is given as fraction_of_floor of the cross-core copy measured next
+    to it; one CPU: no copy is a floor, whatever the rows say."""
+
+    report = HardwareFloor.report
+
+    def test_two_cpus_peak_stream_is_a_fraction_of_the_copy_measured_next_to_it(self):
+        document = load_fixture("normal_run.json")
+        document["benchmarks"].append(copy_row("cross_core_copy", 65536, 2.5e10))
+        # shm_spin's peak stream: 64 KiB at 10 GB/s, against a copy of 20 GB/s right after it.
+        row(document, "Stream/shm_spin/bytes:65536/").update(
+            {"floor_bytes_per_second": 2e10, "floor_handovers_per_sample": 8,
+             "fraction_of_floor": 0.5})
+        text = section(section(self.report(document), HARDWARE), "### Placement: different CPUs")
+        self.assertIn("Fraction of the cross-core copy", text)
+        self.assertRegex(text, r"\| shm_spin \| [^|]+ \| [^|]+ \| 10000 MB/s \(64 KiB\) \| "
+                               r"0\.500 \(of 20000 MB/s\) \|")
+        self.assertIn("cross-core copy (Limit/cross_core_copy)", text)
+        self.assertIn("64 KiB 25000 MB/s", text)
+        self.assertIn("a stream can exceed it", text)
+        # Not made up from the Limit row (10 GB/s over its 25 GB/s would be 0.400).
+        self.assertNotIn("0.400", text)
+        # pipe's stream carries no fraction_of_floor: n/a.
+        self.assertRegex(text, r"\| pipe \| [^|]+ \| n/a \| [^|]+ \| n/a \|")
+
+    def test_one_cpu_gives_no_stream_a_fraction_of_a_copy(self):
+        document = load_fixture("same_cpu_run.json")
+        document["benchmarks"].append(copy_row("same_cpu_copy", 64, 1e9))
+        # A row that (wrongly) carries a fraction: not shown on one CPU.
+        row(document, "Stream/pipe/bytes:64/").update(
+            {"floor_bytes_per_second": 1e9, "fraction_of_floor": 0.25})
+        text = section(self.report(document), HARDWARE)
+        self.assertIn("Limit/same_cpu_copy", text)
+        self.assertIn("not a cross-core floor", text)
+        self.assertNotIn("cross-core copy (Limit/cross_core_copy)", text)
+        self.assertNotIn("0.250", text)
+        self.assertNotIn("Fraction of the cross-core copy = ", text)
 
 
 def shared_patterns():
