@@ -195,15 +195,19 @@ int main(int argc, char** argv) {
           "for a stream between two cores). fraction_of_floor: Stream bytes_per_second / "
           "floor_bytes_per_second, on two CPUs only; floor_bytes_per_second: the cross-core copy "
           "(Limit/cross_core_copy) at the case's size on the case's own two CPUs, measured right "
-          "after the case: a process on the producer's CPU memsets the n bytes of a shared "
-          "buffer and raises a cache-line flag, the process on the consumer's CPU sums all n "
-          "bytes (checked) and lowers it; n / the median over " +
+          "after the case: a process on the producer's CPU streams n-byte messages to one on the "
+          "consumer's through a ring of " +
+          std::to_string(kCopyRingBytes >> 10) + " KiB in shared memory (pieces of at most " +
+          std::to_string(kCopyPieceBytes >> 10) +
+          " KiB), writing each with plain stores and publishing it with a sequence word in its "
+          "slot, while the reader sums and checks every byte of the ones before and hands slots "
+          "back a quarter of the ring at a time: writer and reader overlap, and nothing moves "
+          "that a stream of n-byte messages would not also move, so it is an upper bound for "
+          "such a stream; n / the median over " +
           std::to_string(kCopySamplesNow) +
-          " samples of (floor_handovers_per_sample back-to-back handovers between one pair of "
+          " samples of (floor_handovers_per_sample messages between one pair of the writer's "
           "clock reads / floor_handovers_per_sample), plain bytes/s; floor_handovers_per_sample "
-          "is 64 up to 1 KiB, then 64 KiB / n, at least 8. The write and the read of a handover "
-          "do not overlap, while a stream's producer may write a message while its consumer "
-          "reads the one before, so a stream can exceed it (fraction_of_floor > 1). Absent on "
+          "is 1 MiB / n, at least 8, at most 16384. Absent on "
           "one CPU (Limit/same_cpu_copy there, not a floor) or when the copy failed");
   // First: Google Benchmark runs in registration order, and the transport rows divide by these.
   register_limit_benchmarks(o);

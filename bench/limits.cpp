@@ -76,12 +76,13 @@ void bounce_row(Publisher& p, const BenchOptions& o, const char* name) {
 }
 
 // One copy row: Limit/cross_core_copy/bytes:<n> on two CPUs, Limit/same_cpu_copy/bytes:<n> on
-// one. One iteration is one handover of `bytes`, timed handovers_per_sample(bytes) at a time; every
-// iteration of a sample gets that sample's time per handover, as in bounce_row. bytes_per_second
-// is bytes over the p50 of the samples' time per handover, as cross_core_copy_now gives it to the
-// Stream rows.
+// one. One iteration is one message of `bytes` streamed through the copy's ring, timed
+// handovers_per_sample(bytes) at a time; every iteration of a sample gets that sample's time per
+// message, as in bounce_row. bytes_per_second is bytes over the p50 of the samples' time per
+// message, as cross_core_copy_now gives it to the Stream rows.
 void copy_row(Publisher& p, const BenchOptions& o, std::size_t bytes, const char* name) {
   const std::uint64_t k = handovers_per_sample(bytes);
+  const CopyGeometry g = copy_geometry(bytes);
   const auto iterations =
       std::max<std::uint64_t>(static_cast<std::uint64_t>(p.state().max_iterations), 1);
   const std::uint64_t samples = (iterations + k - 1) / k;
@@ -100,11 +101,15 @@ void copy_row(Publisher& p, const BenchOptions& o, std::size_t bytes, const char
   p.counter("bytes_per_second", p50 > 0 ? static_cast<double>(bytes) * 1e9 / p50 : 0);
   p.counter("handovers_per_sample", static_cast<double>(k));
   p.counter("samples", static_cast<double>(ns_per_handover.size()));
-  const std::string per = "bytes/s = bytes / p50 of (" + std::to_string(k) + " handovers' time / " +
-                          std::to_string(k) + ")";
+  p.counter("ring_bytes", static_cast<double>(g.ring_bytes()));
+  p.counter("piece_bytes", static_cast<double>(g.piece_bytes));
+  const std::string per = "bytes/s = bytes / p50 of (" + std::to_string(k) + " messages' time / " +
+                          std::to_string(k) + "); ring of " + std::to_string(g.slots) + " x " +
+                          std::to_string(g.piece_bytes) + " B, writer and reader overlapping";
   const std::string producer = std::to_string(o.cpus.producer);
   p.label(o.cpus.same()
-              ? "not a cross-core floor: write then read by two processes on one CPU (cpu" +
+              ? "not a cross-core floor: a ring written and read by two processes taking turns "
+                "on one CPU (cpu" +
                     producer + "); " + per
               : "lines written on cpu" + producer + ", read on cpu" +
                     std::to_string(o.cpus.consumer) + "; " + per);
@@ -163,14 +168,11 @@ void register_limit_benchmarks(const BenchOptions& o) {
         benchmark::kNanosecond, o.quick ? quick : 0, /*manual_time=*/false);
   }
   // The cross-core copy at every size; on one CPU nothing crosses, so it is named for what it is.
-  // --quick: about 16 MiB per size, 32 to 65536 handovers, whole samples.
+  // --quick: 32 samples (at least 32 MiB per size).
   const char* copy = o.cpus.same() ? "Limit/same_cpu_copy" : "Limit/cross_core_copy";
   for (std::size_t bytes : o.sizes) {
     if (bytes == 0) continue;
-    const std::uint64_t k = handovers_per_sample(bytes);
-    const std::uint64_t wanted = std::clamp<std::uint64_t>(
-        (std::uint64_t{16} << 20) / bytes, 32 * k, std::max<std::uint64_t>(65536, 32 * k));
-    const std::uint64_t quick = (wanted + k - 1) / k * k;
+    const std::uint64_t quick = kCopySamplesNow * handovers_per_sample(bytes);
     const std::string name = std::string(copy) + "/bytes:" + std::to_string(bytes);
     register_case(
         name, [o, bytes, name](Publisher& p) { copy_row(p, o, bytes, name.c_str()); },

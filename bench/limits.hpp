@@ -93,18 +93,66 @@ inline constexpr std::uint64_t kSamplesNow = 2048 / kBouncesPerSample;
 // are fixed.
 void register_limit_benchmarks(const BenchOptions& options);
 
-// The cross-core copy: one process pinned to the producer's CPU writes `bytes` of a shared buffer
-// (memset), hands it over with a cache-line flag, and the process on the consumer's CPU reads all
-// of them (a sum of every byte, checked) and hands it back. One handover is one write, one read
-// and the two flags, one after the other; its bytes/s is the rate at which the buffer's lines move
-// from one core to the other, the floor for a stream of that size between the two CPUs.
+// The cross-core copy: a stream of n-byte messages from a process pinned to the producer's CPU to
+// one pinned to the consumer's, through a ring in shared memory, with the writer and the reader
+// overlapping, as in a stream. The writer fills a free slot with a byte that depends on the
+// message (plain stores: memset, no source buffer to read) and publishes it with a release store
+// of the sequence number into the slot's last 8 bytes; the reader spins until that word holds the
+// sequence, sums every other byte (checked: the reads cannot be elided, and a wrong byte fails the
+// run) and hands slots back by storing its position, a quarter of the ring at a time, on a line of
+// its own. The writer waits only when the ring is full, the reader only when it is empty. A
+// message larger than kCopyPieceBytes moves in pieces of that size, each published the same way,
+// so the ring stays within kCopyRingBytes and the reader starts on a message before its last
+// piece is written. Nothing is moved that a stream of n-byte messages would not also have to move
+// (no header, no index per message, no second copy), so its bytes/s is an upper bound for such a
+// stream between the two CPUs: the floor. A "handover" is one message of n bytes.
 
-// Handovers per pair of clock reads at `bytes`: 64 up to 1 KiB (as the bounce: the ~40 ns of two
-// clock reads is under 1 ns per handover), then 64 KiB / bytes, at least 8 (a sample of 8 moves
-// at least 512 KiB, tens of microseconds).
+// The ring's size and the largest piece. 256 KiB fits every L2 of the machines this runs on (1 or
+// 2 MiB), so the lines travel core to core instead of through memory; 16 pieces of 16 KiB let the
+// writer fill one piece while the reader reads others (measured on the 2-CPU guest: 1 MiB messages
+// as 16 KiB pieces in 256 KiB moved 12.8 GB/s, as two whole 1 MiB buffers 7.1-7.5 GB/s).
+inline constexpr std::size_t kCopyRingBytes = std::size_t{256} << 10;
+inline constexpr std::size_t kCopyPieceBytes = std::size_t{16} << 10;
+inline constexpr std::size_t kCopyMinSlots = 4;
+
+// Where the messages of one size go in the ring.
+struct CopyGeometry {
+  std::size_t message_bytes = 0;       // n: what one message counts in bytes/s
+  std::size_t padded_bytes = 0;        // n rounded up to 8, at least 8: the sequence word's room
+  std::size_t piece_bytes = 0;         // a slot: min(padded_bytes, kCopyPieceBytes)
+  std::size_t pieces_per_message = 0;  // padded_bytes / piece_bytes, rounded up
+  std::size_t slots = 0;               // max(kCopyMinSlots, kCopyRingBytes / piece_bytes)
+  std::size_t release_every = 0;       // the reader hands back this many slots at once: slots / 4
+
+  [[nodiscard]] constexpr std::size_t ring_bytes() const noexcept { return slots * piece_bytes; }
+  // The length of piece `piece` (counted from the first message's first piece): piece_bytes, or
+  // what is left of the message for its last piece; a multiple of 8, at least 8.
+  [[nodiscard]] constexpr std::size_t piece_length(std::uint64_t piece) const noexcept {
+    const std::uint64_t j = piece % pieces_per_message;
+    return j + 1 < pieces_per_message ? piece_bytes
+                                      : padded_bytes - (pieces_per_message - 1) * piece_bytes;
+  }
+};
+
+[[nodiscard]] constexpr CopyGeometry copy_geometry(std::size_t bytes) noexcept {
+  CopyGeometry g;
+  g.message_bytes = bytes;
+  g.padded_bytes = std::max<std::size_t>((bytes + 7) / 8 * 8, 8);
+  g.piece_bytes = std::min(g.padded_bytes, kCopyPieceBytes);
+  g.pieces_per_message = (g.padded_bytes + g.piece_bytes - 1) / g.piece_bytes;
+  g.slots = std::max(kCopyMinSlots, kCopyRingBytes / g.piece_bytes);
+  g.release_every = g.slots / 4;
+  return g;
+}
+
+// Messages per pair of clock reads at `bytes`: 1 MiB of them (16384 at 64 B, 16 at 64 KiB), at
+// least 8. The clock is read by the writer while the stream runs on: a sample must span many
+// quarters of the ring, so that the writer's bursts into freed slots average out (in the steady
+// state the ring is full and the writer moves at the reader's pace); its two clock reads (~40 ns)
+// are then a few parts in 10^4 of it.
 [[nodiscard]] constexpr std::uint64_t handovers_per_sample(std::size_t bytes) noexcept {
-  return std::clamp<std::uint64_t>((std::uint64_t{64} << 10) / std::max<std::size_t>(bytes, 1), 8,
-                                   64);
+  return std::clamp<std::uint64_t>((std::uint64_t{1} << 20) / std::max<std::size_t>(bytes, 1), 8,
+                                   16384);
 }
 
 // One sample of handovers: its time per handover and its rate.
@@ -132,7 +180,7 @@ void sample_handovers(std::uint64_t samples, std::uint64_t k, std::size_t bytes,
 struct CopyFloor {
   bool measured = false;  // false on one CPU (no line crosses), at 0 bytes, or when it failed
   std::size_t bytes = 0;
-  double ns_per_handover = 0;              // p50 over samples of (k handovers' time / k)
+  double ns_per_handover = 0;              // p50 over samples of (k messages' time / k)
   double bytes_per_second = 0;             // bytes * 1e9 / ns_per_handover, plain bytes/s
   std::uint64_t handovers_per_sample = 0;  // k = handovers_per_sample(bytes) when measured
   std::uint64_t samples = 0;
@@ -140,11 +188,12 @@ struct CopyFloor {
 };
 
 // The budget of cross_core_copy_now: this many samples of handovers_per_sample(bytes), after an
-// untimed warm-up of copy_warmup_handovers(bytes). At 1 MiB: 256 MiB timed, tens of milliseconds.
+// untimed warm-up of copy_warmup_handovers(bytes) that fills the ring many times (4 MiB, at least
+// 16 messages). At 1 MiB: 256 MiB timed, about 20 ms.
 inline constexpr std::uint64_t kCopySamplesNow = 32;
 [[nodiscard]] constexpr std::uint64_t copy_warmup_handovers(std::size_t bytes) noexcept {
   return std::clamp<std::uint64_t>((std::uint64_t{4} << 20) / std::max<std::size_t>(bytes, 1), 16,
-                                   4096);
+                                   65536);
 }
 
 // Measures the cross-core copy floor at `bytes` on `cpus` now (kCopySamplesNow samples). A Stream
@@ -280,46 +329,128 @@ inline std::uint64_t expected_sum(unsigned char v, std::size_t n) {
          static_cast<std::uint64_t>(n % 8) * v;
 }
 
-// Two processes pinned to `cpus` hand `bytes` back and forth: the parent memsets the buffer to
-// copy_byte(h), stores the flag 2h + 1, and waits for 2h + 2; the peer waits for 2h + 1, sums all
-// `bytes` (a sum that differs from expected_sum fails the run: the read is checked, never elided)
-// and stores 2h + 2. After `warmup` untimed handovers, `samples` samples of `k` are timed by
-// sample_handovers with now_ns and each goes to `on_sample`. On one CPU the spinners yield. `what`
-// names the run in failures. Returns "" or what failed; never throws.
+// The reader's position (pieces read), on a line of its own: the writer reads it only when its
+// copy says the ring is full.
+struct CopyPosition {
+  static_assert(std::atomic<std::uint64_t>::is_always_lock_free);
+  alignas(kFalseSharingBytes) std::atomic<std::uint64_t> read{0};
+};
+
+// A fault for the tests: the writer flips `byte` (an offset into the padded message, the sequence
+// word included) of message `message` before publishing it. None by default.
+struct CopyFault {
+  std::uint64_t message = UINT64_MAX;
+  std::size_t byte = 0;
+};
+
+// The sequence word that publishes piece `piece`: the last 8 bytes of its slot. A piece's other
+// length - 8 bytes start at the slot's start; only a message's short last piece (n > 16 KiB and
+// not a multiple of it) leaves a gap before the word. Always the same place in a slot, so the
+// reader never mistakes a byte of the slot's previous piece for a sequence.
+inline std::atomic_ref<std::uint64_t> sequence_word(unsigned char* ring, const CopyGeometry& g,
+                                                    std::uint64_t piece) {
+  static_assert(std::atomic_ref<std::uint64_t>::required_alignment <= 8);
+  unsigned char* slot = ring + (piece % g.slots) * g.piece_bytes;
+  // Page-aligned ring, slots multiples of 8: the word is 8-aligned.
+  return std::atomic_ref<std::uint64_t>(
+      *reinterpret_cast<std::uint64_t*>(slot + g.piece_bytes - 8));
+}
+
+// Spins (pause, or sched_yield on one CPU) until `ready()`, checking for a peer's death.
+template <typename Ready>
+void spin_until(Ready&& ready, bool yield, const char* what) {
+  for (std::uint32_t i = 1; !ready(); ++i) {
+    if (yield) {
+      ::sched_yield();
+    } else {
+      cpu_relax();
+    }
+    if (i % 1024 == 0) throw_if_interrupted("spin", what);
+  }
+}
+
+// Two processes pinned to `cpus` stream messages of `bytes` through the cross-core copy's ring
+// (copy_geometry): the parent writes, the peer reads and checks every byte (a wrong sequence word
+// or byte sum ends the run with a message naming the message). After `warmup` untimed messages,
+// `samples` samples of `k` messages are timed by sample_handovers with now_ns, on the writer, while
+// the stream runs on, and each goes to `on_sample`. `fault` corrupts one message (tests). On one
+// CPU the spinners yield. `what` names the run in failures. Returns "" or what failed; never
+// throws.
 inline std::string copy_lines(const CpuPair& cpus, std::chrono::milliseconds watchdog,
                               const char* what, std::size_t bytes, std::uint64_t warmup,
                               std::uint64_t samples, std::uint64_t k,
-                              const std::function<void(const CopySample&)>& on_sample) {
+                              const std::function<void(const CopySample&)>& on_sample,
+                              CopyFault fault = {}) {
   const bool yield = cpus.same();
+  const CopyGeometry g = copy_geometry(bytes);
+  const std::uint64_t messages = warmup + samples * k;
+  const std::uint64_t pieces = messages * g.pieces_per_message;
   std::string failure;
   try {
-    SharedRegion<Bounce> flag;
-    SharedBytes buffer(bytes);
-    unsigned char* const data = buffer.data();
+    SharedRegion<CopyPosition> position;
+    SharedBytes buffer(g.ring_bytes());
+    unsigned char* const ring = buffer.data();
+    std::memset(ring, 0, g.ring_bytes());  // every page present before fork(), no sequence set
     ScopedPin pinned(cpus.producer);
     Launch launch(what, watchdog);
     launch.start("copy reader", cpus.consumer, [&](Peer& peer) {
-      for (std::uint64_t want = 1;; want += 2) {
-        if (wait_for(flag->line, want, yield, what) == kStop) break;
-        const std::uint64_t h = want / 2;
-        const std::uint64_t sum = sum_bytes(data, bytes);
-        if (sum != expected_sum(copy_byte(h), bytes)) {
-          throw std::runtime_error(std::string(what) + ": handover " + std::to_string(h) +
-                                   " read a sum of " + std::to_string(sum) + ", expected " +
-                                   std::to_string(expected_sum(copy_byte(h), bytes)));
+      for (std::uint64_t p = 0; p < pieces; ++p) {
+        // The slot held piece p - slots before (nothing on the first lap): wait for a change.
+        const std::uint64_t before = p >= g.slots ? p + 1 - g.slots : 0;
+        const std::atomic_ref<std::uint64_t> word = sequence_word(ring, g, p);
+        std::uint64_t seq = before;
+        spin_until([&] { return (seq = word.load(std::memory_order_acquire)) != before; }, yield,
+                   what);
+        const std::uint64_t message = p / g.pieces_per_message;
+        if (seq != p + 1) {
+          throw std::runtime_error(std::string(what) + ": message " + std::to_string(message) +
+                                   " published sequence " + std::to_string(seq) + ", expected " +
+                                   std::to_string(p + 1));
         }
-        flag->line.store(want + 1, std::memory_order_release);
+        const std::size_t data = g.piece_length(p) - 8;
+        const unsigned char* slot = ring + (p % g.slots) * g.piece_bytes;
+        const std::uint64_t sum = sum_bytes(slot, data);
+        if (sum != expected_sum(copy_byte(p), data)) {
+          throw std::runtime_error(std::string(what) + ": message " + std::to_string(message) +
+                                   " read a sum of " + std::to_string(sum) + ", expected " +
+                                   std::to_string(expected_sum(copy_byte(p), data)));
+        }
+        // Release: the writer refills these slots only after the reads above.
+        if ((p + 1) % g.release_every == 0 || p + 1 == pieces) {
+          position->read.store(p + 1, std::memory_order_release);
+        }
       }
       peer.finish();
     });
     std::atomic<std::uint64_t> progress{0};
     failure = launch.watch(&progress, [&] {
-      std::uint64_t h = 0;
+      std::uint64_t p = 0;     // the next piece to write
+      std::uint64_t read = 0;  // the reader's position as last seen
+      std::uint64_t m = 0;     // the next message
       const auto handover = [&] {
-        std::memset(data, copy_byte(h), bytes);
-        flag->line.store(2 * h + 1, std::memory_order_release);
-        (void)wait_for(flag->line, 2 * h + 2, yield, what);
-        ++h;
+        for (std::size_t j = 0; j < g.pieces_per_message; ++j, ++p) {
+          if (p - read >= g.slots) {
+            spin_until(
+                [&] {
+                  return p - (read = position->read.load(std::memory_order_acquire)) < g.slots;
+                },
+                yield, what);
+          }
+          const std::size_t length = g.piece_length(p);
+          unsigned char* slot = ring + (p % g.slots) * g.piece_bytes;
+          std::memset(slot, copy_byte(p), length - 8);
+          std::uint64_t seq = p + 1;
+          if (m == fault.message) {
+            const std::size_t at = j * g.piece_bytes;  // this piece's offset in the message
+            if (fault.byte >= at && fault.byte < at + length - 8) {
+              slot[fault.byte - at] = static_cast<unsigned char>(~copy_byte(p));
+            } else if (fault.byte >= at + length - 8 && fault.byte < at + length) {
+              seq ^= std::uint64_t{0xff} << (8 * (fault.byte - (at + length - 8)));
+            }
+          }
+          sequence_word(ring, g, p).store(seq, std::memory_order_release);
+        }
+        ++m;
       };
       for (std::uint64_t i = 0; i < warmup; ++i) {
         handover();
@@ -330,10 +461,17 @@ inline std::string copy_lines(const CpuPair& cpus, std::chrono::milliseconds wat
         on_sample(s);
         progress.fetch_add(1, std::memory_order_relaxed);
       });
-      flag->line.store(kStop, std::memory_order_release);
+      // Untimed: the reader drains the ring and ends.
+      spin_until([&] { return position->read.load(std::memory_order_acquire) == pieces; }, yield,
+                 what);
     });
     const std::string ended = launch.end(0, !failure.empty());
-    if (failure.empty()) failure = ended;
+    // The watchdog says that the reader died; end() adds why (a wrong byte names the message).
+    if (failure.empty()) {
+      failure = ended;
+    } else if (!ended.empty()) {
+      failure += "; " + ended;
+    }
   } catch (const std::exception& e) {
     failure = e.what();
   }

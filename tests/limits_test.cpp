@@ -243,14 +243,55 @@ TEST(SampleHandovers, ReadsTheClockTwicePerSampleAroundKHandoversAndGivesBytesPe
   }
 }
 
-// Several handovers per pair of clock reads at every size, and more where a handover is short.
-TEST(SampleHandovers, KIsSeveralAtEverySizeAndLargestAtSmallSizes) {
-  EXPECT_EQ(handovers_per_sample(64), 64u);
-  EXPECT_EQ(handovers_per_sample(1024), 64u);
-  EXPECT_EQ(handovers_per_sample(4096), 16u);
-  EXPECT_EQ(handovers_per_sample(65536), 8u);
+// A sample is 1 MiB of messages (many quarters of the ring, so the writer's bursts into freed
+// slots average out), at least 8 and at most 16384 messages.
+TEST(SampleHandovers, KIsOneMebibyteOfMessagesAtLeastEightAtMost16384) {
+  EXPECT_EQ(handovers_per_sample(64), 16384u);
+  EXPECT_EQ(handovers_per_sample(1024), 1024u);
+  EXPECT_EQ(handovers_per_sample(4096), 256u);
+  EXPECT_EQ(handovers_per_sample(65536), 16u);
+  EXPECT_EQ(handovers_per_sample(std::size_t{1} << 20), 8u);
   EXPECT_EQ(handovers_per_sample(std::size_t{64} << 20), 8u);
-  EXPECT_EQ(handovers_per_sample(0), 64u);
+  EXPECT_EQ(handovers_per_sample(1), 16384u);
+  EXPECT_EQ(handovers_per_sample(0), 16384u);
+}
+
+// The ring: a small message is one slot of its own size (with room for the sequence word), a large
+// one moves in 16 KiB pieces, and the ring holds at least 4 slots within 256 KiB.
+TEST(CopyGeometry, SmallMessagesAreOneSlotLargeOnesMoveIn16KiBPiecesWithin256KiB) {
+  const CopyGeometry small = copy_geometry(64);
+  EXPECT_EQ(small.piece_bytes, 64u);
+  EXPECT_EQ(small.pieces_per_message, 1u);
+  EXPECT_EQ(small.slots, 4096u);
+  EXPECT_EQ(small.release_every, 1024u);
+  EXPECT_EQ(small.ring_bytes(), std::size_t{256} << 10);
+  EXPECT_EQ(small.piece_length(7), 64u);
+
+  const CopyGeometry odd = copy_geometry(100);  // padded to 104, the word in its last 8
+  EXPECT_EQ(odd.padded_bytes, 104u);
+  EXPECT_EQ(odd.piece_bytes, 104u);
+  EXPECT_EQ(odd.pieces_per_message, 1u);
+  EXPECT_LE(odd.ring_bytes(), kCopyRingBytes);
+
+  const CopyGeometry tiny = copy_geometry(1);  // one sequence word, nothing else
+  EXPECT_EQ(tiny.piece_bytes, 8u);
+  EXPECT_EQ(tiny.piece_length(0), 8u);
+
+  const CopyGeometry mib = copy_geometry(std::size_t{1} << 20);
+  EXPECT_EQ(mib.piece_bytes, kCopyPieceBytes);
+  EXPECT_EQ(mib.pieces_per_message, 64u);
+  EXPECT_EQ(mib.slots, 16u);
+  EXPECT_EQ(mib.release_every, 4u);
+  EXPECT_EQ(mib.ring_bytes(), kCopyRingBytes);
+
+  // 40000 bytes: two full pieces and a last one of the rest.
+  const CopyGeometry split = copy_geometry(40000);
+  EXPECT_EQ(split.pieces_per_message, 3u);
+  EXPECT_EQ(split.piece_length(0), kCopyPieceBytes);
+  EXPECT_EQ(split.piece_length(1), kCopyPieceBytes);
+  EXPECT_EQ(split.piece_length(2), 40000u - 2 * kCopyPieceBytes);
+  EXPECT_EQ(split.piece_length(3), kCopyPieceBytes);  // the next message's first piece
+  EXPECT_EQ(split.piece_length(5), 40000u - 2 * kCopyPieceBytes);
 }
 
 // The reader's checked sum: every byte counts, so a read that skipped one would be caught.
@@ -266,6 +307,64 @@ TEST(CrossCoreCopy, TheReadersSumMatchesOnlyWhenEveryByteIsTheHandoversByte) {
               limits_detail::expected_sum(limits_detail::copy_byte(5), n))
         << n;
   }
+}
+
+// Streams `warmup` + 16 messages of `bytes` through the copy's ring on `cpus` with `fault`;
+// returns what copy_lines returned.
+std::string stream_copy(const CpuPair& cpus, std::size_t bytes, limits_detail::CopyFault fault,
+                        std::uint64_t warmup = 40) {
+  return limits_detail::copy_lines(
+      cpus, std::chrono::milliseconds(10'000), "test copy", bytes, warmup, /*samples=*/2,
+      /*k=*/8, [](const CopySample&) {}, fault);
+}
+
+// Enough messages of `bytes` to go round the ring three times.
+std::uint64_t three_laps(std::size_t bytes) {
+  const CopyGeometry g = copy_geometry(bytes);
+  return 3 * g.slots / g.pieces_per_message + 1;
+}
+
+// The reader checks every byte and every sequence word of every piece: a run without a fault
+// passes at sizes that pad, split into pieces or fill many laps of the ring.
+TEST(CrossCoreCopy, AStreamWithoutAFaultPassesAtEveryShapeOfMessage) {
+  const int c = allowed_cpus().front();
+  for (std::size_t n :
+       {std::size_t{1}, std::size_t{64}, std::size_t{100}, std::size_t{4096}, std::size_t{40000}}) {
+    EXPECT_EQ(stream_copy(CpuPair{c, c}, n, {}, three_laps(n)), "") << n;
+  }
+  const std::vector<int> allowed = allowed_cpus();
+  if (allowed.size() < 2) GTEST_SKIP() << "needs two allowed CPUs, has " << allowed.size();
+  for (std::size_t n : {std::size_t{64}, std::size_t{40000}}) {
+    EXPECT_EQ(stream_copy(CpuPair{allowed[0], allowed[1]}, n, {}, three_laps(n)), "") << n;
+  }
+}
+
+// One wrong byte in one message's payload fails the run, naming the message and the sum.
+TEST(CrossCoreCopy, ACorruptedPayloadByteIsDetectedAndNamesTheMessage) {
+  const int c = allowed_cpus().front();
+  const std::string one = stream_copy(CpuPair{c, c}, 4096, {.message = 17, .byte = 1000});
+  EXPECT_NE(one.find("message 17 read a sum of"), std::string::npos) << one;
+  EXPECT_NE(one.find("copy reader"), std::string::npos) << one;
+  const std::vector<int> allowed = allowed_cpus();
+  if (allowed.size() < 2) GTEST_SKIP() << "needs two allowed CPUs, has " << allowed.size();
+  // In the second 16 KiB piece of a 40000-byte message.
+  const std::string two =
+      stream_copy(CpuPair{allowed[0], allowed[1]}, 40000, {.message = 30, .byte = 20000});
+  EXPECT_NE(two.find("message 30 read a sum of"), std::string::npos) << two;
+}
+
+// A wrong byte in the word that publishes a piece fails the run too, instead of hanging it.
+TEST(CrossCoreCopy, ACorruptedSequenceWordIsDetectedAndNamesTheMessage) {
+  const int c = allowed_cpus().front();
+  // In the ring's second lap (4096 slots of 64 B), the word's top byte.
+  const std::string last = stream_copy(CpuPair{c, c}, 64, {.message = 5000, .byte = 63}, 6000);
+  EXPECT_NE(last.find("message 5000 published sequence"), std::string::npos) << last;
+  const std::vector<int> allowed = allowed_cpus();
+  if (allowed.size() < 2) GTEST_SKIP() << "needs two allowed CPUs, has " << allowed.size();
+  // The first piece's word of a 40000-byte message (bytes 16376..16383).
+  const std::string two = stream_copy(CpuPair{allowed[0], allowed[1]}, 40000,
+                                      {.message = 12, .byte = kCopyPieceBytes - 3});
+  EXPECT_NE(two.find("message 12 published sequence"), std::string::npos) << two;
 }
 
 TEST(CrossCoreCopy, OnOneCpuIsNotMeasuredNamesTheCpuAndCopiesNothing) {
@@ -376,6 +475,9 @@ TEST(CopyFloorBenchmarks, OnTwoCpusAStreamRowCarriesFractionOfFloor) {
   ASSERT_NE(limit, std::string::npos) << out;
   EXPECT_EQ(row_number(out, limit, "handovers_per_sample"),
             static_cast<double>(handovers_per_sample(4096)));
+  EXPECT_EQ(row_number(out, limit, "ring_bytes"),
+            static_cast<double>(copy_geometry(4096).ring_bytes()));
+  EXPECT_EQ(row_number(out, limit, "piece_bytes"), 4096.0);
   EXPECT_GT(row_number(out, limit, "bytes_per_second"), 0) << out;
   const std::size_t row = out.find("\"name\": \"Stream/pipe/bytes:4096");
   ASSERT_NE(row, std::string::npos) << out;
