@@ -79,7 +79,7 @@ def hardware_section(dataset, placement):
     line = None if one_cpu else dataset.limit(placement, "cacheline")
     pingpong = dataset.limit(placement, "yield_pingpong")
     syscall = dataset.limit(placement, "syscall")
-    rows, ks = [], []
+    rows, ks, above = [], [], []  # above: transports whose stream exceeds its floor
     for t in dataset.transports:
         small = dataset.small_rtt(placement, t)
         peak = dataset.peak_stream(placement, t)
@@ -93,6 +93,8 @@ def hardware_section(dataset, placement):
                 ks.append(str(round(k)) if k else "not recorded")
         if peak is not None and not one_cpu:
             x_copy = distance_to_copy(peak)
+            if x_copy != "n/a" and peak.get("fraction_of_floor") > 1:
+                above.append(t)
         if peak is not None:
             memcpy = dataset.limit(placement, "memcpy", peak.bytes)
             if memcpy is not None and memcpy.get("bytes_per_second"):
@@ -123,7 +125,8 @@ def hardware_section(dataset, placement):
         same_copies = [c for c in dataset.select(LIMIT, placement)
                        if c.subject.startswith("same_cpu_copy")]
         if same_copies:
-            out.append("- write then read by two processes on that CPU (Limit/same_cpu_copy): "
+            out.append("- a ring written and read by two processes taking turns on that CPU "
+                       "(Limit/same_cpu_copy): "
                        + ", ".join(f"{fmt_bytes(c.bytes)} {fmt_mbps(c.get('bytes_per_second'))}"
                                    for c in same_copies)
                        + "; a reference, not a cross-core floor, and no stream is given as a "
@@ -143,18 +146,23 @@ def hardware_section(dataset, placement):
     copies = [] if one_cpu else [c for c in dataset.select(LIMIT, placement)
                                  if c.subject.startswith("cross_core_copy")]
     if copies:
-        out.append("- cross-core copy (Limit/cross_core_copy), n bytes written on one CPU and all "
-                   "read on the other, handed over with a cache-line flag: " + ", ".join(
+        out.append("- cross-core copy (Limit/cross_core_copy), n-byte messages streamed from one "
+                   "CPU to the other through a ring in shared memory, the writer filling one slot "
+                   "while the reader reads and checks every byte of the ones before: " + ", ".join(
                        f"{fmt_bytes(c.bytes)} {fmt_mbps(c.get('bytes_per_second'))}"
                        for c in copies) + " at the start of the run")
     if any(r[4] != "n/a" for r in rows):
         out.append("- Fraction of the cross-core copy = stream bytes/s / floor_bytes_per_second "
                    "(counter fraction_of_floor): the cross-core copy at the stream's size, "
-                   "measured on the same CPUs right after that case. Its write and read do not "
-                   "overlap, while a stream's producer may write one message as its consumer "
-                   "reads the one before, so a stream can exceed it (a fraction above 1). "
-                   "memcpy copies within one core's cache: a reference, not a floor for a stream "
-                   "between two cores.")
+                   "measured on the same CPUs right after that case. Its writer and reader "
+                   "overlap and it moves nothing that a stream of n-byte messages would not also "
+                   "move (no header, no index per message, no second copy), so it is an upper "
+                   "bound for such a stream. memcpy copies within one core's cache: a reference, "
+                   "not a floor for a stream between two cores.")
+        if above:
+            out.append("- Above the cross-core copy: " + ", ".join(above) + ". A stream cannot "
+                       "move its bytes faster than that copy, so the copy measured next to it was "
+                       "slowed (a busy host, or an interruption): rerun before reading these rows.")
     if syscall is not None:
         out.append(f"- trivial system call (Limit/{syscall.subject}): {fmt_us(limit_ns(syscall))}")
     memcpys = [c for c in dataset.select(LIMIT, placement) if c.subject.startswith("memcpy")]

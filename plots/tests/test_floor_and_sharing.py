@@ -135,11 +135,24 @@ class CopyFloor(OutputDir):
                                r"0\.500 \(of 20000 MB/s\) \|")
         self.assertIn("cross-core copy (Limit/cross_core_copy)", text)
         self.assertIn("64 KiB 25000 MB/s", text)
-        self.assertIn("a stream can exceed it", text)
+        self.assertIn("an upper bound for such a stream", text)
+        self.assertNotIn("Above the cross-core copy", text)
         # Not made up from the Limit row (10 GB/s over its 25 GB/s would be 0.400).
         self.assertNotIn("0.400", text)
         # pipe's stream carries no fraction_of_floor: n/a.
         self.assertRegex(text, r"\| pipe \| [^|]+ \| n/a \| [^|]+ \| n/a \|")
+
+    def test_a_stream_above_the_copy_is_named_as_a_disturbed_floor(self):
+        document = load_fixture("normal_run.json")
+        document["benchmarks"].append(copy_row("cross_core_copy", 65536, 2.5e10))
+        row(document, "Stream/shm_spin/bytes:65536/").update(
+            {"floor_bytes_per_second": 8e9, "floor_handovers_per_sample": 16,
+             "fraction_of_floor": 1.25})
+        text = section(section(self.report(document), HARDWARE), "### Placement: different CPUs")
+        self.assertRegex(text, r"\| shm_spin \| [^|]+ \| [^|]+ \| 10000 MB/s \(64 KiB\) \| "
+                               r"1\.25 \(of 8000 MB/s\) \|")
+        self.assertIn("- Above the cross-core copy: shm_spin.", text)
+        self.assertNotIn("Above the cross-core copy: pipe", text)
 
     def test_one_cpu_gives_no_stream_a_fraction_of_a_copy(self):
         document = load_fixture("same_cpu_run.json")
