@@ -21,135 +21,153 @@
 
 namespace ipcbench {
 
-// The segment holds one RingControl per reader, then the data every reader reads. RingControl is
-// the SPSC ring's: reader i's `head` (written by the writer), its `tail` (written by reader i) and
-// the policy's state, each on its own line. The writer publishes the head to every reader
-// separately, so each (writer, reader i) pair waits and wakes exactly as the two sides of one
-// SpscRing do, with the policy unchanged (one sleeper per word and per SleepFlag); the payload is
-// still written once.
+// The segment holds one RingControl per reader, then the pieces every reader reads. Reader i's
+// control holds its published position (`read`, written by reader i only) and its policy state,
+// each on its own line. The pieces are the slot ring's (transports/os/shm_ring.hpp): each carries
+// its own sequence word, which every reader spins on, so the payload is written once and each
+// reader fetches it with its flag. The writer notifies each reader separately, so each (writer,
+// reader i) pair waits and wakes exactly as the two sides of one SlotRing do.
 template <typename Wait>
 class BroadcastRing final : public ShmBroadcast {
   using Control = RingControl<Wait>;
 
  public:
   BroadcastRing(const TransportOptions& options, const char* id, std::size_t readers,
-                std::size_t capacity)
-      : segment_(options.name, readers * control_bytes() + capacity),
+                const RingGeometry& geometry)
+      : segment_(options.name, readers * control_bytes() + geometry.bytes()),
         object_(std::string(id) + " broadcast /dev/shm/" + options.name),
         wait_(options),
-        controls_(reinterpret_cast<Control*>(segment_.data())),
-        data_(segment_.data() + readers * control_bytes()),
+        g_(geometry),
+        controls_(segment_.data()),
+        pieces_(segment_.data() + readers * control_bytes(), geometry),
         readers_(readers),
-        capacity_(static_cast<std::uint32_t>(capacity)),
         views_(readers) {
     for (std::size_t i = 0; i < readers; ++i) {
       new (control(i)) Control{};
-      control(i)->capacity = capacity_;
+      control(i)->geometry = g_;
     }
+    pieces_.create(g_);
   }
 
   [[nodiscard]] std::size_t readers() const noexcept override { return readers_; }
-  [[nodiscard]] std::size_t capacity() const noexcept override { return capacity_; }
-  void attach() noexcept override { segment_.touch(); }
+  [[nodiscard]] std::size_t capacity() const noexcept override { return g_.bytes(); }
+  void attach() noexcept override {
+    (void)register_membarrier();  // this process takes part in the asymmetric fence
+    segment_.touch();
+  }
 
   void write(std::span<const std::byte> msg) override {
-    const std::uint64_t length = msg.size();
-    const std::size_t frame = ring_frame_bytes(msg.size());
-    if (frame > capacity_) {
+    const std::size_t n = g_.pieces_for(msg.size());
+    if (n > g_.pieces) {
       throw_sys_error(EMSGSIZE, "write",
                       object_ + ": a message of " + std::to_string(msg.size()) +
-                          " bytes does not fit the broadcast ring of " + std::to_string(capacity_) +
-                          " bytes (frames are never split)");
+                          " bytes does not fit the broadcast ring of " +
+                          std::to_string(g_.bytes()) + " bytes (messages are never split)");
     }
-    if (capacity_ - (head_ - slowest_tail_) < frame) {
-      wait_for_all([&](std::uint32_t tail) { return capacity_ - (head_ - tail) >= frame; });
+    if (written_ + n - slowest_read_ > g_.pieces) {
+      wait_for_all([&](std::uint32_t read) { return written_ + n - read <= g_.pieces; });
     }
-    copy_in(head_, reinterpret_cast<const std::byte*>(&length), kRingFrameHeader);
-    copy_in(head_ + kRingFrameHeader, msg.data(), msg.size());
-    head_ += static_cast<std::uint32_t>(frame);
+    const std::uint32_t first = written_;
+    const auto length = static_cast<std::uint32_t>(msg.size());
+    const std::byte* src = msg.data();
+    std::size_t left = msg.size();
+    for (std::size_t j = 0; j < n; ++j) {
+      const std::size_t take = left < g_.payload() ? left : g_.payload();
+      if (take != 0) std::memcpy(pieces_.payload(written_), src, take);
+      PieceHeader& h = pieces_.header(written_);
+      h.length = length;
+      ++written_;
+      h.seq.store(written_, std::memory_order_release);
+      src += take;
+      left -= take;
+    }
     for (std::size_t i = 0; i < readers_; ++i) {
-      control(i)->head.store(head_, std::memory_order_release);
-      wait_.notify(control(i)->wait, RingEvent::kData, control(i)->head, object_);
+      wait_.notify(control(i)->wait, RingEvent::kData, pieces_.header(first).seq, object_);
     }
   }
 
   void wait_released() override {
-    wait_for_all([&](std::uint32_t tail) { return tail == head_; });
+    wait_for_all([&](std::uint32_t read) { return read == written_; });
   }
 
   void read(std::size_t reader, std::span<std::byte> msg) override {
     assert(reader < readers_);
     View& v = views_[reader];
     Control& c = *control(reader);
-    if (v.seen_head == v.tail) {
-      v.seen_head = c.head.load(std::memory_order_acquire);
-      if (v.seen_head == v.tail) {
-        v.seen_head = wait_.wait(
-            c.wait, RingEvent::kData, c.head, [&](std::uint32_t head) { return head != v.tail; },
-            object_);
-      }
+    PieceHeader& h0 = pieces_.header(v.next);
+    const std::uint32_t want = v.next + 1;
+    if (h0.seq.load(std::memory_order_acquire) != want) {
+      wait_.wait(
+          c.wait, RingEvent::kData, h0.seq,
+          [&] { return h0.seq.load(std::memory_order_acquire) == want; }, object_);
     }
-    // The writer publishes whole frames: one that has begun is all there.
-    std::uint64_t length = 0;
-    copy_out(v.tail, reinterpret_cast<std::byte*>(&length), kRingFrameHeader);
-    if (length != msg.size()) throw_ring_size_mismatch(length, msg.size(), object_);
-    copy_out(v.tail + kRingFrameHeader, msg.data(), msg.size());
-    v.tail += static_cast<std::uint32_t>(ring_frame_bytes(msg.size()));
+    if (h0.length != msg.size()) throw_ring_size_mismatch(h0.length, msg.size(), object_);
+    const std::size_t n = g_.pieces_for(msg.size());
+    std::byte* dst = msg.data();
+    std::size_t left = msg.size();
+    for (std::size_t j = 0; j < n; ++j) {
+      if (j != 0) {
+        const PieceHeader& h = pieces_.header(v.next);
+        if (h.seq.load(std::memory_order_acquire) != v.next + 1) {
+          spin_for_piece(h, v.next, wait_.same_cpu(), object_);
+        }
+      }
+      const std::size_t take = left < g_.payload() ? left : g_.payload();
+      if (take != 0) std::memcpy(dst, pieces_.payload(v.next), take);
+      ++v.next;
+      dst += take;
+      left -= take;
+    }
   }
 
   void release(std::size_t reader) override {
     assert(reader < readers_);
     Control& c = *control(reader);
-    c.tail.store(views_[reader].tail, std::memory_order_release);
-    wait_.notify(c.wait, RingEvent::kSpace, c.tail, object_);
+    c.read.store(views_[reader].next, std::memory_order_release);
+    wait_.notify(c.wait, RingEvent::kSpace, c.read, object_);
   }
 
  private:
   static constexpr std::size_t control_bytes() noexcept { return ring_control_bytes<Wait>(); }
 
   Control* control(std::size_t i) const noexcept {
-    return reinterpret_cast<Control*>(reinterpret_cast<std::byte*>(controls_) +
-                                      i * control_bytes());
+    return std::launder(reinterpret_cast<Control*>(controls_ + i * control_bytes()));
   }
 
-  // Writer: waits on each reader's tail in turn until ready(tail) holds for all (tails only move
-  // forward, so one that was ready stays ready), and remembers the slowest reader's tail.
+  // Writer: waits on each reader's position in turn until ready(read) holds for all (positions
+  // only move forward, so one that was ready stays ready), and remembers the slowest reader's.
   template <typename Ready>
   void wait_for_all(Ready&& ready) {
-    std::uint32_t slowest = head_;
+    std::uint32_t slowest = written_;
     for (std::size_t i = 0; i < readers_; ++i) {
       Control& c = *control(i);
-      std::uint32_t tail = c.tail.load(std::memory_order_acquire);
-      if (!ready(tail)) tail = wait_.wait(c.wait, RingEvent::kSpace, c.tail, ready, object_);
-      if (head_ - tail > head_ - slowest) slowest = tail;
+      std::uint32_t read = c.read.load(std::memory_order_acquire);
+      if (!ready(read)) {
+        wait_.wait(
+            c.wait, RingEvent::kSpace, c.read,
+            [&] { return ready(read = c.read.load(std::memory_order_acquire)); }, object_, &c.read);
+      }
+      if (written_ - read > written_ - slowest) slowest = read;
     }
-    slowest_tail_ = slowest;
+    slowest_read_ = slowest;
   }
 
-  void copy_in(std::uint32_t pos, const std::byte* src, std::size_t n) noexcept {
-    ring_copy_in(data_, capacity_, pos, src, n);
-  }
-  void copy_out(std::uint32_t pos, std::byte* dst, std::size_t n) const noexcept {
-    ring_copy_out(data_, capacity_, pos, dst, n);
-  }
-
-  // A reader's own copies of its indices; on its own line, since in a thread test every reader
-  // and the writer share this object.
+  // A reader's own position; on its own line, since in a thread test every reader and the writer
+  // share this object.
   struct alignas(kFalseSharingBytes) View {
-    std::uint32_t tail = 0;       // read up to here (published by release())
-    std::uint32_t seen_head = 0;  // the writer's head when last looked at
+    std::uint32_t next = 0;  // the next piece to read (published by release())
   };
 
   ShmSegment segment_;
   std::string object_;
   Wait wait_;  // constant after construction: shared by the writer and the readers
-  Control* controls_;
-  std::byte* data_;
+  RingGeometry g_;
+  std::byte* controls_;
+  RingPieces pieces_;
   std::size_t readers_;
-  std::uint32_t capacity_;
   std::vector<View> views_;
-  alignas(kFalseSharingBytes) std::uint32_t head_ = 0;  // the writer's: bytes ever written
-  std::uint32_t slowest_tail_ = 0;  // the slowest reader's tail when last looked at
+  alignas(kFalseSharingBytes) std::uint32_t written_ = 0;  // the writer's: pieces ever written
+  std::uint32_t slowest_read_ = 0;  // the slowest reader's position when last looked at
 };
 
 // What the shm ring transports declare about their broadcast and fan-in forms.
@@ -159,11 +177,11 @@ inline constexpr std::string_view kShmRingNoFanIn =
     "waiting on all of them at once (a spinner could poll them; the futex, semaphore and "
     "condition policies sleep on one ring's index)";
 
-// The ring size for `readers` readers of messages of options.message_bytes: ring_capacity_for,
-// or larger to hold one frame. Throws std::invalid_argument naming `id` for readers == 0 or
+// The ring for `readers` readers of messages of options.message_bytes: ring_geometry_for, or
+// larger to hold one message. Throws std::invalid_argument naming `id` for readers == 0 or
 // > kMaxBroadcastReaders, or a ring over the 1 GiB limit.
-[[nodiscard]] std::size_t broadcast_capacity_for(const char* id, std::size_t message_bytes,
-                                                 std::size_t readers);
+[[nodiscard]] RingGeometry broadcast_geometry_for(const char* id, std::size_t message_bytes,
+                                                  std::size_t readers);
 
 // A broadcast ring for `readers` readers that waits with Wait, sized by broadcast_capacity_for,
 // in one POSIX shared memory object named options.name, created 0600 and unlinked before this
@@ -172,8 +190,8 @@ inline constexpr std::string_view kShmRingNoFanIn =
 template <typename Wait>
 [[nodiscard]] ShmBroadcastPtr make_broadcast_ring(const TransportOptions& options, const char* id,
                                                   std::size_t readers) {
-  const std::size_t capacity = broadcast_capacity_for(id, options.message_bytes, readers);
-  return std::make_unique<BroadcastRing<Wait>>(options, id, readers, capacity);
+  const RingGeometry geometry = broadcast_geometry_for(id, options.message_bytes, readers);
+  return std::make_unique<BroadcastRing<Wait>>(options, id, readers, geometry);
 }
 
 }  // namespace ipcbench

@@ -1,5 +1,8 @@
 #include "transports/os/shm_ring.hpp"
 
+#include <linux/membarrier.h>
+#include <sched.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -8,20 +11,67 @@
 
 #include "transports/os/boost_ipc.hpp"
 #include "transports/os/ledger.hpp"
+#include "transports/os/shm_wait.hpp"
 
 namespace ipcbench {
 
 namespace bip = boost::interprocess;
 
+RingGeometry ring_geometry(std::uint32_t piece_bytes, std::uint32_t pieces) noexcept {
+  return {.piece_bytes = piece_bytes, .pieces = pieces, .publish_every = std::max(1u, pieces / 4)};
+}
+
+RingGeometry ring_geometry_for(std::size_t message_bytes) noexcept {
+  RingGeometry g{.piece_bytes = message_bytes <= kLinePiecesUpTo ? 64u : 4096u};
+  const std::size_t two = 4 * g.pieces_for(message_bytes) * g.piece_bytes;
+  const std::size_t bytes =
+      std::clamp<std::size_t>(std::bit_ceil(two), std::size_t{64} << 10, std::size_t{1} << 20);
+  g.pieces = static_cast<std::uint32_t>(bytes / g.piece_bytes);
+  g.publish_every = std::max<std::uint32_t>(
+      1, std::min<std::uint32_t>(g.pieces / 4, (16u << 10) / g.piece_bytes));
+  return g;
+}
+
+void spin_for_piece(const PieceHeader& header, std::uint32_t p, bool yield,
+                    const std::string& object) {
+  for (std::uint32_t i = 1; header.seq.load(std::memory_order_acquire) != p + 1; ++i) {
+    if (yield) {
+      ::sched_yield();
+    } else {
+#if defined(__x86_64__) || defined(__i386__)
+      __builtin_ia32_pause();
+#elif defined(__aarch64__)
+      asm volatile("yield" ::: "memory");
+#endif
+    }
+    if (i % 256 == 0) throw_if_interrupted("spin", object);
+  }
+}
+
+bool membarrier_available() noexcept {
+  static const bool available = [] {
+    const long commands = ::syscall(SYS_membarrier, MEMBARRIER_CMD_QUERY, 0, 0);
+    return commands > 0 && (commands & MEMBARRIER_CMD_GLOBAL_EXPEDITED) != 0 &&
+           (commands & MEMBARRIER_CMD_REGISTER_GLOBAL_EXPEDITED) != 0;
+  }();
+  return available;
+}
+
+bool register_membarrier() noexcept {
+  if (!membarrier_available()) return false;
+  // Registration belongs to the process (its mm): a forked child registers again when it attaches.
+  return ::syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_GLOBAL_EXPEDITED, 0, 0) == 0;
+}
+
+void heavy_fence(bool asymmetric) noexcept {
+  if (asymmetric && ::syscall(SYS_membarrier, MEMBARRIER_CMD_GLOBAL_EXPEDITED, 0, 0) == 0) return;
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+}
+
 void throw_ring_size_mismatch(std::uint64_t got, std::size_t want, const std::string& object) {
   throw_sys_error(EMSGSIZE, "recv",
                   object + ": message of " + std::to_string(got) + " bytes where " +
                       std::to_string(want) + " were expected");
-}
-
-std::size_t ring_capacity_for(std::size_t message_bytes) noexcept {
-  const std::size_t two_frames = std::bit_ceil(2 * (message_bytes + kRingFrameHeader));
-  return std::clamp<std::size_t>(two_frames, std::size_t{64} << 10, std::size_t{1} << 20);
 }
 
 ShmSegment::ShmSegment(const std::string& name, std::size_t bytes) {

@@ -1,5 +1,6 @@
-// SpscRing: a single-producer single-consumer byte ring in shared memory, with the way a side
-// waits as a policy (transports/shm_wait.hpp); ShmSegment, the POSIX shared memory that holds it;
+// SlotRing: a single-producer single-consumer ring of fixed, line-aligned pieces in shared memory,
+// each carrying its own sequence word, with the way a side waits as a policy
+// (transports/os/shm_wait.hpp); ShmSegment, the POSIX shared memory that holds it;
 // ShmRingTransport, one ring per direction (shm_spin, shm_futex, shm_sem, shm_condvar).
 #pragma once
 
@@ -50,244 +51,313 @@ class ShmSegment {
   boost::interprocess::mapped_region region_;
 };
 
-// Which index a side waits on: the reader waits for data (head moves), the writer for space
-// (tail moves).
+// Which word a side waits on: the reader waits for data (a piece's sequence word), the writer for
+// space (the reader's published position).
 enum class RingEvent : unsigned { kData = 0, kSpace = 1 };
 
-// The shared part of one ring: indices on their own lines, then the wait policy's state, then the
-// data. Indices count bytes ever written/read modulo 2^32; the capacity is a power of two, so
-// head - tail is the fill level in unsigned arithmetic.
+// The slot ring. Its memory is an array of `pieces` pieces of `piece_bytes` bytes each (a power of
+// two, a multiple of the cache line), aligned to the line. Every piece has a header: a sequence
+// word and the length of the message it belongs to. A one-line piece starts with it (56 payload
+// bytes follow); a 4 KiB piece is all payload and its header has a line of its own in an array
+// before the pieces. A message takes pieces_for(size) consecutive pieces; the last may be partly
+// empty.
+//
+// The writer fills piece number p (counted from 0 since the ring was made, modulo 2^32; it lives
+// at index p mod pieces) and then stores p + 1 in its sequence word with release order. So the
+// reader, which knows the number of the piece it wants next, spins on that piece's own sequence
+// word and finds the payload on the line it just fetched: a message of up to 56 bytes moves in one
+// cache-line transfer, and a stale value from an earlier lap (p + 1 - pieces) never matches.
+//
+// There is no per-message index: the reader publishes how many pieces it has consumed (`read`,
+// on its own line) only once every `publish_every` pieces, and the writer reads it only when its
+// own copy says the ring is full. So in a round trip nothing crosses between the CPUs but the
+// pieces themselves.
+inline constexpr std::size_t kPieceHeader = 8;
+inline constexpr std::size_t kCacheLine = 64;
+
+struct RingGeometry {
+  std::uint32_t piece_bytes = 0;    // a power of two: 64 (one line) or 4096
+  std::uint32_t pieces = 0;         // a power of two
+  std::uint32_t publish_every = 0;  // pieces between the reader's publications, < pieces
+  // One-line pieces carry their header in the line; larger pieces are all payload, and their
+  // headers sit in an array of their own, one per line (1/64 of a 4 KiB piece), so a message of
+  // 4 KiB takes one piece, not two.
+  [[nodiscard]] bool inline_header() const noexcept { return piece_bytes == kCacheLine; }
+  [[nodiscard]] std::size_t payload() const noexcept {
+    return inline_header() ? piece_bytes - kPieceHeader : piece_bytes;
+  }
+  [[nodiscard]] std::size_t header_bytes() const noexcept {
+    return inline_header() ? 0 : std::size_t{kCacheLine} * pieces;
+  }
+  [[nodiscard]] std::size_t bytes() const noexcept {
+    return header_bytes() + std::size_t{piece_bytes} * pieces;
+  }
+  // Pieces one message of `message_bytes` takes (an empty message still takes one).
+  [[nodiscard]] std::size_t pieces_for(std::size_t message_bytes) const noexcept {
+    return message_bytes == 0 ? 1 : (message_bytes + payload() - 1) / payload();
+  }
+};
+
+// Messages up to this size use one-line pieces (a sequence word per line, so the reader can take
+// each line as soon as it arrives); larger ones 4 KiB pieces, whose payload is copied at memcpy's
+// speed and which the reader can take one by one while the writer writes the next.
+inline constexpr std::size_t kLinePiecesUpTo = 1024;
+
+// The ring for messages of `message_bytes`: pieces enough for two messages, between 64 KiB and
+// 1 MiB (about one core's L2); a larger message streams through the ring piece by piece. The
+// reader publishes every 16 KiB of pieces, or every quarter of the ring when that is less.
+[[nodiscard]] RingGeometry ring_geometry_for(std::size_t message_bytes) noexcept;
+// A ring of `pieces` pieces of `piece_bytes` (tests), publishing every quarter of the ring.
+[[nodiscard]] RingGeometry ring_geometry(std::uint32_t piece_bytes, std::uint32_t pieces) noexcept;
+
+// The shared part of one ring, ahead of its pieces: the reader's published position, then the wait
+// policy's state, each on its own lines.
 template <typename Wait>
 struct RingControl {
   static_assert(std::atomic<std::uint32_t>::is_always_lock_free,
                 "atomics shared between processes must be lock-free");
-  alignas(kFalseSharingBytes) std::atomic<std::uint32_t> head{0};  // written by the writer only
-  alignas(kFalseSharingBytes) std::atomic<std::uint32_t> tail{0};  // written by the reader only
+  alignas(kFalseSharingBytes) std::atomic<std::uint32_t> read{0};  // pieces consumed, published
   alignas(kFalseSharingBytes) typename Wait::Shared wait;
-  alignas(kFalseSharingBytes) std::uint32_t capacity = 0;  // constant after create()
+  alignas(kFalseSharingBytes) RingGeometry geometry;  // constant after create()
+  std::uint32_t start = 0;                            // the first piece's number (tests: laps)
 };
 
-// Every message is framed as an 8-byte length, the payload, and padding to a multiple of 8: the
-// indices stay multiples of 8, so a length is never split by the wrap-around. The reader knows the
-// size it expects (its span) and checks it against the length, so a mismatch is an error.
-inline constexpr std::size_t kRingFrameHeader = sizeof(std::uint64_t);
-
-// The bytes one message of `message_bytes` takes in a ring: header, payload, padding to 8.
-[[nodiscard]] constexpr std::size_t ring_frame_bytes(std::size_t message_bytes) noexcept {
-  return kRingFrameHeader + ((message_bytes + 7) & ~std::size_t{7});
-}
-
-// The bytes of one RingControl<Wait> in a segment, rounded up so what follows stays aligned.
+// The bytes of one RingControl<Wait> in a segment, rounded up so the pieces stay aligned.
 template <typename Wait>
 [[nodiscard]] constexpr std::size_t ring_control_bytes() noexcept {
   return (sizeof(RingControl<Wait>) + kFalseSharingBytes - 1) / kFalseSharingBytes *
          kFalseSharingBytes;
 }
 
-// Copy `n` bytes into / out of a ring's data (`capacity` bytes, a power of two) at byte position
-// `pos` (any value: it wraps). An empty copy touches nothing: an empty span may have no data
-// pointer, and memcpy(nullptr) is undefined.
-inline void ring_copy_in(std::byte* data, std::size_t capacity, std::uint32_t pos,
-                         const std::byte* src, std::size_t n) noexcept {
-  if (n == 0) return;
-  const std::size_t at = pos & (capacity - 1);
-  const std::size_t first = n < capacity - at ? n : capacity - at;
-  std::memcpy(data + at, src, first);
-  if (n > first) std::memcpy(data, src + first, n - first);
-}
-inline void ring_copy_out(const std::byte* data, std::size_t capacity, std::uint32_t pos,
-                          std::byte* dst, std::size_t n) noexcept {
-  if (n == 0) return;
-  const std::size_t at = pos & (capacity - 1);
-  const std::size_t first = n < capacity - at ? n : capacity - at;
-  std::memcpy(dst, data + at, first);
-  if (n > first) std::memcpy(dst + first, data, n - first);
-}
+// The header at the start of every piece.
+struct PieceHeader {
+  std::atomic<std::uint32_t> seq{0};  // p + 1 once piece number p is written (release)
+  std::uint32_t length = 0;           // the whole message's length, written before seq
+};
+static_assert(sizeof(PieceHeader) == kPieceHeader);
 
 // "recv(<object>): message of N bytes where M were expected" (EMSGSIZE).
 [[noreturn]] void throw_ring_size_mismatch(std::uint64_t got, std::size_t want,
                                            const std::string& object);
 
-// A view of one ring in shared memory from one process or thread. A view keeps its own copies of
-// the indices (only the writer writes head, only the reader writes tail), so a side reads the
-// other's line only when its copy says the ring is full or empty. One view may be used by one
-// writer and one reader; send() and recv() block through the policy and throw std::system_error
-// naming the object when interrupted() is set or a wait fails. They never allocate.
+// The pieces of a ring: where piece number p lives, and its header.
+class RingPieces {
+ public:
+  RingPieces() = default;
+  RingPieces(std::byte* base, const RingGeometry& g) noexcept
+      : headers_(base),
+        data_(base + g.header_bytes()),
+        mask_(g.pieces - 1),
+        shift_(std::countr_zero(g.piece_bytes)),
+        inline_(g.inline_header()) {}
+  // Constructs every piece's header (sequence 0: never written). Called once, before fork().
+  void create(const RingGeometry& g) const noexcept {
+    for (std::uint32_t i = 0; i < g.pieces; ++i) new (header_at(i)) PieceHeader{};
+  }
+  // The first line of piece p's payload.
+  [[nodiscard]] std::byte* at(std::uint32_t p) const noexcept {
+    return data_ + (static_cast<std::size_t>(p & mask_) << shift_);
+  }
+  [[nodiscard]] PieceHeader& header(std::uint32_t p) const noexcept {
+    return *std::launder(reinterpret_cast<PieceHeader*>(header_at(p)));
+  }
+  [[nodiscard]] std::byte* payload(std::uint32_t p) const noexcept {
+    return inline_ ? at(p) + kPieceHeader : at(p);
+  }
+
+ private:
+  [[nodiscard]] std::byte* header_at(std::uint32_t p) const noexcept {
+    return inline_ ? at(p) : headers_ + static_cast<std::size_t>(p & mask_) * kCacheLine;
+  }
+
+  std::byte* headers_ = nullptr;
+  std::byte* data_ = nullptr;
+  std::uint32_t mask_ = 0;
+  int shift_ = 0;
+  bool inline_ = true;
+};
+
+// Busy-waits until piece number p is written; a piece after the first of a message, which the
+// writer is writing right now (it never stops inside a message: it reserves nothing, and the ring
+// cannot be full while the reader waits on the piece the writer is to write next). Yields instead
+// of pausing when both ends share one CPU.
+void spin_for_piece(const PieceHeader& header, std::uint32_t p, bool yield,
+                    const std::string& object);
+
+// Registers this process for the wait policies' asymmetric fence (transports/os/shm_wait.hpp).
+bool register_membarrier() noexcept;
+
+// A view of one ring in shared memory from one process or thread. One view may be used by one
+// writer and one reader (in a thread test both); send() and recv() block through the policy and
+// throw std::system_error naming the object when interrupted() is set or a wait fails. They never
+// allocate.
 template <typename Wait>
-class SpscRing {
+class SlotRing {
  public:
   using Control = RingControl<Wait>;
-  static constexpr std::size_t kMinCapacity = kFalseSharingBytes;  // keeps rings aligned
-  static constexpr std::size_t kMaxCapacity = kMaxRingCapacity;
 
-  // Bytes of shared memory one ring of `capacity` needs (control block plus data).
-  [[nodiscard]] static constexpr std::size_t bytes_for(std::size_t capacity) noexcept {
-    return control_bytes() + capacity;
+  // Bytes of shared memory one ring needs (control block plus pieces).
+  [[nodiscard]] static constexpr std::size_t bytes_for(const RingGeometry& g) noexcept {
+    return ring_control_bytes<Wait>() + g.bytes();
   }
-  // Constructs an empty ring in `memory` (bytes_for(capacity) bytes aligned to
-  // kFalseSharingBytes). `capacity`: a power of two in [kMinCapacity, kMaxCapacity]. Called once,
-  // before fork(). The policy's objects are never destroyed: they hold no kernel resource, and
-  // glibc's pthread_cond_destroy waits for waiters that a killed peer would never release.
-  static void create(void* memory, std::size_t capacity) {
-    assert(std::has_single_bit(capacity) && capacity >= kMinCapacity && capacity <= kMaxCapacity);
+  // Constructs an empty ring in `memory` (bytes_for(g) bytes aligned to kFalseSharingBytes).
+  // `start`: the number of the first piece (0; tests start near 2^32 to cross the wrap).
+  // Called once, before fork(). The policy's objects are never destroyed: they hold no kernel
+  // resource, and glibc's pthread_cond_destroy waits for waiters a killed peer would never release.
+  static void create(void* memory, const RingGeometry& g, std::uint32_t start = 0) {
+    assert(std::has_single_bit(g.piece_bytes) && g.piece_bytes % kCacheLine == 0);
+    assert(std::has_single_bit(g.pieces) && g.publish_every >= 1 && g.publish_every < g.pieces);
+    assert(g.bytes() <= kMaxRingCapacity);
     auto* control = new (memory) Control{};
-    control->capacity = static_cast<std::uint32_t>(capacity);
+    control->geometry = g;
+    control->start = start;
+    control->read.store(start, std::memory_order_relaxed);
+    RingPieces(static_cast<std::byte*>(memory) + ring_control_bytes<Wait>(), g).create(g);
   }
 
-  SpscRing(void* memory, Wait wait, std::string object)
+  SlotRing(void* memory, Wait wait, std::string object)
       : control_(static_cast<Control*>(memory)),
-        data_(static_cast<std::byte*>(memory) + control_bytes()),
-        capacity_(control_->capacity),
-        mask_(capacity_ - 1),
-        chunk_(capacity_ / 4),
+        g_(control_->geometry),
+        pieces_(static_cast<std::byte*>(memory) + ring_control_bytes<Wait>(), g_),
         wait_(wait),
         object_(std::move(object)),
-        head_(control_->head.load(std::memory_order_relaxed)),
-        tail_(control_->tail.load(std::memory_order_relaxed)),
-        seen_head_(head_),
-        seen_tail_(tail_) {}
+        yield_(wait_.same_cpu()),
+        written_(control_->start),
+        seen_read_(control_->start),
+        next_(control_->start),
+        published_(control_->start) {}
 
-  [[nodiscard]] std::size_t capacity() const noexcept { return capacity_; }
+  [[nodiscard]] const RingGeometry& geometry() const noexcept { return g_; }
+  // The reader's published position: it moves while the reader copies a long message out, so a
+  // waiting peer can tell that this side is busy (FutexWait spins on while it moves).
+  [[nodiscard]] const std::atomic<std::uint32_t>& reader_progress() const noexcept {
+    return control_->read;
+  }
+  // The other side's progress word, watched while this side waits (see FutexWait).
+  void watch_while_waiting(const std::atomic<std::uint32_t>* activity) noexcept {
+    activity_ = activity;
+  }
 
-  // Writer: copies the whole message in, in pieces when it is larger than the free space.
+  // Writer: copies the whole message in, piece by piece, each published as soon as it is written.
   void send(std::span<const std::byte> msg) {
-    const std::uint64_t length = msg.size();
-    const std::size_t frame = ring_frame_bytes(msg.size());
-    std::size_t done = 0;
-    while (done < frame) {
-      const std::size_t left = frame - done;
-      // Wait for a quarter of the ring (or the rest of the frame) rather than for any 8 bytes, so
-      // a large message moves in few pieces and few index updates cross between the CPUs.
-      const std::size_t want = left < chunk_ ? left : chunk_;
-      std::size_t free = capacity_ - (head_ - seen_tail_);
-      if (free < want) {
-        seen_tail_ = wait_.wait(
-            control_->wait, RingEvent::kSpace, control_->tail,
-            [&](std::uint32_t tail) { return capacity_ - (head_ - tail) >= want; }, object_);
-        free = capacity_ - (head_ - seen_tail_);
-      }
-      const std::size_t step = free < left ? free : left;
-      put_frame_part(done, step, length, msg);
-      head_ += static_cast<std::uint32_t>(step);
-      done += step;
-      control_->head.store(head_, std::memory_order_release);
-      wait_.notify(control_->wait, RingEvent::kData, control_->head, object_);
+    const std::uint32_t first = written_;
+    const auto length = static_cast<std::uint32_t>(msg.size());
+    const std::byte* src = msg.data();
+    std::size_t left = msg.size();
+    const std::size_t n = g_.pieces_for(msg.size());
+    for (std::size_t j = 0; j < n; ++j) {
+      if (written_ - seen_read_ >= g_.pieces) wait_for_space(msg.size());
+      const std::size_t take = left < g_.payload() ? left : g_.payload();
+      if (take != 0) std::memcpy(pieces_.payload(written_), src, take);
+      PieceHeader& h = pieces_.header(written_);
+      h.length = length;
+      ++written_;
+      h.seq.store(written_, std::memory_order_release);
+      src += take;
+      left -= take;
     }
+    wait_.notify(control_->wait, RingEvent::kData, pieces_.header(first).seq, object_);
   }
 
   // Reader: copies one whole message out; its length must be msg.size().
   void recv(std::span<std::byte> msg) {
-    std::size_t avail = seen_head_ - tail_;
-    if (avail < kRingFrameHeader) avail = wait_for_data();
-    std::uint64_t length = 0;
-    std::memcpy(&length, data_ + (tail_ & mask_), sizeof length);
-    if (length != msg.size()) throw_ring_size_mismatch(length, msg.size(), object_);
-    const std::size_t frame = ring_frame_bytes(msg.size());
-    std::size_t done = 0;
-    while (true) {
-      const std::size_t left = frame - done;
-      const std::size_t step = avail < left ? avail : left;
-      get_frame_part(done, step, msg);
-      tail_ += static_cast<std::uint32_t>(step);
-      done += step;
-      control_->tail.store(tail_, std::memory_order_release);
-      wait_.notify(control_->wait, RingEvent::kSpace, control_->tail, object_);
-      if (done == frame) return;
-      avail = seen_head_ - tail_;
-      if (avail == 0) avail = wait_for_data();
+    const std::size_t n = g_.pieces_for(msg.size());
+    PieceHeader& h0 = pieces_.header(next_);
+    const std::uint32_t want = next_ + 1;
+    if (h0.seq.load(std::memory_order_acquire) != want) {
+      // While spinning, also ask for the message's next line (a one-line piece's successor, or a
+      // large piece's first payload line), so they arrive together rather than one after another.
+      const std::byte* second =
+          g_.inline_header() ? (n > 1 ? pieces_.at(want) : nullptr) : pieces_.at(next_);
+      wait_.wait(
+          control_->wait, RingEvent::kData, h0.seq,
+          [&] {
+            if (second != nullptr) __builtin_prefetch(second);
+            return h0.seq.load(std::memory_order_acquire) == want;
+          },
+          object_, activity_, msg.size());
     }
+    if (h0.length != msg.size()) throw_ring_size_mismatch(h0.length, msg.size(), object_);
+    std::byte* dst = msg.data();
+    std::size_t left = msg.size();
+    for (std::size_t j = 0; j < n; ++j) {
+      if (j != 0) {
+        const PieceHeader& h = pieces_.header(next_);
+        if (h.seq.load(std::memory_order_acquire) != next_ + 1) {
+          spin_for_piece(h, next_, yield_, object_);
+        }
+      }
+      const std::size_t take = left < g_.payload() ? left : g_.payload();
+      if (take != 0) std::memcpy(dst, pieces_.payload(next_), take);
+      ++next_;
+      dst += take;
+      left -= take;
+      if (next_ - published_ >= g_.publish_every) publish();
+    }
+    // A writer that sleeps for space is told at once rather than at the next publication.
+    if (next_ != published_ && Wait::sleeping(control_->wait, RingEvent::kSpace)) publish();
   }
 
  private:
-  static constexpr std::size_t control_bytes() noexcept { return ring_control_bytes<Wait>(); }
-
-  std::size_t wait_for_data() {
-    seen_head_ = control_->head.load(std::memory_order_acquire);
-    if (seen_head_ == tail_) {
-      seen_head_ = wait_.wait(
-          control_->wait, RingEvent::kData, control_->head,
-          [&](std::uint32_t head) { return head != tail_; }, object_);
-    }
-    return seen_head_ - tail_;
+  void wait_for_space(std::size_t message_bytes) {
+    seen_read_ = control_->read.load(std::memory_order_acquire);
+    if (written_ - seen_read_ < g_.pieces) return;
+    wait_.wait(
+        control_->wait, RingEvent::kSpace, control_->read,
+        [&] {
+          seen_read_ = control_->read.load(std::memory_order_acquire);
+          return written_ - seen_read_ < g_.pieces;
+        },
+        object_, &control_->read, message_bytes);
   }
-
-  void copy_in(std::uint32_t pos, const std::byte* src, std::size_t n) noexcept {
-    ring_copy_in(data_, capacity_, pos, src, n);
-  }
-  void copy_out(std::uint32_t pos, std::byte* dst, std::size_t n) const noexcept {
-    ring_copy_out(data_, capacity_, pos, dst, n);
-  }
-
-  // Writes bytes [from, from + n) of the frame (length, payload, padding) at head_.
-  void put_frame_part(std::size_t from, std::size_t n, std::uint64_t length,
-                      std::span<const std::byte> msg) noexcept {
-    std::uint32_t pos = head_;
-    if (from == 0) {  // n >= 8: the indices and the space are multiples of 8
-      copy_in(pos, reinterpret_cast<const std::byte*>(&length), kRingFrameHeader);
-      pos += kRingFrameHeader;
-      from = kRingFrameHeader;
-      n -= kRingFrameHeader;
-    }
-    const std::size_t offset = from - kRingFrameHeader;
-    if (offset < msg.size()) {
-      const std::size_t payload = n < msg.size() - offset ? n : msg.size() - offset;
-      copy_in(pos, msg.data() + offset, payload);
-    }
-  }
-  // Reads bytes [from, from + n) of the frame at tail_ into msg (the length was read already).
-  void get_frame_part(std::size_t from, std::size_t n, std::span<std::byte> msg) const noexcept {
-    std::uint32_t pos = tail_;
-    if (from == 0) {
-      pos += kRingFrameHeader;
-      from = kRingFrameHeader;
-      n -= kRingFrameHeader;
-    }
-    const std::size_t offset = from - kRingFrameHeader;
-    if (offset < msg.size()) {
-      const std::size_t payload = n < msg.size() - offset ? n : msg.size() - offset;
-      copy_out(pos, msg.data() + offset, payload);
-    }
+  void publish() {
+    published_ = next_;
+    control_->read.store(next_, std::memory_order_release);
+    wait_.notify(control_->wait, RingEvent::kSpace, control_->read, object_);
   }
 
   Control* control_;
-  std::byte* data_;
-  std::uint32_t capacity_, mask_, chunk_;
+  RingGeometry g_;
+  RingPieces pieces_;
   Wait wait_;
   std::string object_;
-  // Writer side: head_ is ours, seen_tail_ the reader's last known tail. Reader side: the mirror.
-  // Each on its own line: in a thread test the writer and the reader share one view.
-  alignas(kFalseSharingBytes) std::uint32_t head_;
-  alignas(kFalseSharingBytes) std::uint32_t tail_;
-  alignas(kFalseSharingBytes) std::uint32_t seen_head_;
-  alignas(kFalseSharingBytes) std::uint32_t seen_tail_;
+  bool yield_;
+  const std::atomic<std::uint32_t>* activity_ = nullptr;
+  // Writer side: the next piece to write, and the reader's position when last looked at. Reader
+  // side: the next piece to read, and the position it last published. Each side on its own line:
+  // in a thread test the writer and the reader share one view.
+  alignas(kFalseSharingBytes) std::uint32_t written_;
+  std::uint32_t seen_read_;
+  alignas(kFalseSharingBytes) std::uint32_t next_;
+  std::uint32_t published_;
 };
-
-// The ring size for messages of `message_bytes`: two frames, so the writer fills one while the
-// reader drains the other, between 64 KiB and 1 MiB (about one core's L2); larger messages are
-// streamed through in pieces.
-[[nodiscard]] std::size_t ring_capacity_for(std::size_t message_bytes) noexcept;
 
 // Two rings in one segment: producer -> consumer ("down") and consumer -> producer ("up").
 // Wait must be constructible from the TransportOptions.
 template <typename Wait>
 class ShmRingTransport final : public Transport {
-  using Ring = SpscRing<Wait>;
+  using Ring = SlotRing<Wait>;
 
  public:
   ShmRingTransport(const TransportOptions& options, const char* id)
-      : capacity_(ring_capacity_for(options.message_bytes)),
-        segment_(options.name, 2 * Ring::bytes_for(capacity_)),
+      : geometry_(ring_geometry_for(options.message_bytes)),
+        segment_(options.name, 2 * Ring::bytes_for(geometry_)),
         object_(std::string(id) + " /dev/shm/" + options.name) {
-    Ring::create(segment_.data(), capacity_);
-    Ring::create(segment_.data() + Ring::bytes_for(capacity_), capacity_);
+    Ring::create(segment_.data(), geometry_);
+    Ring::create(segment_.data() + Ring::bytes_for(geometry_), geometry_);
     down_.emplace(segment_.data(), Wait(options), object_ + " (down ring)");
-    up_.emplace(segment_.data() + Ring::bytes_for(capacity_), Wait(options),
+    up_.emplace(segment_.data() + Ring::bytes_for(geometry_), Wait(options),
                 object_ + " (up ring)");
+    // A side waiting for the other's reply watches the other copy out what it sent: the producer,
+    // waiting on the up ring, watches the down ring's reader, and the other way round.
+    up_->watch_while_waiting(&down_->reader_progress());
+    down_->watch_while_waiting(&up_->reader_progress());
   }
 
   void attach(Role role, pid_t /*peer*/) override {
     producer_ = role == Role::kProducer;
-    segment_.touch();  // a forked child faults the pages in now, not in the timed part
+    (void)register_membarrier();  // this process takes part in the asymmetric fence (shm_wait.hpp)
+    segment_.touch();             // a forked child faults the pages in now, not in the timed part
   }
   void send(std::span<const std::byte> msg) override { (producer_ ? *down_ : *up_).send(msg); }
   Received recv(std::span<std::byte> msg) override {
@@ -296,7 +366,7 @@ class ShmRingTransport final : public Transport {
   }
 
  private:
-  std::size_t capacity_;
+  RingGeometry geometry_;
   ShmSegment segment_;
   std::string object_;
   std::optional<Ring> down_, up_;  // built once the segment is mapped

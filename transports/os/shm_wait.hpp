@@ -1,11 +1,18 @@
 // How a side of an SpscRing waits for the other: SpinWait, FutexWait, SemWait, CondvarWait.
 // Each policy has a `Shared` part that lives in the ring's segment, and two calls:
-//   wait(shared, event, word, ready, object): blocks until ready(word) is true and returns the
-//   value
-//     of `word` that satisfied it; `word` is the index the other side moves (head for kData, tail
-//     for kSpace). Every loop checks interrupted() (the harness's watchdog) and then throws
-//     std::system_error naming `object`; sleeping waits are timed for that reason.
-//   notify(shared, event, word, object): called by the other side right after it stored `word`.
+//   wait(shared, event, word, ready, object, activity, message_bytes): blocks until ready() is
+//     true; message_bytes is the size of the messages in flight (how long the peer may be busy).
+//     `word` is the 32-bit word the other side stores before it notifies (a piece's sequence word
+//     for kData, the reader's published position for kSpace): a futex sleeps on it. `activity` (may
+//     be null) is a word the peer moves while it is busy for us (copying out what we sent): a
+//     policy that would sleep spins on as long as it moves. Every loop checks interrupted() (the
+//     harness's watchdog) and then throws std::system_error naming `object`; sleeping waits are
+//     timed for that reason.
+//   notify(shared, event, word, object): called by the other side right after it stored `word`
+//     (for kData: after the last piece of a message, `word` being the first piece's sequence).
+//   same_cpu(): both ends share one CPU (a spinner yields instead of pausing).
+//   sleeping(shared, event): whether the side waiting on `event` has announced that it sleeps (a
+//     relaxed load of a line that only changes when it does; false where the policy cannot tell).
 #pragma once
 
 #include <linux/futex.h>
@@ -41,6 +48,31 @@ inline void cpu_relax() noexcept {
 #endif
 }
 
+// The sleeper/notifier handshake needs a store-load fence on both sides (each stores its word and
+// then loads the other's). A full fence on the notifier's side costs every message: it waits for
+// the notifier's stores to reach the other CPU (measured: two thirds of a 64-byte message's send
+// time in a stream). So the fence is made asymmetric with membarrier(2): the notifier orders its
+// store and load with a compiler barrier only, and the side about to sleep, which is slow anyway,
+// calls membarrier(MEMBARRIER_CMD_GLOBAL_EXPEDITED), which runs a full barrier on every CPU that
+// runs a registered process at that moment. Each process registers when it attaches a ring
+// (register_membarrier()); where the kernel lacks the command, both sides use a full fence.
+// True when this process is registered for MEMBARRIER_CMD_GLOBAL_EXPEDITED (registers it now if
+// it is not yet; idempotent, a system call or two: not for the hot path).
+bool register_membarrier() noexcept;
+// Whether the kernel offers it (asked once per process; the same answer in a forked child).
+bool membarrier_available() noexcept;
+// The sleeper's side: a barrier on every CPU running a registered process, or a full fence.
+void heavy_fence(bool asymmetric) noexcept;
+// The notifier's side: a compiler barrier when the other side calls heavy_fence(true), a full
+// fence otherwise.
+inline void light_fence(bool asymmetric) noexcept {
+  if (asymmetric) {
+    std::atomic_signal_fence(std::memory_order_seq_cst);
+  } else {
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+  }
+}
+
 // A flag the sleeping side raises before it sleeps; the notifier pays a system call only when it
 // finds the flag raised. On its own line: the notifier reads it after every store of the index,
 // and a line nobody writes stays in the notifier's cache.
@@ -55,13 +87,14 @@ class SpinWait {
  public:
   struct Shared {};
   explicit SpinWait(const TransportOptions& options) noexcept : yield_(options.same_cpu) {}
+  [[nodiscard]] bool same_cpu() const noexcept { return yield_; }
 
   template <typename Ready>
-  std::uint32_t wait(Shared&, RingEvent, const std::atomic<std::uint32_t>& word, Ready&& ready,
-                     const std::string& object) {
+  void wait(Shared&, RingEvent, const std::atomic<std::uint32_t>&, Ready&& ready,
+            const std::string& object, const std::atomic<std::uint32_t>* = nullptr,
+            std::size_t = 0) {
     for (std::uint32_t i = 1;; ++i) {
-      const std::uint32_t value = word.load(std::memory_order_acquire);
-      if (ready(value)) return value;
+      if (ready()) return;
       if (yield_) {
         ::sched_yield();
       } else {
@@ -70,57 +103,82 @@ class SpinWait {
       if (i % 256 == 0) throw_if_interrupted("spin", object);
     }
   }
-  void notify(Shared&, RingEvent, std::atomic<std::uint32_t>&, const std::string&) noexcept {}
+  void notify(Shared&, RingEvent, const std::atomic<std::uint32_t>&, const std::string&) noexcept {}
+  [[nodiscard]] static bool sleeping(const Shared&, RingEvent) noexcept { return false; }
 
  private:
   bool yield_;
 };
 
-// Spins for up to kSpin (a peer that is running answers well within it), then sleeps in
-// FUTEX_WAIT on the index itself. The writer calls FUTEX_WAKE only when the reader raised its
-// SleepFlag. Lost wake-ups: the sleeper raises the flag and then reads the index, the notifier
-// stores the index and then reads the flag, each pair ordered by a full (seq_cst) fence; so either
-// the notifier sees the flag and wakes, or the sleeper sees the new index (and FUTEX_WAIT, which
-// compares the index in the kernel, returns at once). With both ends on one CPU it does not spin:
-// the peer cannot run while this side spins.
+// Spins while the peer is making progress, then sleeps in FUTEX_WAIT on the word itself. It spins
+// for kSpin plus the time the peer needs to handle a message of the size in flight at
+// kBytesPerNs (a peer that is running answers well within it), and the budget starts again whenever
+// the word or the peer's activity word moves: a peer that is copying a long message in or out
+// moves them every few microseconds, so this side never sleeps through a copy the peer is doing,
+// and pays a cross-CPU wake-up only when the peer is really idle. The writer calls FUTEX_WAKE only
+// when the reader raised its SleepFlag. Lost wake-ups: the sleeper raises the flag and then reads
+// the word, the notifier stores the word and then reads the flag, each pair ordered by a full
+// (seq_cst) fence; so either the notifier sees the flag and wakes, or the sleeper sees the new
+// word (and FUTEX_WAIT, which compares the word in the kernel, returns at once). With both ends on
+// one CPU it does not spin: the peer cannot run while this side spins.
 class FutexWait {
  public:
   static constexpr std::chrono::microseconds kSpin{10};
+  // The spin also covers the time the peer needs to handle one message of the size in flight
+  // (check it, answer it) at this rate: 4 bytes/ns, 1 MiB in 262 us.
+  static constexpr std::size_t kBytesPerNs = 4;
   struct Shared {
     SleepFlag sleeping[2];  // by RingEvent
   };
-  explicit FutexWait(const TransportOptions& options) noexcept : spin_(!options.same_cpu) {}
+  explicit FutexWait(const TransportOptions& options) noexcept
+      : spin_(!options.same_cpu), asymmetric_(register_membarrier()) {}
+  [[nodiscard]] bool same_cpu() const noexcept { return !spin_; }
 
   template <typename Ready>
-  std::uint32_t wait(Shared& shared, RingEvent event, std::atomic<std::uint32_t>& word,
-                     Ready&& ready, const std::string& object) {
-    std::uint32_t value = word.load(std::memory_order_acquire);
-    if (ready(value)) return value;
+  void wait(Shared& shared, RingEvent event, const std::atomic<std::uint32_t>& word, Ready&& ready,
+            const std::string& object, const std::atomic<std::uint32_t>* activity = nullptr,
+            std::size_t message_bytes = 0) {
+    if (ready()) return;
     if (spin_) {
-      const auto deadline = std::chrono::steady_clock::now() + kSpin;
+      const auto budget = kSpin + std::chrono::nanoseconds(message_bytes / kBytesPerNs);
+      auto deadline = std::chrono::steady_clock::now() + budget;
+      std::uint32_t last_word = word.load(std::memory_order_relaxed);
+      std::uint32_t last_activity =
+          activity != nullptr ? activity->load(std::memory_order_relaxed) : 0;
       for (std::uint32_t i = 1;; ++i) {
         cpu_relax();
-        value = word.load(std::memory_order_acquire);
-        if (ready(value)) return value;
-        if (i % 64 == 0 && std::chrono::steady_clock::now() >= deadline) break;
+        if (ready()) return;
+        if (i % 64 != 0) continue;
+        const auto now = std::chrono::steady_clock::now();
+        const std::uint32_t w = word.load(std::memory_order_relaxed);
+        const std::uint32_t a = activity != nullptr ? activity->load(std::memory_order_relaxed) : 0;
+        if (w != last_word || a != last_activity) {
+          last_word = w;
+          last_activity = a;
+          deadline = now + budget;
+        } else if (now >= deadline) {
+          break;
+        }
+        if (i % 4096 == 0) throw_if_interrupted("spin", object);
       }
     }
     std::atomic<std::uint32_t>& flag = shared.sleeping[static_cast<unsigned>(event)].raised;
     while (true) {
-      flag.store(1, std::memory_order_seq_cst);
-      value = word.load(std::memory_order_seq_cst);
-      if (ready(value)) {
+      flag.store(1, std::memory_order_relaxed);
+      heavy_fence(asymmetric_);
+      const std::uint32_t value = word.load(std::memory_order_relaxed);
+      if (ready()) {
         flag.store(0, std::memory_order_relaxed);
-        return value;
+        return;
       }
       futex_wait(word, value, object);
       throw_if_interrupted("futex", object);
     }
   }
 
-  void notify(Shared& shared, RingEvent event, std::atomic<std::uint32_t>& word,
+  void notify(Shared& shared, RingEvent event, const std::atomic<std::uint32_t>& word,
               const std::string& object) {
-    std::atomic_thread_fence(std::memory_order_seq_cst);  // the index store before the flag load
+    light_fence(asymmetric_);  // the word's store before the flag load
     std::atomic<std::uint32_t>& flag = shared.sleeping[static_cast<unsigned>(event)].raised;
     if (flag.load(std::memory_order_relaxed) == 0) return;
     if (flag.exchange(0, std::memory_order_relaxed) == 0) return;  // someone else cleared it
@@ -130,12 +188,18 @@ class FutexWait {
     }
   }
 
+  // Whether the other side sleeps (or is about to) on `event`: the reader then publishes at once.
+  [[nodiscard]] static bool sleeping(const Shared& shared, RingEvent event) noexcept {
+    return shared.sleeping[static_cast<unsigned>(event)].raised.load(std::memory_order_relaxed) !=
+           0;
+  }
+
  private:
   static_assert(sizeof(std::atomic<std::uint32_t>) == sizeof(std::uint32_t));
-  static std::uint32_t* futex_word(std::atomic<std::uint32_t>& word) noexcept {
-    return reinterpret_cast<std::uint32_t*>(&word);
+  static std::uint32_t* futex_word(const std::atomic<std::uint32_t>& word) noexcept {
+    return const_cast<std::uint32_t*>(reinterpret_cast<const std::uint32_t*>(&word));
   }
-  static void futex_wait(std::atomic<std::uint32_t>& word, std::uint32_t value,
+  static void futex_wait(const std::atomic<std::uint32_t>& word, std::uint32_t value,
                          const std::string& object) {
     // Relative timeout (CLOCK_MONOTONIC): the sleeper looks at interrupted() every slice.
     const timespec slice{0, std::chrono::nanoseconds(kWaitSlice).count()};
@@ -146,6 +210,7 @@ class FutexWait {
   }
 
   bool spin_;
+  bool asymmetric_;  // membarrier on the sleeper's side (see heavy_fence)
 };
 
 // A boost::interprocess::interprocess_semaphore (a process-shared sem_t) per event, posted only
@@ -160,29 +225,31 @@ class SemWait {
       boost::interprocess::interprocess_semaphore sem{0};
     } bell[2];  // by RingEvent
   };
-  explicit SemWait(const TransportOptions&) noexcept {}
+  explicit SemWait(const TransportOptions& options) noexcept
+      : same_cpu_(options.same_cpu), asymmetric_(false) {}
+  [[nodiscard]] bool same_cpu() const noexcept { return same_cpu_; }
 
   template <typename Ready>
-  std::uint32_t wait(Shared& shared, RingEvent event, std::atomic<std::uint32_t>& word,
-                     Ready&& ready, const std::string& object) {
-    std::uint32_t value = word.load(std::memory_order_acquire);
-    if (ready(value)) return value;
+  void wait(Shared& shared, RingEvent event, const std::atomic<std::uint32_t>&, Ready&& ready,
+            const std::string& object, const std::atomic<std::uint32_t>* = nullptr,
+            std::size_t = 0) {
+    if (ready()) return;
     typename Shared::Bell& bell = shared.bell[static_cast<unsigned>(event)];
     while (true) {
-      bell.flag.raised.store(1, std::memory_order_seq_cst);
-      value = word.load(std::memory_order_seq_cst);
-      if (ready(value)) {
+      bell.flag.raised.store(1, std::memory_order_relaxed);
+      heavy_fence(asymmetric_);
+      if (ready()) {
         withdraw(bell, object);
-        return value;
+        return;
       }
       if (!timed_wait(bell, object)) withdraw(bell, object);  // a slice without a post
       throw_if_interrupted("sem_timedwait", object);
     }
   }
 
-  void notify(Shared& shared, RingEvent event, std::atomic<std::uint32_t>&,
+  void notify(Shared& shared, RingEvent event, const std::atomic<std::uint32_t>&,
               const std::string& object) {
-    std::atomic_thread_fence(std::memory_order_seq_cst);  // the index store before the flag load
+    light_fence(asymmetric_);  // the word's store before the flag load
     typename Shared::Bell& bell = shared.bell[static_cast<unsigned>(event)];
     if (bell.flag.raised.load(std::memory_order_relaxed) == 0) return;
     if (bell.flag.raised.exchange(0, std::memory_order_relaxed) == 0) return;
@@ -191,6 +258,11 @@ class SemWait {
     } catch (const boost::interprocess::interprocess_exception& e) {
       rethrow_interprocess(e, "sem_post", object);
     }
+  }
+
+  [[nodiscard]] static bool sleeping(const Shared& shared, RingEvent event) noexcept {
+    return shared.bell[static_cast<unsigned>(event)].flag.raised.load(std::memory_order_relaxed) !=
+           0;
   }
 
  private:
@@ -210,6 +282,9 @@ class SemWait {
     if (bell.flag.raised.exchange(0, std::memory_order_relaxed) != 0) return;
     while (!timed_wait(bell, object)) throw_if_interrupted("sem_timedwait", object);
   }
+
+  bool same_cpu_;
+  bool asymmetric_;  // membarrier on the sleeper's side (see heavy_fence)
 };
 
 // The textbook monitor: a boost::interprocess::interprocess_mutex and one
@@ -224,27 +299,28 @@ class CondvarWait {
     boost::interprocess::interprocess_mutex mutex;
     boost::interprocess::interprocess_condition changed[2];  // by RingEvent
   };
-  explicit CondvarWait(const TransportOptions&) noexcept {}
+  explicit CondvarWait(const TransportOptions& options) noexcept : same_cpu_(options.same_cpu) {}
+  [[nodiscard]] bool same_cpu() const noexcept { return same_cpu_; }
 
   template <typename Ready>
-  std::uint32_t wait(Shared& shared, RingEvent event, std::atomic<std::uint32_t>& word,
-                     Ready&& ready, const std::string& object) {
-    std::uint32_t value = word.load(std::memory_order_acquire);
-    if (ready(value)) return value;
+  void wait(Shared& shared, RingEvent event, const std::atomic<std::uint32_t>&, Ready&& ready,
+            const std::string& object, const std::atomic<std::uint32_t>* = nullptr,
+            std::size_t = 0) {
+    if (ready()) return;
     try {
       Lock lock(shared.mutex, boost::interprocess::defer_lock);
       lock_timed(lock, object);
-      while (!ready(value = word.load(std::memory_order_acquire))) {
+      while (!ready()) {
         shared.changed[static_cast<unsigned>(event)].timed_wait(lock, wait_slice_deadline());
         throw_if_interrupted("pthread_cond_timedwait", object);
       }
-      return value;
+      return;
     } catch (const boost::interprocess::interprocess_exception& e) {
       rethrow_interprocess(e, "pthread_cond_timedwait", object);
     }
   }
 
-  void notify(Shared& shared, RingEvent event, std::atomic<std::uint32_t>&,
+  void notify(Shared& shared, RingEvent event, const std::atomic<std::uint32_t>&,
               const std::string& object) {
     try {
       Lock lock(shared.mutex, boost::interprocess::defer_lock);
@@ -255,6 +331,9 @@ class CondvarWait {
     }
   }
 
+  // Unknown without the mutex: the reader publishes on its own schedule.
+  [[nodiscard]] static bool sleeping(const Shared&, RingEvent) noexcept { return false; }
+
  private:
   using Lock = boost::interprocess::scoped_lock<boost::interprocess::interprocess_mutex>;
   static void lock_timed(Lock& lock, const std::string& object) {
@@ -262,6 +341,8 @@ class CondvarWait {
       throw_if_interrupted("pthread_mutex_timedlock", object);
     }
   }
+
+  bool same_cpu_;
 };
 
 }  // namespace ipcbench
