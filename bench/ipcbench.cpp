@@ -187,7 +187,10 @@ int main(int argc, char** argv) {
           std::to_string(kBouncesPerSample) +
           " back-to-back round trips between one pair of clock reads divided by " +
           std::to_string(kBouncesPerSample) +
-          " (ns per round trip, after 1000 untimed bounces), measured right after the case. "
+          " (ns per round trip, after 1000 untimed bounces), measured right after the case; "
+          "two_line_ns and rtt_x_two_line: the same with two lines, each written by one process "
+          "and read by the other (Limit/two_line_rtt), the least a round trip over two one-way "
+          "channels can cost, measured right after cacheline_ns. "
           "Absent when both ends are on one CPU (a sched_yield ping-pong there, not a cache-line "
           "floor: Limit/yield_pingpong) or when the bounce failed. fraction_of_memcpy: Stream "
           "bytes_per_second / Limit/memcpy bytes_per_second at the same size, as measured earlier "

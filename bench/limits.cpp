@@ -39,12 +39,13 @@ class PinFor {
   cpu_set_t saved_;
 };
 
-// One bounce row: Limit/cacheline_rtt on two CPUs, Limit/yield_pingpong on one. One iteration is
+// One bounce row: Limit/cacheline_rtt (or, `two_lines`, Limit/two_line_rtt) on two CPUs,
+// Limit/yield_pingpong on one. One iteration is
 // one bounce; the bounces are timed kBouncesPerSample at a time, and every iteration of a sample
 // gets that sample's ns per bounce, so the Time column is the round trip per bounce and Google
 // Benchmark's iteration count matches the time it is given. The histogram holds one value per
 // sample (its mean per bounce, rounded to ns).
-void bounce_row(Publisher& p, const BenchOptions& o, const char* name) {
+void bounce_row(Publisher& p, const BenchOptions& o, const char* name, bool two_lines) {
   const auto iterations =
       std::max<std::uint64_t>(static_cast<std::uint64_t>(p.state().max_iterations), 1);
   const std::uint64_t samples = (iterations + kBouncesPerSample - 1) / kBouncesPerSample;
@@ -52,10 +53,12 @@ void bounce_row(Publisher& p, const BenchOptions& o, const char* name) {
   std::vector<double> ns_per_bounce;
   ns_per_bounce.reserve(samples);
   const std::string failure = limits_detail::bounce_line(
-      o.cpus, o.watchdog, name, samples, kBouncesPerSample, [&](double ns) {
+      o.cpus, o.watchdog, name, samples, kBouncesPerSample,
+      [&](double ns) {
         rtt->record(static_cast<std::uint64_t>(std::llround(ns)));
         ns_per_bounce.push_back(ns);
-      });
+      },
+      two_lines);
   if (!failure.empty()) throw std::runtime_error(failure);
   std::vector<double> seconds(iterations);
   for (std::uint64_t i = 0; i < iterations; ++i) {
@@ -63,16 +66,18 @@ void bounce_row(Publisher& p, const BenchOptions& o, const char* name) {
   }
   p.iteration_times(seconds);
   const std::string k = std::to_string(kBouncesPerSample);
-  p.latency(*rtt, "", o.cpus.same() ? "yield_pingpong_rtt" : "cacheline_rtt",
+  p.latency(*rtt, "",
+            o.cpus.same() ? "yield_pingpong_rtt" : (two_lines ? "two_line_rtt" : "cacheline_rtt"),
             "round trip, mean of " + k + " bounces per sample", /*with_mean=*/true);
   p.counter("bounces_per_sample", static_cast<double>(kBouncesPerSample));
   const std::string producer = std::to_string(o.cpus.producer);
   p.label(o.cpus.same()
               ? "not a cache-line floor: a sched_yield ping-pong of two processes on one CPU (cpu" +
                     producer + "); round trip per bounce, " + k + " bounces per sample"
-              : "cache line bounced between cpu" + producer + " and cpu" +
-                    std::to_string(o.cpus.consumer) + "; round trip per bounce, " + k +
-                    " bounces per sample");
+              : (two_lines ? "two lines, each written by one side, bounced between cpu"
+                           : "cache line bounced between cpu") +
+                    producer + " and cpu" + std::to_string(o.cpus.consumer) +
+                    "; round trip per bounce, " + k + " bounces per sample");
 }
 
 // One copy row: Limit/cross_core_copy/bytes:<n> on two CPUs, Limit/same_cpu_copy/bytes:<n> on
@@ -155,8 +160,14 @@ void register_limit_benchmarks(const BenchOptions& o) {
   // 64-byte RoundTrip.
   const char* bounce = o.cpus.same() ? "Limit/yield_pingpong" : "Limit/cacheline_rtt";
   register_case(
-      bounce, [o, bounce](Publisher& p) { bounce_row(p, o, bounce); }, benchmark::kMicrosecond,
-      o.quick ? 2000 * kBouncesPerSample : 0);
+      bounce, [o, bounce](Publisher& p) { bounce_row(p, o, bounce, false); },
+      benchmark::kMicrosecond, o.quick ? 2000 * kBouncesPerSample : 0);
+  // On two CPUs also the two-line bounce: the floor of a round trip over two one-way channels.
+  if (!o.cpus.same()) {
+    register_case(
+        "Limit/two_line_rtt", [o](Publisher& p) { bounce_row(p, o, "Limit/two_line_rtt", true); },
+        benchmark::kMicrosecond, o.quick ? 2000 * kBouncesPerSample : 0);
+  }
   for (std::size_t bytes : o.sizes) {
     const int cpu = o.cpus.producer;
     // About 64 MiB copied per size in --quick.

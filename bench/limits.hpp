@@ -81,8 +81,12 @@ inline constexpr std::uint64_t kSamplesNow = 2048 / kBouncesPerSample;
 // nothing and returns measured=false: there the "bounce" is a sched_yield ping-pong. Blocks for
 // the bounce (two forked processes, watched by a watchdog of `watchdog`); never throws: a
 // failure is returned in why_not.
+// With `two_lines`, the two-line bounce instead (see bounce_line): each process writes only its
+// own line, the least a round trip over two one-way channels can cost, where the one-line bounce
+// is the least any protocol can.
 [[nodiscard]] inline CachelineFloor cacheline_floor_now(const CpuPair& cpus,
-                                                        std::chrono::milliseconds watchdog);
+                                                        std::chrono::milliseconds watchdog,
+                                                        bool two_lines = false);
 
 // Registers the Limit benchmarks, pinned like the transports (the producer's CPU, and the
 // consumer's for the second process of the bounce), memcpy at every size of `options`. The bounce
@@ -117,9 +121,9 @@ inline constexpr std::size_t kCopyMinSlots = 4;
 
 // Where the messages of one size go in the ring.
 struct CopyGeometry {
-  std::size_t message_bytes = 0;       // n: what one message counts in bytes/s
-  std::size_t padded_bytes = 0;        // n rounded up to 8, at least 8: the sequence word's room
-  std::size_t piece_bytes = 0;         // a slot: min(padded_bytes, kCopyPieceBytes)
+  std::size_t message_bytes = 0;  // n: what one message counts in bytes/s
+  std::size_t padded_bytes = 0;   // n rounded up to 8, at least 8: the sequence word's room
+  std::size_t piece_bytes = 0;    // a slot: padded_bytes in whole lines, at most kCopyPieceBytes
   std::size_t pieces_per_message = 0;  // padded_bytes / piece_bytes, rounded up
   std::size_t slots = 0;               // max(kCopyMinSlots, kCopyRingBytes / piece_bytes)
   std::size_t release_every = 0;       // the reader hands back this many slots at once: slots / 4
@@ -138,7 +142,9 @@ struct CopyGeometry {
   CopyGeometry g;
   g.message_bytes = bytes;
   g.padded_bytes = std::max<std::size_t>((bytes + 7) / 8 * 8, 8);
-  g.piece_bytes = std::min(g.padded_bytes, kCopyPieceBytes);
+  // Whole cache lines: a message of a stream gets lines of its own (as the shm rings give it), so
+  // no two messages share a line and the copy is not slowed by writer and reader fighting for one.
+  g.piece_bytes = std::min((g.padded_bytes + 63) / 64 * 64, kCopyPieceBytes);
   g.pieces_per_message = (g.padded_bytes + g.piece_bytes - 1) / g.piece_bytes;
   g.slots = std::max(kCopyMinSlots, kCopyRingBytes / g.piece_bytes);
   g.release_every = g.slots / 4;
@@ -208,10 +214,12 @@ inline constexpr std::uint64_t kCopySamplesNow = 32;
 // harness, not the bench binary's sources) can run it.
 namespace limits_detail {
 
-// The one cache line the two processes bounce.
+// The cache line the two processes bounce (`line`), and the peer's own line for the two-line
+// bounce (`back`).
 struct Bounce {
   static_assert(std::atomic<std::uint64_t>::is_always_lock_free);
   alignas(kFalseSharingBytes) std::atomic<std::uint64_t> line{0};
+  alignas(kFalseSharingBytes) std::atomic<std::uint64_t> back{0};
 };
 // The parent writes odd values, the peer answers with value + 1; this odd value stops the peer.
 inline constexpr std::uint64_t kStop = UINT64_MAX;
@@ -234,14 +242,17 @@ inline std::uint64_t wait_for(const std::atomic<std::uint64_t>& line, std::uint6
 }
 
 // Two processes pinned to `cpus` bounce one cache line: the parent stores an odd value, the peer
-// sees it and stores value + 1, the parent sees that. After kBounceWarmup untimed bounces,
-// `samples` samples of `k` bounces are timed by sample_bounces with now_ns (the transports'
-// clock) and each sample's ns per bounce goes to `on_sample`. With both ends on one CPU the
-// spinners yield: a sched_yield ping-pong. `what` names the run in failures. Returns "" or what
+// sees it and stores value + 1, the parent sees that. With `two_lines` the peer answers on a line
+// of its own (`back`) instead, so each process only writes its own line and only reads the
+// other's, as the two directions of a pair of one-way channels do. After kBounceWarmup untimed
+// bounces, `samples` samples of `k` bounces are timed by sample_bounces with now_ns (the
+// transports' clock) and each sample's ns per bounce goes to `on_sample`. With both ends on one CPU
+// the spinners yield: a sched_yield ping-pong. `what` names the run in failures. Returns "" or what
 // failed; never throws.
 inline std::string bounce_line(const CpuPair& cpus, std::chrono::milliseconds watchdog,
                                const char* what, std::uint64_t samples, std::uint64_t k,
-                               const std::function<void(double)>& on_sample) {
+                               const std::function<void(double)>& on_sample,
+                               bool two_lines = false) {
   const bool yield = cpus.same();
   std::string failure;
   try {
@@ -251,7 +262,7 @@ inline std::string bounce_line(const CpuPair& cpus, std::chrono::milliseconds wa
     launch.start("bounce peer", cpus.consumer, [&](Peer& peer) {
       for (std::uint64_t want = 1;; want += 2) {
         if (wait_for(bounce->line, want, yield, what) == kStop) break;
-        bounce->line.store(want + 1, std::memory_order_release);
+        (two_lines ? bounce->back : bounce->line).store(want + 1, std::memory_order_release);
       }
       peer.finish();
     });
@@ -260,7 +271,7 @@ inline std::string bounce_line(const CpuPair& cpus, std::chrono::milliseconds wa
       std::uint64_t value = 1;
       const auto bounce_once = [&] {
         bounce->line.store(value, std::memory_order_release);
-        (void)wait_for(bounce->line, value + 1, yield, what);
+        (void)wait_for(two_lines ? bounce->back : bounce->line, value + 1, yield, what);
         value += 2;
       };
       for (std::uint64_t i = 0; i < kBounceWarmup; ++i) bounce_once();
@@ -521,7 +532,8 @@ inline CopyFloor cross_core_copy_now(const CpuPair& cpus, std::size_t bytes,
   return floor;
 }
 
-inline CachelineFloor cacheline_floor_now(const CpuPair& cpus, std::chrono::milliseconds watchdog) {
+inline CachelineFloor cacheline_floor_now(const CpuPair& cpus, std::chrono::milliseconds watchdog,
+                                          bool two_lines) {
   CachelineFloor floor;
   if (cpus.same()) {
     floor.why_not = "one CPU: both ends on cpu" + std::to_string(cpus.producer) +
@@ -530,8 +542,9 @@ inline CachelineFloor cacheline_floor_now(const CpuPair& cpus, std::chrono::mill
   }
   std::vector<double> ns;
   ns.reserve(kSamplesNow);
-  floor.why_not = limits_detail::bounce_line(cpus, watchdog, "cache-line floor", kSamplesNow,
-                                             kBouncesPerSample, [&](double v) { ns.push_back(v); });
+  floor.why_not = limits_detail::bounce_line(
+      cpus, watchdog, two_lines ? "two-line floor" : "cache-line floor", kSamplesNow,
+      kBouncesPerSample, [&](double v) { ns.push_back(v); }, two_lines);
   if (!floor.why_not.empty()) return floor;
   if (ns.empty()) {
     floor.why_not = "cache-line floor: no sample";

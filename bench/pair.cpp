@@ -40,7 +40,7 @@ constexpr std::uint64_t kBurstSamples = 16;
 // `floor`: the cache-line floor measured on the same CPUs right after the case (RoundTrip rows);
 // `copy`: the cross-core copy floor at the case's size, likewise (Stream rows).
 void publish(Publisher& p, const PairResult& r, Pattern pattern, std::size_t bytes, Payload payload,
-             const CachelineFloor& floor, const CopyFloor& copy) {
+             const CachelineFloor& floor, const CachelineFloor& two_line, const CopyFloor& copy) {
   p.iteration_times(r.iteration_seconds, r.cut);
   if (pattern == Pattern::kRoundTrip) {
     p.latency(r.rtt, "", "rtt", "round trip", /*with_mean=*/true);
@@ -67,6 +67,12 @@ void publish(Publisher& p, const PairResult& r, Pattern pattern, std::size_t byt
         p.counter("cacheline_ns", floor.ns_per_bounce);
         p.counter("floor_bounces_per_sample", static_cast<double>(floor.bounces_per_sample));
         p.counter("rtt_x_cacheline", r.rtt_burst_ns / floor.ns_per_bounce);
+      }
+      // The same against two lines, one written by each side: what a pair of one-way channels
+      // must at least pay (the one-line bounce lets each side write the line it just read).
+      if (two_line.measured && two_line.ns_per_bounce > 0) {
+        p.counter("two_line_ns", two_line.ns_per_bounce);
+        p.counter("rtt_x_two_line", r.rtt_burst_ns / two_line.ns_per_bounce);
       }
     }
   } else {
@@ -128,10 +134,13 @@ void register_pair_case(const BenchOptions& o, const std::string& id, Pattern pa
         const PairResult r = run_pair(config);
         const CachelineFloor floor =
             floor_case ? cacheline_floor_now(cpus, o.watchdog) : CachelineFloor{};
+        const CachelineFloor two_line =
+            floor_case ? cacheline_floor_now(cpus, o.watchdog, /*two_lines=*/true)
+                       : CachelineFloor{};
         const bool copy_case = pattern == Pattern::kStream && !cpus.same() && bytes > 0;
         const CopyFloor copy =
             copy_case ? cross_core_copy_now(cpus, bytes, o.watchdog) : CopyFloor{};
-        publish(p, r, pattern, bytes, payload, floor, copy);
+        publish(p, r, pattern, bytes, payload, floor, two_line, copy);
       },
       pattern == Pattern::kRoundTrip ? benchmark::kMicrosecond : benchmark::kMillisecond,
       o.quick ? quick_iterations(pattern, bytes) : 0);

@@ -245,10 +245,10 @@ TEST(Cli, RoundTripRowsCarryTheFloorMeasuredNextToThem) {
   const std::vector<int> cpus = allowed_cpus();
   if (cpus.size() < 2) GTEST_SKIP() << "needs two CPUs";
   std::string out;
-  const std::string cmd = std::string(IPCBENCH_BINARY) +
-                          " --quick --transports=pipe --sizes=64 --patterns=off --cpus=" +
-                          std::to_string(cpus[0]) + "," + std::to_string(cpus[1]) +
-                          " --benchmark_filter=RoundTrip --benchmark_format=json";
+  const std::string cmd =
+      std::string(IPCBENCH_BINARY) +
+      " --quick --transports=pipe --sizes=64 --patterns=off --cpus=" + std::to_string(cpus[0]) +
+      "," + std::to_string(cpus[1]) + " --benchmark_filter=RoundTrip --benchmark_format=json";
   ASSERT_EQ(test::run_command(cmd, out), 0) << out;
   const std::size_t row = out.find("\"name\": \"RoundTrip/pipe/bytes:64");
   ASSERT_NE(row, std::string::npos) << out;
@@ -260,16 +260,23 @@ TEST(Cli, RoundTripRowsCarryTheFloorMeasuredNextToThem) {
   EXPECT_EQ(json_number(out, row, "floor_bounces_per_sample"), 64);
   EXPECT_EQ(json_number(out, row, "burst_round_trips_per_sample"), 64);
   EXPECT_NEAR(ratio, burst / floor, 1e-6 * ratio) << out;
+  // And the two-line floor (one line written by each side), with its own ratio.
+  const double two = json_number(out, row, "two_line_ns");
+  EXPECT_GT(two, 0) << out;
+  EXPECT_NEAR(json_number(out, row, "rtt_x_two_line"), burst / two, 1e-6 * burst / two) << out;
   EXPECT_EQ(out.find("\"name\": \"Limit/"), std::string::npos);
 
   std::string one;
-  const std::string same = std::string(IPCBENCH_BINARY) +
-                           " --quick --transports=pipe --sizes=64 --patterns=off --cpus=" +
-                           std::to_string(cpus[0]) + "," + std::to_string(cpus[0]) +
-                           " --benchmark_filter='RoundTrip|Limit/' --benchmark_format=json";
+  const std::string same =
+      std::string(IPCBENCH_BINARY) +
+      " --quick --transports=pipe --sizes=64 --patterns=off --cpus=" + std::to_string(cpus[0]) +
+      "," + std::to_string(cpus[0]) +
+      " --benchmark_filter='RoundTrip|Limit/' --benchmark_format=json";
   ASSERT_EQ(test::run_command(same, one), 0) << one;
   EXPECT_EQ(one.find("\"cacheline_ns\":"), std::string::npos);  // a counter; the context names it
   EXPECT_EQ(one.find("\"rtt_x_cacheline\":"), std::string::npos);
+  EXPECT_EQ(one.find("\"two_line_ns\":"), std::string::npos);
+  EXPECT_EQ(one.find("\"name\": \"Limit/two_line_rtt"), std::string::npos);
   EXPECT_EQ(one.find("\"name\": \"Limit/cacheline_rtt"), std::string::npos);
   EXPECT_NE(one.find("\"name\": \"Limit/yield_pingpong"), std::string::npos);
 }

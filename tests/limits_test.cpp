@@ -195,6 +195,23 @@ TEST(CachelineFloor, OnTwoCpusIsMeasuredOverSamplesOfKBounces) {
   EXPECT_GT(f.ns_per_bounce, 0);
 }
 
+// The two-line bounce: each process writes only its own line; measured on two CPUs alike, never on
+// one.
+TEST(CachelineFloor, TheTwoLineBounceIsMeasuredOnTwoCpusOnly) {
+  const std::vector<int> allowed = allowed_cpus();
+  const CachelineFloor one =
+      cacheline_floor_now(CpuPair{allowed[0], allowed[0]}, std::chrono::milliseconds(5000), true);
+  EXPECT_FALSE(one.measured);
+  EXPECT_EQ(one.why_not.rfind("one CPU: ", 0), 0u) << one.why_not;
+  if (allowed.size() < 2) GTEST_SKIP() << "needs two allowed CPUs, has " << allowed.size();
+  const CachelineFloor f =
+      cacheline_floor_now(CpuPair{allowed[0], allowed[1]}, std::chrono::milliseconds(10'000), true);
+  ASSERT_TRUE(f.measured) << f.why_not;
+  EXPECT_EQ(f.bounces_per_sample, kBouncesPerSample);
+  EXPECT_EQ(f.samples, kSamplesNow);
+  EXPECT_GT(f.ns_per_bounce, 0);
+}
+
 // A failed bounce is returned, not thrown, and is not a floor.
 TEST(CachelineFloor, AFailedBounceIsNotMeasuredAndSaysWhy) {
   const std::vector<int> allowed = allowed_cpus();
@@ -256,8 +273,8 @@ TEST(SampleHandovers, KIsOneMebibyteOfMessagesAtLeastEightAtMost16384) {
   EXPECT_EQ(handovers_per_sample(0), 16384u);
 }
 
-// The ring: a small message is one slot of its own size (with room for the sequence word), a large
-// one moves in 16 KiB pieces, and the ring holds at least 4 slots within 256 KiB.
+// The ring: a small message is one slot of whole lines (with room for the sequence word at its
+// end), a large one moves in 16 KiB pieces, and the ring holds at least 4 slots within 256 KiB.
 TEST(CopyGeometry, SmallMessagesAreOneSlotLargeOnesMoveIn16KiBPiecesWithin256KiB) {
   const CopyGeometry small = copy_geometry(64);
   EXPECT_EQ(small.piece_bytes, 64u);
@@ -267,14 +284,15 @@ TEST(CopyGeometry, SmallMessagesAreOneSlotLargeOnesMoveIn16KiBPiecesWithin256KiB
   EXPECT_EQ(small.ring_bytes(), std::size_t{256} << 10);
   EXPECT_EQ(small.piece_length(7), 64u);
 
-  const CopyGeometry odd = copy_geometry(100);  // padded to 104, the word in its last 8
+  const CopyGeometry odd = copy_geometry(100);  // padded to 104, in two lines, the word last
   EXPECT_EQ(odd.padded_bytes, 104u);
-  EXPECT_EQ(odd.piece_bytes, 104u);
+  EXPECT_EQ(odd.piece_bytes, 128u);
+  EXPECT_EQ(odd.piece_length(0), 104u);
   EXPECT_EQ(odd.pieces_per_message, 1u);
   EXPECT_LE(odd.ring_bytes(), kCopyRingBytes);
 
-  const CopyGeometry tiny = copy_geometry(1);  // one sequence word, nothing else
-  EXPECT_EQ(tiny.piece_bytes, 8u);
+  const CopyGeometry tiny = copy_geometry(1);  // one sequence word, nothing else, in a line
+  EXPECT_EQ(tiny.piece_bytes, 64u);
   EXPECT_EQ(tiny.piece_length(0), 8u);
 
   const CopyGeometry mib = copy_geometry(std::size_t{1} << 20);
@@ -427,6 +445,7 @@ TEST(LimitBenchmarks, OnOneCpuTheBounceIsAYieldPingPongNeverACachelineFloor) {
   const std::string c = std::to_string(allowed_cpus().front());
   const std::string out = limit_rows(c + "," + c);
   EXPECT_EQ(out.find("\"Limit/cacheline_rtt"), std::string::npos) << out;  // no row of that name
+  EXPECT_EQ(out.find("\"Limit/two_line_rtt"), std::string::npos) << out;
   const std::size_t row = out.find("\"name\": \"Limit/yield_pingpong");
   ASSERT_NE(row, std::string::npos) << out;
   EXPECT_EQ(row_number(out, row, "bounces_per_sample"), static_cast<double>(kBouncesPerSample));
@@ -449,6 +468,10 @@ TEST(LimitBenchmarks, OnTwoCpusTheCachelineRowPublishesKBouncesPerSample) {
   const double k = row_number(out, row, "bounces_per_sample");
   EXPECT_EQ(k, static_cast<double>(kBouncesPerSample)) << out;
   EXPECT_EQ(row_number(out, row, "samples") * k, row_number(out, row, "iterations")) << out;
+  // The two-line bounce beside it, timed alike.
+  const std::size_t two = out.find("\"name\": \"Limit/two_line_rtt");
+  ASSERT_NE(two, std::string::npos) << out;
+  EXPECT_EQ(row_number(out, two, "bounces_per_sample"), static_cast<double>(kBouncesPerSample));
   EXPECT_EQ(out.find("\"error_occurred\": true"), std::string::npos) << out;
 }
 

@@ -22,7 +22,7 @@ TransportPtr make_shm_condvar(const TransportOptions& options) {
 }
 
 Capabilities describe_shm_condvar() {
-  return {.limit_source = "none: any size, streamed through the ring in pieces when larger",
+  return {.limit_source = "none: any size, streamed through the ring piece by piece when larger",
           .busy_polls = false,
           .waits_by =
               "boost::interprocess::interprocess_mutex + interprocess_condition in the segment; "

@@ -22,11 +22,13 @@ TransportPtr make_shm_futex(const TransportOptions& options) {
 }
 
 Capabilities describe_shm_futex() {
-  return {.limit_source = "none: any size, streamed through the ring in pieces when larger",
+  return {.limit_source = "none: any size, streamed through the ring piece by piece when larger",
           .busy_polls = false,
           .waits_by =
-              "spins up to 10 us, then futex(FUTEX_WAIT) on the ring index; the writer calls "
-              "FUTEX_WAKE only when the reader sleeps (no spin when both ends share one CPU)"};
+              "spins while the peer moves its words, at least 10 us plus the time a message of "
+              "the size in flight takes at 4 B/ns, then futex(FUTEX_WAIT) on the piece's "
+              "sequence word; the writer calls FUTEX_WAKE only when the reader sleeps (no spin "
+              "when both ends share one CPU)"};
 }
 
 TransportForms forms_shm_futex() {

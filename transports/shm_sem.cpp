@@ -22,7 +22,7 @@ TransportPtr make_shm_sem(const TransportOptions& options) {
 }
 
 Capabilities describe_shm_sem() {
-  return {.limit_source = "none: any size, streamed through the ring in pieces when larger",
+  return {.limit_source = "none: any size, streamed through the ring piece by piece when larger",
           .busy_polls = false,
           .waits_by =
               "boost::interprocess::interprocess_semaphore (process-shared sem_t) in the segment, "

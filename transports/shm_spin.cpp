@@ -22,11 +22,11 @@ TransportPtr make_shm_spin(const TransportOptions& options) {
 }
 
 Capabilities describe_shm_spin() {
-  return {.limit_source = "none: any size, streamed through the ring in pieces when larger",
+  return {.limit_source = "none: any size, streamed through the ring piece by piece when larger",
           .busy_polls = true,
           .waits_by =
-              "busy-polls the ring index with a pause instruction (sched_yield() instead when both "
-              "ends share one CPU)"};
+              "busy-polls the next piece's own sequence word with a pause instruction "
+              "(sched_yield() instead when both ends share one CPU)"};
 }
 
 TransportForms forms_shm_spin() { return {.no_fan_in = kShmRingNoFanIn, .broadcast = &kBroadcast}; }

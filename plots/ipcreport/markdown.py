@@ -56,6 +56,17 @@ def distance_to_line(small):
             f"{fmt_us(small.get('cacheline_ns'))})")
 
 
+def distance_to_two_lines(small):
+    """The "x two-line RTT" cell of a round trip: rtt_x_two_line (rtt_burst_ns / two_line_ns, the
+    bounce of two lines each written by one side, timed alike), or "n/a" when the row has no such
+    counter (as for distance_to_line, or a file from an ipcbench before the two-line floor)."""
+    ratio = small.get("rtt_x_two_line")
+    if ratio is None or not small.get("rtt_burst_ns") or not small.get("two_line_ns"):
+        return "n/a"
+    return (f"{fmt_sig(ratio)}x ({fmt_us(small.get('rtt_burst_ns'))} / "
+            f"{fmt_us(small.get('two_line_ns'))})")
+
+
 def distance_to_copy(peak):
     """The "fraction of the cross-core copy" cell of a peak stream: fraction_of_floor (stream
     bytes/s over the cross-core copy's at that size, measured right after the case on its own
@@ -77,6 +88,7 @@ def hardware_section(dataset, placement):
     # On one CPU nothing crosses between two caches: a Limit/cacheline_rtt row there (an older
     # ipcbench measured one) is not a floor and is not shown as one.
     line = None if one_cpu else dataset.limit(placement, "cacheline")
+    two_line = None if one_cpu else dataset.limit(placement, "two_line")
     pingpong = dataset.limit(placement, "yield_pingpong")
     syscall = dataset.limit(placement, "syscall")
     rows, ks, above = [], [], []  # above: transports whose stream exceeds its floor
@@ -85,9 +97,10 @@ def hardware_section(dataset, placement):
         peak = dataset.peak_stream(placement, t)
         if small is None and peak is None:
             continue
-        x_line = fraction = memcpy_text = x_copy = "n/a"
+        x_line = x_two = fraction = memcpy_text = x_copy = "n/a"
         if small is not None and not one_cpu:
             x_line = distance_to_line(small)
+            x_two = distance_to_two_lines(small)
             if x_line != "n/a":
                 k = small.get("floor_bounces_per_sample")
                 ks.append(str(round(k)) if k else "not recorded")
@@ -108,9 +121,10 @@ def hardware_section(dataset, placement):
             stream_text = f"{fmt_rate(peak.get('items_per_second'))} (no payload)"
         else:
             stream_text = f"{fmt_mbps(peak.get('bytes_per_second'))} ({fmt_bytes(peak.bytes)})"
-        rows.append([t, fmt_us(small.get("p50_ns")) if small else "n/a", x_line, stream_text,
-                     x_copy, memcpy_text, fraction])
-    has_ratio = any(r[2] != "n/a" or r[4] != "n/a" or r[6] != "n/a" for r in rows)
+        rows.append([t, fmt_us(small.get("p50_ns")) if small else "n/a", x_line, x_two,
+                     stream_text, x_copy, memcpy_text, fraction])
+    has_ratio = any(r[2] != "n/a" or r[3] != "n/a" or r[5] != "n/a" or r[7] != "n/a"
+                    for r in rows)
     if line is None and syscall is None and pingpong is None and not has_ratio and not one_cpu:
         return []
     out = []
@@ -151,7 +165,19 @@ def hardware_section(dataset, placement):
                    "while the reader reads and checks every byte of the ones before: " + ", ".join(
                        f"{fmt_bytes(c.bytes)} {fmt_mbps(c.get('bytes_per_second'))}"
                        for c in copies) + " at the start of the run")
-    if any(r[4] != "n/a" for r in rows):
+    if two_line is not None:
+        out.append(f"- two lines bounced between the two CPUs, each written by one side and read "
+                   f"by the other (Limit/{two_line.subject}): round trip p50 "
+                   f"{fmt_us(limit_ns(two_line))} at the start of the run")
+    if any(r[3] != "n/a" for r in rows):
+        out.append("- x two-line RTT = rtt_burst_ns / two_line_ns (counter rtt_x_two_line), timed "
+                   "like the cache-line ratio. A transport with one channel per direction writes "
+                   "its message into a line the reader has been watching and the reply into "
+                   "another, as the two-line bounce does: that is the least such a round trip "
+                   "can cost. The one-line bounce is lower because each side writes the line it "
+                   "has just read; no pair of one-way channels can do that, so it is the "
+                   "hardware's absolute floor, not a pair of channels'.")
+    if any(r[5] != "n/a" for r in rows):
         out.append("- Fraction of the cross-core copy = stream bytes/s / floor_bytes_per_second "
                    "(counter fraction_of_floor): the cross-core copy at the stream's size, "
                    "measured on the same CPUs right after that case. Its writer and reader "
@@ -172,7 +198,8 @@ def hardware_section(dataset, placement):
     out.append("")
     if rows:
         out.append(md_table(["Transport", "RTT p50 (smallest size)",
-                             "x cache-line RTT (burst / floor)", "Peak stream (size)",
+                             "x cache-line RTT (burst / floor)",
+                             "x two-line RTT (burst / floor)", "Peak stream (size)",
                              "Fraction of the cross-core copy", "memcpy at that size",
                              "Fraction of memcpy"], rows))
     return out

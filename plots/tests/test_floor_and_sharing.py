@@ -59,6 +59,20 @@ class HardwareFloor(OutputDir):
         # pipe's row carries no ratio counter: not shown, not made up from the Limit row.
         self.assertIn("| pipe | 6.00 µs | n/a |", text)
 
+    def test_two_cpus_two_line_ratio_is_shown_from_its_counter_beside_the_cache_line(self):
+        document = load_fixture("normal_run.json")
+        document["benchmarks"].append(limit_row("two_line_rtt", 260))
+        row(document, "RoundTrip/shm_spin/bytes:64/").update(
+            {"two_line_ns": 160, "rtt_x_two_line": 1.25})
+        text = section(section(self.report(document), HARDWARE), "### Placement: different CPUs")
+        self.assertIn("| shm_spin | 0.300 µs | 2.50x (0.200 µs / 0.0800 µs) | "
+                      "1.25x (0.200 µs / 0.160 µs) |", text)
+        self.assertIn("two lines bounced between the two CPUs, each written by one side and read "
+                      "by the other (Limit/two_line_rtt): round trip p50 0.260 µs", text)
+        self.assertIn("no pair of one-way channels can do that", text)
+        # pipe carries no two-line counter: n/a, not made up from the Limit row.
+        self.assertIn("| pipe | 6.00 µs | n/a | n/a |", text)
+
     def test_old_counter_names_are_not_shown_and_do_not_crash(self):
         document = load_fixture("normal_run.json")
         shm = row(document, "RoundTrip/shm_spin/bytes:64/")
@@ -131,7 +145,7 @@ class CopyFloor(OutputDir):
              "fraction_of_floor": 0.5})
         text = section(section(self.report(document), HARDWARE), "### Placement: different CPUs")
         self.assertIn("Fraction of the cross-core copy", text)
-        self.assertRegex(text, r"\| shm_spin \| [^|]+ \| [^|]+ \| 10000 MB/s \(64 KiB\) \| "
+        self.assertRegex(text, r"\| shm_spin \| [^|]+ \| [^|]+ \| [^|]+ \| 10000 MB/s \(64 KiB\) \| "
                                r"0\.500 \(of 20000 MB/s\) \|")
         self.assertIn("cross-core copy (Limit/cross_core_copy)", text)
         self.assertIn("64 KiB 25000 MB/s", text)
@@ -140,7 +154,7 @@ class CopyFloor(OutputDir):
         # Not made up from the Limit row (10 GB/s over its 25 GB/s would be 0.400).
         self.assertNotIn("0.400", text)
         # pipe's stream carries no fraction_of_floor: n/a.
-        self.assertRegex(text, r"\| pipe \| [^|]+ \| n/a \| [^|]+ \| n/a \|")
+        self.assertRegex(text, r"\| pipe \| [^|]+ \| n/a \| n/a \| [^|]+ \| n/a \|")
 
     def test_a_stream_above_the_copy_is_named_as_a_disturbed_floor(self):
         document = load_fixture("normal_run.json")
@@ -149,7 +163,7 @@ class CopyFloor(OutputDir):
             {"floor_bytes_per_second": 8e9, "floor_handovers_per_sample": 16,
              "fraction_of_floor": 1.25})
         text = section(section(self.report(document), HARDWARE), "### Placement: different CPUs")
-        self.assertRegex(text, r"\| shm_spin \| [^|]+ \| [^|]+ \| 10000 MB/s \(64 KiB\) \| "
+        self.assertRegex(text, r"\| shm_spin \| [^|]+ \| [^|]+ \| [^|]+ \| 10000 MB/s \(64 KiB\) \| "
                                r"1\.25 \(of 8000 MB/s\) \|")
         self.assertIn("- Above the cross-core copy: shm_spin.", text)
         self.assertNotIn("Above the cross-core copy: pipe", text)

@@ -198,7 +198,7 @@ class NormalRun(OutputDir):
 
     def test_distance_to_hardware_gives_a_bare_notifications_rate_not_zero_bytes(self):
         text = section(self.text, "## Distance to the hardware")
-        self.assertRegex(text, r"\| sysv_sem \| 8\.00 µs \| [^|]+ \| 200000/s \(no payload\) \|")
+        self.assertRegex(text, r"\| sysv_sem \| 8\.00 µs \| [^|]+ \| [^|]+ \| 200000/s \(no payload\) \|")
         self.assertNotIn("0 MB/s (0 B)", text)
 
     def test_distance_to_hardware_without_the_ratio_counter_is_not_shown(self):

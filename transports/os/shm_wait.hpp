@@ -74,14 +74,14 @@ inline void light_fence(bool asymmetric) noexcept {
 }
 
 // A flag the sleeping side raises before it sleeps; the notifier pays a system call only when it
-// finds the flag raised. On its own line: the notifier reads it after every store of the index,
+// finds the flag raised. On its own line: the notifier reads it after every message it publishes,
 // and a line nobody writes stays in the notifier's cache.
 struct alignas(kFalseSharingBytes) SleepFlag {
   std::atomic<std::uint32_t> raised{0};
 };
 
-// Busy-polls the index with a pause instruction. With both ends on one CPU the peer can only run
-// when the spinner gives the CPU up, so the loop calls sched_yield() instead of pausing: a spin
+// Busy-polls the awaited word with a pause instruction. With both ends on one CPU the peer can only
+// run when the spinner gives the CPU up, so the loop calls sched_yield() instead of pausing: a spin
 // that never yields would hold the CPU for a whole scheduler slice per message.
 class SpinWait {
  public:
@@ -117,10 +117,11 @@ class SpinWait {
 // moves them every few microseconds, so this side never sleeps through a copy the peer is doing,
 // and pays a cross-CPU wake-up only when the peer is really idle. The writer calls FUTEX_WAKE only
 // when the reader raised its SleepFlag. Lost wake-ups: the sleeper raises the flag and then reads
-// the word, the notifier stores the word and then reads the flag, each pair ordered by a full
-// (seq_cst) fence; so either the notifier sees the flag and wakes, or the sleeper sees the new
-// word (and FUTEX_WAIT, which compares the word in the kernel, returns at once). With both ends on
-// one CPU it does not spin: the peer cannot run while this side spins.
+// the word, the notifier stores the word and then reads the flag, each pair ordered by a fence
+// (the asymmetric pair heavy_fence/light_fence); so either the notifier sees the flag and wakes,
+// or the sleeper sees the new word (and FUTEX_WAIT, which compares the word in the kernel,
+// returns at once). With both ends on one CPU it does not spin: the peer cannot run while this
+// side spins.
 class FutexWait {
  public:
   static constexpr std::chrono::microseconds kSpin{10};
@@ -205,7 +206,7 @@ class FutexWait {
     const timespec slice{0, std::chrono::nanoseconds(kWaitSlice).count()};
     if (::syscall(SYS_futex, futex_word(word), FUTEX_WAIT, value, &slice, nullptr, 0) == 0) return;
     const int err = errno;
-    // EAGAIN: the index moved before we slept; EINTR: a signal (the watchdog's); ETIMEDOUT: slice.
+    // EAGAIN: the word moved before we slept; EINTR: a signal (the watchdog's); ETIMEDOUT: slice.
     if (err != EAGAIN && err != EINTR && err != ETIMEDOUT) throw_sys_error(err, "futex", object);
   }
 
@@ -213,7 +214,9 @@ class FutexWait {
   bool asymmetric_;  // membarrier on the sleeper's side (see heavy_fence)
 };
 
-// A boost::interprocess::interprocess_semaphore (a process-shared sem_t) per event, posted only
+// Sleeps at once, as the lecture's semaphore does (it spins only inside a message, see
+// spin_for_piece): a boost::interprocess::interprocess_semaphore (a process-shared sem_t) per
+// event, posted only
 // when the other side announced with its SleepFlag that it sleeps, as for the futex: so each
 // raise of the flag is cleared exactly once, by the sleeper or by the one post, and the count
 // stays 0 or 1 however long a stream runs (a post per message would grow it without bound).
@@ -225,6 +228,8 @@ class SemWait {
       boost::interprocess::interprocess_semaphore sem{0};
     } bell[2];  // by RingEvent
   };
+  // Full fences on both sides (asymmetric_ false): this side sleeps at nearly every wait, and a
+  // membarrier per sleep would interrupt the peer's CPU each time.
   explicit SemWait(const TransportOptions& options) noexcept
       : same_cpu_(options.same_cpu), asymmetric_(false) {}
   [[nodiscard]] bool same_cpu() const noexcept { return same_cpu_; }
@@ -289,10 +294,11 @@ class SemWait {
 
 // The textbook monitor: a boost::interprocess::interprocess_mutex and one
 // interprocess_condition per event (process-shared pthread objects in the segment). The waiter
-// checks the index under the mutex and waits on the condition; the notifier takes the mutex and
-// signals after every store of the index, which is what closes the lost-wake-up window.
-// Every lock and wait is timed: a peer killed while holding the mutex would otherwise block us
-// for ever (the mutex is not robust), and Boost's condition does not return on EINTR.
+// checks the awaited word under the mutex and waits on the condition; the notifier takes the mutex
+// and signals after every message (and every publication of the reader), which is what closes the
+// lost-wake-up window. Every lock and wait is timed: a peer killed while holding the mutex would
+// otherwise block us for ever (the mutex is not robust), and Boost's condition does not return on
+// EINTR.
 class CondvarWait {
  public:
   struct Shared {
