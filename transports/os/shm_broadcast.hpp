@@ -68,19 +68,7 @@ class BroadcastRing final : public ShmBroadcast {
       wait_for_all([&](std::uint32_t read) { return written_ + n - read <= g_.pieces; });
     }
     const std::uint32_t first = written_;
-    const auto length = static_cast<std::uint32_t>(msg.size());
-    const std::byte* src = msg.data();
-    std::size_t left = msg.size();
-    for (std::size_t j = 0; j < n; ++j) {
-      const std::size_t take = left < g_.payload() ? left : g_.payload();
-      if (take != 0) std::memcpy(pieces_.payload(written_), src, take);
-      PieceHeader& h = pieces_.header(written_);
-      h.length = length;
-      ++written_;
-      h.seq.store(written_, std::memory_order_release);
-      src += take;
-      left -= take;
-    }
+    for (std::size_t j = 0; j < n; ++j, ++written_) pieces_.put(written_, msg, j);
     for (std::size_t i = 0; i < readers_; ++i) {
       wait_.notify(control(i)->wait, RingEvent::kData, pieces_.header(first).seq, object_);
     }
@@ -103,20 +91,9 @@ class BroadcastRing final : public ShmBroadcast {
     }
     if (h0.length != msg.size()) throw_ring_size_mismatch(h0.length, msg.size(), object_);
     const std::size_t n = g_.pieces_for(msg.size());
-    std::byte* dst = msg.data();
-    std::size_t left = msg.size();
-    for (std::size_t j = 0; j < n; ++j) {
-      if (j != 0) {
-        const PieceHeader& h = pieces_.header(v.next);
-        if (h.seq.load(std::memory_order_acquire) != v.next + 1) {
-          spin_for_piece(h, v.next, wait_.same_cpu(), object_);
-        }
-      }
-      const std::size_t take = left < g_.payload() ? left : g_.payload();
-      if (take != 0) std::memcpy(dst, pieces_.payload(v.next), take);
-      ++v.next;
-      dst += take;
-      left -= take;
+    for (std::size_t j = 0; j < n; ++j, ++v.next) {
+      if (j != 0) await_piece(pieces_.header(v.next), v.next, wait_.same_cpu(), object_);
+      pieces_.get(v.next, msg, j);
     }
   }
 

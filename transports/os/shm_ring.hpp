@@ -7,6 +7,7 @@
 #include <sys/types.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <bit>
 #include <boost/interprocess/mapped_region.hpp>
@@ -147,6 +148,7 @@ class RingPieces {
   RingPieces(std::byte* base, const RingGeometry& g) noexcept
       : headers_(base),
         data_(base + g.header_bytes()),
+        payload_bytes_(g.payload()),
         mask_(g.pieces - 1),
         shift_(std::countr_zero(g.piece_bytes)),
         inline_(g.inline_header()) {}
@@ -164,6 +166,22 @@ class RingPieces {
   [[nodiscard]] std::byte* payload(std::uint32_t p) const noexcept {
     return inline_ ? at(p) + kPieceHeader : at(p);
   }
+  // Writer: writes piece j of `msg` (j < pieces_for(msg.size())) as piece number p, then
+  // publishes it: its sequence word becomes p + 1, with release order.
+  void put(std::uint32_t p, std::span<const std::byte> msg, std::size_t j) const noexcept {
+    const std::size_t from = j * payload_bytes_;
+    const std::size_t take = std::min(msg.size() - from, payload_bytes_);
+    if (take != 0) std::memcpy(payload(p), msg.data() + from, take);
+    PieceHeader& h = header(p);
+    h.length = static_cast<std::uint32_t>(msg.size());
+    h.seq.store(p + 1, std::memory_order_release);
+  }
+  // Reader: copies piece number p (published) out as piece j of `msg`.
+  void get(std::uint32_t p, std::span<std::byte> msg, std::size_t j) const noexcept {
+    const std::size_t from = j * payload_bytes_;
+    const std::size_t take = std::min(msg.size() - from, payload_bytes_);
+    if (take != 0) std::memcpy(msg.data() + from, payload(p), take);
+  }
 
  private:
   [[nodiscard]] std::byte* header_at(std::uint32_t p) const noexcept {
@@ -172,6 +190,7 @@ class RingPieces {
 
   std::byte* headers_ = nullptr;
   std::byte* data_ = nullptr;
+  std::size_t payload_bytes_ = 0;
   std::uint32_t mask_ = 0;
   int shift_ = 0;
   bool inline_ = true;
@@ -183,6 +202,11 @@ class RingPieces {
 // of pausing when both ends share one CPU.
 void spin_for_piece(const PieceHeader& header, std::uint32_t p, bool yield,
                     const std::string& object);
+// Returns at once when piece p is there, else spin_for_piece().
+inline void await_piece(const PieceHeader& header, std::uint32_t p, bool yield,
+                        const std::string& object) {
+  if (header.seq.load(std::memory_order_acquire) != p + 1) spin_for_piece(header, p, yield, object);
+}
 
 // Registers this process for the wait policies' asymmetric fence (transports/os/shm_wait.hpp).
 bool register_membarrier() noexcept;
@@ -241,20 +265,10 @@ class SlotRing {
   // Writer: copies the whole message in, piece by piece, each published as soon as it is written.
   void send(std::span<const std::byte> msg) {
     const std::uint32_t first = written_;
-    const auto length = static_cast<std::uint32_t>(msg.size());
-    const std::byte* src = msg.data();
-    std::size_t left = msg.size();
     const std::size_t n = g_.pieces_for(msg.size());
-    for (std::size_t j = 0; j < n; ++j) {
+    for (std::size_t j = 0; j < n; ++j, ++written_) {
       if (written_ - seen_read_ >= g_.pieces) wait_for_space(msg.size());
-      const std::size_t take = left < g_.payload() ? left : g_.payload();
-      if (take != 0) std::memcpy(pieces_.payload(written_), src, take);
-      PieceHeader& h = pieces_.header(written_);
-      h.length = length;
-      ++written_;
-      h.seq.store(written_, std::memory_order_release);
-      src += take;
-      left -= take;
+      pieces_.put(written_, msg, j);
     }
     wait_.notify(control_->wait, RingEvent::kData, pieces_.header(first).seq, object_);
   }
@@ -278,20 +292,10 @@ class SlotRing {
           object_, activity_, msg.size());
     }
     if (h0.length != msg.size()) throw_ring_size_mismatch(h0.length, msg.size(), object_);
-    std::byte* dst = msg.data();
-    std::size_t left = msg.size();
     for (std::size_t j = 0; j < n; ++j) {
-      if (j != 0) {
-        const PieceHeader& h = pieces_.header(next_);
-        if (h.seq.load(std::memory_order_acquire) != next_ + 1) {
-          spin_for_piece(h, next_, yield_, object_);
-        }
-      }
-      const std::size_t take = left < g_.payload() ? left : g_.payload();
-      if (take != 0) std::memcpy(dst, pieces_.payload(next_), take);
+      if (j != 0) await_piece(pieces_.header(next_), next_, yield_, object_);
+      pieces_.get(next_, msg, j);
       ++next_;
-      dst += take;
-      left -= take;
       if (next_ - published_ >= g_.publish_every) publish();
     }
     // A writer that sleeps for space is told at once rather than at the next publication.
