@@ -45,26 +45,28 @@ def limit_ns(case):
     return ns
 
 
+def burst_ratio(small, ratio_key, floor_key):
+    """A round trip's burst over a bounce floor measured next to it, "<ratio>x (<burst> /
+    <floor>)", from the row's own counters, or "n/a" when it lacks them."""
+    ratio = small.get(ratio_key)
+    if ratio is None or not small.get("rtt_burst_ns") or not small.get(floor_key):
+        return "n/a"
+    return (f"{fmt_sig(ratio)}x ({fmt_us(small.get('rtt_burst_ns'))} / "
+            f"{fmt_us(small.get(floor_key))})")
+
+
 def distance_to_line(small):
     """The "x cache-line RTT" cell of a round trip: rtt_x_cacheline (rtt_burst_ns / cacheline_ns,
     both timed K back-to-back per pair of clock reads), or "n/a" when the row has no such counter
     (one CPU, a size over 1024 B, a transport that may lose, or a file from an older ipcbench)."""
-    ratio = small.get("rtt_x_cacheline")
-    if ratio is None or not small.get("rtt_burst_ns") or not small.get("cacheline_ns"):
-        return "n/a"
-    return (f"{fmt_sig(ratio)}x ({fmt_us(small.get('rtt_burst_ns'))} / "
-            f"{fmt_us(small.get('cacheline_ns'))})")
+    return burst_ratio(small, "rtt_x_cacheline", "cacheline_ns")
 
 
 def distance_to_two_lines(small):
     """The "x two-line RTT" cell of a round trip: rtt_x_two_line (rtt_burst_ns / two_line_ns, the
     bounce of two lines each written by one side, timed alike), or "n/a" when the row has no such
     counter (as for distance_to_line, or a file from an ipcbench before the two-line floor)."""
-    ratio = small.get("rtt_x_two_line")
-    if ratio is None or not small.get("rtt_burst_ns") or not small.get("two_line_ns"):
-        return "n/a"
-    return (f"{fmt_sig(ratio)}x ({fmt_us(small.get('rtt_burst_ns'))} / "
-            f"{fmt_us(small.get('two_line_ns'))})")
+    return burst_ratio(small, "rtt_x_two_line", "two_line_ns")
 
 
 def distance_to_copy(peak):
