@@ -70,7 +70,7 @@ class BroadcastRing final : public ShmBroadcast {
     const std::uint32_t first = written_;
     for (std::size_t j = 0; j < n; ++j, ++written_) pieces_.put(written_, msg, j);
     for (std::size_t i = 0; i < readers_; ++i) {
-      wait_.notify(control(i)->wait, RingEvent::kData, pieces_.header(first).seq, object_);
+      wait_.notify(control(i)->wait, RingEvent::kData, object_, pieces_.published(first, written_));
     }
   }
 
@@ -87,7 +87,8 @@ class BroadcastRing final : public ShmBroadcast {
     if (h0.seq.load(std::memory_order_acquire) != want) {
       wait_.wait(
           c.wait, RingEvent::kData, h0.seq,
-          [&] { return h0.seq.load(std::memory_order_acquire) == want; }, object_);
+          [&] { return h0.seq.load(std::memory_order_acquire) == want; }, object_, nullptr, 0,
+          want);
     }
     if (h0.length != msg.size()) throw_ring_size_mismatch(h0.length, msg.size(), object_);
     const std::size_t n = g_.pieces_for(msg.size());
@@ -101,7 +102,7 @@ class BroadcastRing final : public ShmBroadcast {
     assert(reader < readers_);
     Control& c = *control(reader);
     c.read.store(views_[reader].next, std::memory_order_release);
-    wait_.notify(c.wait, RingEvent::kSpace, c.read, object_);
+    wait_.notify(c.wait, RingEvent::kSpace, object_, [&c](std::uint32_t) { return &c.read; });
   }
 
  private:

@@ -176,6 +176,14 @@ class RingPieces {
     h.length = static_cast<std::uint32_t>(msg.size());
     h.seq.store(p + 1, std::memory_order_release);
   }
+  // For a notify after pieces [first, end) were published: the sequence word to wake for a sleeper
+  // that waits for sequence value `token` (piece token - 1), when that piece is one of them.
+  [[nodiscard]] auto published(std::uint32_t first, std::uint32_t end) const noexcept {
+    return [this, first, end](std::uint32_t token) -> const std::atomic<std::uint32_t>* {
+      const std::uint32_t p = token - 1;
+      return p - first < end - first ? &header(p).seq : nullptr;
+    };
+  }
   // Reader: copies piece number p (published) out as piece j of `msg`.
   void get(std::uint32_t p, std::span<std::byte> msg, std::size_t j) const noexcept {
     const std::size_t from = j * payload_bytes_;
@@ -270,7 +278,7 @@ class SlotRing {
       if (written_ - seen_read_ >= g_.pieces) wait_for_space(msg.size());
       pieces_.put(written_, msg, j);
     }
-    wait_.notify(control_->wait, RingEvent::kData, pieces_.header(first).seq, object_);
+    wait_.notify(control_->wait, RingEvent::kData, object_, pieces_.published(first, written_));
   }
 
   // Reader: copies one whole message out; its length must be msg.size().
@@ -289,7 +297,7 @@ class SlotRing {
             if (second != nullptr) __builtin_prefetch(second);
             return h0.seq.load(std::memory_order_acquire) == want;
           },
-          object_, activity_, msg.size());
+          object_, activity_, msg.size(), want);
     }
     if (h0.length != msg.size()) throw_ring_size_mismatch(h0.length, msg.size(), object_);
     for (std::size_t j = 0; j < n; ++j) {
@@ -317,7 +325,8 @@ class SlotRing {
   void publish() {
     published_ = next_;
     control_->read.store(next_, std::memory_order_release);
-    wait_.notify(control_->wait, RingEvent::kSpace, control_->read, object_);
+    wait_.notify(control_->wait, RingEvent::kSpace, object_,
+                 [this](std::uint32_t) { return &control_->read; });
   }
 
   Control* control_;

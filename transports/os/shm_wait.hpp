@@ -8,8 +8,12 @@
 //     policy that would sleep spins on as long as it moves. Every loop checks interrupted() (the
 //     harness's watchdog) and then throws std::system_error naming `object`; sleeping waits are
 //     timed for that reason.
-//   notify(shared, event, word, object): called by the other side right after it stored `word`
-//     (for kData: after the last piece of a message, `word` being the first piece's sequence).
+//     `token` says what the sleeper waits for (for kData: the sequence value of the piece), so
+//     that a notifier wakes only a sleeper its news is for.
+//   notify(shared, event, object, word_for): called by the other side right after it published
+//     (for kData: after the last piece of a message). word_for(token) is the word to wake for a
+//     sleeper that announced `token`, or null when what was published is not what it waits for
+//     (it waits for a later piece): that sleeper stays announced for the notify that concerns it.
 //   same_cpu(): both ends share one CPU (a spinner yields instead of pausing).
 //   sleeping(shared, event): whether the side waiting on `event` has announced that it sleeps (a
 //     relaxed load of a line that only changes when it does; false where the policy cannot tell).
@@ -27,6 +31,7 @@
 #include <boost/interprocess/sync/interprocess_semaphore.hpp>
 #include <boost/interprocess/sync/scoped_lock.hpp>
 #include <cerrno>
+#include <climits>
 #include <chrono>
 #include <cstdint>
 #include <string>
@@ -73,11 +78,30 @@ inline void light_fence(bool asymmetric) noexcept {
   }
 }
 
-// A flag the sleeping side raises before it sleeps; the notifier pays a system call only when it
-// finds the flag raised. On its own line: the notifier reads it after every message it publishes,
-// and a line nobody writes stays in the notifier's cache.
+// A flag the sleeping side raises before it sleeps, holding kRaised | token (what it waits for);
+// the notifier pays a system call only when it finds the flag raised for what it published, and
+// lowers it with a compare-and-swap, so it never lowers a flag raised since for something else. On
+// its own line: the notifier reads it after every message it publishes, and a line nobody writes
+// stays in the notifier's cache.
 struct alignas(kFalseSharingBytes) SleepFlag {
-  std::atomic<std::uint32_t> raised{0};
+  static_assert(std::atomic<std::uint64_t>::is_always_lock_free);
+  static constexpr std::uint64_t kRaised = std::uint64_t{1} << 32;
+  std::atomic<std::uint64_t> raised{0};
+
+  // Raises the flag for `token`.
+  void raise(std::uint32_t token) noexcept {
+    raised.store(kRaised | token, std::memory_order_relaxed);
+  }
+  // The notifier: true when the flag was raised for a token word_for() accepts and this call
+  // lowered it; `word` is then the word to wake.
+  template <typename WordFor>
+  bool take(WordFor&& word_for, const std::atomic<std::uint32_t>*& word) noexcept {
+    std::uint64_t v = raised.load(std::memory_order_relaxed);
+    if (v == 0) return false;
+    word = word_for(static_cast<std::uint32_t>(v));
+    if (word == nullptr) return false;
+    return raised.compare_exchange_strong(v, 0, std::memory_order_relaxed);
+  }
 };
 
 // Busy-polls the awaited word with a pause instruction. With both ends on one CPU the peer can only
@@ -91,8 +115,8 @@ class SpinWait {
 
   template <typename Ready>
   void wait(Shared&, RingEvent, const std::atomic<std::uint32_t>&, Ready&& ready,
-            const std::string& object, const std::atomic<std::uint32_t>* = nullptr,
-            std::size_t = 0) {
+            const std::string& object, const std::atomic<std::uint32_t>* = nullptr, std::size_t = 0,
+            std::uint32_t = 0) {
     for (std::uint32_t i = 1;; ++i) {
       if (ready()) return;
       if (yield_) {
@@ -103,7 +127,8 @@ class SpinWait {
       if (i % 256 == 0) throw_if_interrupted("spin", object);
     }
   }
-  void notify(Shared&, RingEvent, const std::atomic<std::uint32_t>&, const std::string&) noexcept {}
+  template <typename WordFor>
+  void notify(Shared&, RingEvent, const std::string&, WordFor&&) noexcept {}
   [[nodiscard]] static bool sleeping(const Shared&, RingEvent) noexcept { return false; }
 
  private:
@@ -138,7 +163,7 @@ class FutexWait {
   template <typename Ready>
   void wait(Shared& shared, RingEvent event, const std::atomic<std::uint32_t>& word, Ready&& ready,
             const std::string& object, const std::atomic<std::uint32_t>* activity = nullptr,
-            std::size_t message_bytes = 0) {
+            std::size_t message_bytes = 0, std::uint32_t token = 0) {
     if (ready()) return;
     if (spin_) {
       const auto budget = kSpin + std::chrono::nanoseconds(message_bytes / kBytesPerNs);
@@ -163,13 +188,13 @@ class FutexWait {
         if (i % 4096 == 0) throw_if_interrupted("spin", object);
       }
     }
-    std::atomic<std::uint32_t>& flag = shared.sleeping[static_cast<unsigned>(event)].raised;
+    SleepFlag& flag = shared.sleeping[static_cast<unsigned>(event)];
     while (true) {
-      flag.store(1, std::memory_order_relaxed);
+      flag.raise(token);
       heavy_fence(asymmetric_);
       const std::uint32_t value = word.load(std::memory_order_relaxed);
       if (ready()) {
-        flag.store(0, std::memory_order_relaxed);
+        flag.raised.store(0, std::memory_order_relaxed);
         return;
       }
       futex_wait(word, value, object);
@@ -177,14 +202,16 @@ class FutexWait {
     }
   }
 
-  void notify(Shared& shared, RingEvent event, const std::atomic<std::uint32_t>& word,
-              const std::string& object) {
+  template <typename WordFor>
+  void notify(Shared& shared, RingEvent event, const std::string& object, WordFor&& word_for) {
     light_fence(asymmetric_);  // the word's store before the flag load
-    std::atomic<std::uint32_t>& flag = shared.sleeping[static_cast<unsigned>(event)].raised;
-    if (flag.load(std::memory_order_relaxed) == 0) return;
-    if (flag.exchange(0, std::memory_order_relaxed) == 0) return;  // someone else cleared it
-    // Not FUTEX_PRIVATE_FLAG: the word is shared between processes.
-    if (::syscall(SYS_futex, futex_word(word), FUTEX_WAKE, 1, nullptr, nullptr, 0) < 0) {
+    const std::atomic<std::uint32_t>* word = nullptr;
+    if (!shared.sleeping[static_cast<unsigned>(event)].take(word_for, word)) return;
+    // Every waiter on the word: the readers of a broadcast ring all sleep on the same piece's
+    // word, each announced by its own flag, and a wake for one that woke another would leave the
+    // first asleep (the other, awake, lowers its own flag before its notify comes). Not
+    // FUTEX_PRIVATE_FLAG: the word is shared between processes.
+    if (::syscall(SYS_futex, futex_word(*word), FUTEX_WAKE, INT_MAX, nullptr, nullptr, 0) < 0) {
       throw_sys_error(errno, "futex(FUTEX_WAKE)", object);
     }
   }
@@ -236,12 +263,12 @@ class SemWait {
 
   template <typename Ready>
   void wait(Shared& shared, RingEvent event, const std::atomic<std::uint32_t>&, Ready&& ready,
-            const std::string& object, const std::atomic<std::uint32_t>* = nullptr,
-            std::size_t = 0) {
+            const std::string& object, const std::atomic<std::uint32_t>* = nullptr, std::size_t = 0,
+            std::uint32_t token = 0) {
     if (ready()) return;
     typename Shared::Bell& bell = shared.bell[static_cast<unsigned>(event)];
     while (true) {
-      bell.flag.raised.store(1, std::memory_order_relaxed);
+      bell.flag.raise(token);
       heavy_fence(asymmetric_);
       if (ready()) {
         withdraw(bell, object);
@@ -252,12 +279,12 @@ class SemWait {
     }
   }
 
-  void notify(Shared& shared, RingEvent event, const std::atomic<std::uint32_t>&,
-              const std::string& object) {
+  template <typename WordFor>
+  void notify(Shared& shared, RingEvent event, const std::string& object, WordFor&& word_for) {
     light_fence(asymmetric_);  // the word's store before the flag load
     typename Shared::Bell& bell = shared.bell[static_cast<unsigned>(event)];
-    if (bell.flag.raised.load(std::memory_order_relaxed) == 0) return;
-    if (bell.flag.raised.exchange(0, std::memory_order_relaxed) == 0) return;
+    const std::atomic<std::uint32_t>* word = nullptr;
+    if (!bell.flag.take(word_for, word)) return;
     try {
       bell.sem.post();
     } catch (const boost::interprocess::interprocess_exception& e) {
@@ -310,8 +337,8 @@ class CondvarWait {
 
   template <typename Ready>
   void wait(Shared& shared, RingEvent event, const std::atomic<std::uint32_t>&, Ready&& ready,
-            const std::string& object, const std::atomic<std::uint32_t>* = nullptr,
-            std::size_t = 0) {
+            const std::string& object, const std::atomic<std::uint32_t>* = nullptr, std::size_t = 0,
+            std::uint32_t = 0) {
     if (ready()) return;
     try {
       Lock lock(shared.mutex, boost::interprocess::defer_lock);
@@ -326,8 +353,8 @@ class CondvarWait {
     }
   }
 
-  void notify(Shared& shared, RingEvent event, const std::atomic<std::uint32_t>&,
-              const std::string& object) {
+  template <typename WordFor>
+  void notify(Shared& shared, RingEvent event, const std::string& object, WordFor&&) {
     try {
       Lock lock(shared.mutex, boost::interprocess::defer_lock);
       lock_timed(lock, object);
