@@ -216,6 +216,12 @@ class FutexWait {
     }
   }
 
+  // How many sleeps of this process ended by their kWaitSlice rather than a wake-up. While the
+  // peer keeps publishing, every one of them is a lost wake-up: the tests count them.
+  [[nodiscard]] static std::uint64_t slices_expired() noexcept {
+    return slices_expired_.load(std::memory_order_relaxed);
+  }
+
   // Whether the other side sleeps (or is about to) on `event`: the reader then publishes at once.
   [[nodiscard]] static bool sleeping(const Shared& shared, RingEvent event) noexcept {
     return shared.sleeping[static_cast<unsigned>(event)].raised.load(std::memory_order_relaxed) !=
@@ -234,8 +240,11 @@ class FutexWait {
     if (::syscall(SYS_futex, futex_word(word), FUTEX_WAIT, value, &slice, nullptr, 0) == 0) return;
     const int err = errno;
     // EAGAIN: the word moved before we slept; EINTR: a signal (the watchdog's); ETIMEDOUT: slice.
+    if (err == ETIMEDOUT) slices_expired_.fetch_add(1, std::memory_order_relaxed);
     if (err != EAGAIN && err != EINTR && err != ETIMEDOUT) throw_sys_error(err, "futex", object);
   }
+
+  static inline std::atomic<std::uint64_t> slices_expired_{0};
 
   bool spin_;
   bool asymmetric_;  // membarrier on the sleeper's side (see heavy_fence)
