@@ -1,7 +1,9 @@
 // The broadcast conformance suite, over every transport whose registry entry has a broadcast form
-// (no list of ids): every reader gets every byte in order (threads and processes), wrap-around, a
-// message larger than the ring, the writer held back by the slowest reader, interruption, no fd or
-// name left behind.
+// (no list of ids): every reader gets every byte in order (threads and processes), wrap-around with
+// one-line and 4 KiB pieces, a message larger than the ring refused, the writer held back by the
+// slowest reader, interruption, no fd or name left behind; and the ring's geometry.
+#include "transports/os/shm_broadcast.hpp"
+
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -12,9 +14,11 @@
 #include <cstdint>
 #include <filesystem>
 #include <memory>
+#include <stdexcept>
 #include <string>
 #include <system_error>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "harness/process.hpp"
@@ -36,9 +40,12 @@ std::vector<std::byte> message(std::uint64_t seq, std::size_t size) {
   return m;
 }
 
-// Sizes vary with the sequence number, so frames start at many offsets and some are split by
-// the wrap-around.
-std::size_t size_of(std::uint64_t seq) { return (seq * 37) % 300; }
+// Sizes vary with the sequence number, so messages start at every piece of the ring and some
+// straddle its end; `scale` stretches them for rings of 4 KiB pieces.
+std::size_t size_of(std::uint64_t seq, std::size_t scale = 1) { return (seq * 37) % 300 * scale; }
+
+// The largest message a ring takes: the payload of all its pieces (messages are never split).
+std::size_t largest_message(const RingGeometry& g) { return std::size_t{g.pieces} * g.payload(); }
 
 std::vector<std::string> broadcast_ids() {
   std::vector<std::string> ids;
@@ -57,7 +64,7 @@ class ShmBroadcastTest : public ::testing::TestWithParam<std::string> {
   const BroadcastForm& form() const { return *find_transport(GetParam())->broadcast; }
   // Several threads or processes on this small machine: spinners yield rather than wait out a
   // scheduler slice. The name is removed before make() returns.
-  ShmBroadcastPtr make(std::size_t readers, std::size_t message_bytes = 64) {
+  ShmBroadcastPtr make(std::size_t readers, std::size_t message_bytes = 64) const {
     TransportOptions options;
     options.name = unique_name();
     options.message_bytes = message_bytes;
@@ -66,26 +73,38 @@ class ShmBroadcastTest : public ::testing::TestWithParam<std::string> {
     EXPECT_FALSE(std::filesystem::exists("/dev/shm/" + options.name));
     return ring;
   }
+  // The geometry make() gives the ring.
+  RingGeometry geometry(std::size_t readers, std::size_t message_bytes = 64) const {
+    return broadcast_geometry_for(GetParam().c_str(), message_bytes, readers);
+  }
 
  private:
   std::size_t fds_before_ = 0;
 };
 
 TEST_P(ShmBroadcastTest, WrapsAroundOnOneThreadForEveryReader) {
-  ShmBroadcastPtr ring = make(2);
-  ASSERT_NE(ring, nullptr);
-  std::vector<std::byte> got;
-  // 2000 frames of up to 312 bytes pass a 64 KiB ring several times.
-  for (std::uint64_t seq = 0; seq < 2000; ++seq) {
-    ring->write(message(seq, size_of(seq)));
-    for (std::size_t r = 0; r < 2; ++r) {
-      got.assign(size_of(seq), std::byte{0});
-      ring->read(r, got);
-      ring->release(r);
-      ASSERT_EQ(got, message(seq, size_of(seq))) << "reader " << r << " message " << seq;
+  // The ring for 64-byte messages: 1024 one-line pieces, messages of 1 to 6 pieces. For 8 KiB
+  // messages: 16 pieces of 4 KiB, messages of 1 to 5 pieces. 2000 messages pass either ring several
+  // times.
+  for (const auto& [message_bytes, scale] : {std::pair<std::size_t, std::size_t>{64, 1},
+                                             std::pair<std::size_t, std::size_t>{8192, 61}}) {
+    SCOPED_TRACE("ring for " + std::to_string(message_bytes) + "-byte messages");
+    ShmBroadcastPtr ring = make(2, message_bytes);
+    ASSERT_NE(ring, nullptr);
+    ASSERT_LE(size_of(299, scale), largest_message(geometry(2, message_bytes)));
+    std::vector<std::byte> got;
+    for (std::uint64_t seq = 0; seq < 2000; ++seq) {
+      const std::size_t size = size_of(seq, scale);
+      ring->write(message(seq, size));
+      for (std::size_t r = 0; r < 2; ++r) {
+        got.assign(size, std::byte{0});
+        ring->read(r, got);
+        ring->release(r);
+        ASSERT_EQ(got, message(seq, size)) << "reader " << r << " message " << seq;
+      }
     }
+    ring->wait_released();  // returns at once: everything was released
   }
-  ring->wait_released();  // returns at once: everything was released
 }
 
 TEST_P(ShmBroadcastTest, ThreadReadersGetEveryByteInOrder) {
@@ -159,21 +178,26 @@ TEST_P(ShmBroadcastTest, ProcessReadersGetEveryByteInOrder) {
 }
 
 TEST_P(ShmBroadcastTest, RefusesAMessageLargerThanTheRing) {
-  ShmBroadcastPtr ring = make(1);
-  const std::size_t largest = ring->capacity() - 8;  // one frame fills the ring exactly
-  ring->write(message(1, largest));
-  std::vector<std::byte> got(largest);
-  ring->read(0, got);
-  ring->release(0);
-  EXPECT_EQ(got, message(1, largest));
-  try {
-    ring->write(message(2, largest + 1));
-    FAIL() << "a message larger than the ring was accepted";
-  } catch (const std::system_error& e) {
-    EXPECT_EQ(e.code().value(), EMSGSIZE);
-    const std::string what = e.what();
-    EXPECT_NE(what.find(std::to_string(largest + 1) + " bytes"), std::string::npos) << what;
-    EXPECT_NE(what.find("/dev/shm/"), std::string::npos) << what;
+  for (std::size_t message_bytes : {std::size_t{64}, std::size_t{8192}}) {
+    SCOPED_TRACE("ring for " + std::to_string(message_bytes) + "-byte messages");
+    ShmBroadcastPtr ring = make(1, message_bytes);
+    const std::size_t largest = largest_message(geometry(1, message_bytes));  // fills every piece
+    for (std::uint64_t seq = 1; seq <= 2; ++seq) {  // the second starts at another piece
+      ring->write(message(seq, largest));
+      std::vector<std::byte> got(largest);
+      ring->read(0, got);
+      ring->release(0);
+      EXPECT_EQ(got, message(seq, largest));
+    }
+    try {
+      ring->write(message(3, largest + 1));
+      FAIL() << "a message larger than the ring was accepted";
+    } catch (const std::system_error& e) {
+      EXPECT_EQ(e.code().value(), EMSGSIZE);
+      const std::string what = e.what();
+      EXPECT_NE(what.find(std::to_string(largest + 1) + " bytes"), std::string::npos) << what;
+      EXPECT_NE(what.find("/dev/shm/"), std::string::npos) << what;
+    }
   }
 }
 
@@ -192,8 +216,9 @@ TEST_P(ShmBroadcastTest, SizeMismatchIsAnError) {
 
 TEST_P(ShmBroadcastTest, TheSlowestReaderHoldsTheWriterBack) {
   ShmBroadcastPtr ring = make(2);
-  constexpr std::size_t kBytes = 1000;                // frames of 1008 bytes
-  const std::uint64_t fit = ring->capacity() / 1008;  // frames the ring holds
+  constexpr std::size_t kBytes = 1000;  // 18 one-line pieces
+  const RingGeometry g = geometry(2);
+  const std::uint64_t fit = g.pieces / g.pieces_for(kBytes);  // messages the ring holds
   const std::uint64_t total = 2 * fit;
   std::atomic<std::uint64_t> written{0}, fast_read{0};
   std::thread writer([&] {
@@ -237,8 +262,8 @@ TEST_P(ShmBroadcastTest, WaitsEndWhenInterrupted) {
   std::vector<std::byte> got(16);
   set_interrupted(true);
   const auto start = std::chrono::steady_clock::now();
-  EXPECT_THROW(ring->read(0, got), std::system_error);  // empty: would wait for ever
-  ring->write(message(0, ring->capacity() - 8));        // full, and nobody released it
+  EXPECT_THROW(ring->read(0, got), std::system_error);    // empty: would wait for ever
+  ring->write(message(0, largest_message(geometry(2))));  // full, and nobody released it
   EXPECT_THROW(ring->write(message(1, 16)), std::system_error);
   EXPECT_THROW(ring->wait_released(), std::system_error);
   set_interrupted(false);
@@ -264,6 +289,34 @@ TEST_P(ShmBroadcastTest, TakesAsManyReadersAsItsLimit) {
     ring->read(r, got);
     ring->release(r);
     EXPECT_EQ(got, message(3, 16)) << "reader " << r;
+  }
+}
+
+TEST(ShmBroadcastGeometry, HoldsAtLeastOneMessageWithinTheLimit) {
+  // Small messages: the pair ring's geometry.
+  for (std::size_t m : {std::size_t{64}, std::size_t{4096}, std::size_t{65536}}) {
+    const RingGeometry g = broadcast_geometry_for("shm_spin", m, 3);
+    const RingGeometry pair = ring_geometry_for(m);
+    EXPECT_EQ(g.piece_bytes, pair.piece_bytes) << m;
+    EXPECT_EQ(g.pieces, pair.pieces) << m;
+  }
+  // A message larger than the pair ring gets a ring that holds it whole (a power of two).
+  const std::size_t big = std::size_t{4} << 20;
+  const RingGeometry g = broadcast_geometry_for("shm_spin", big, 2);
+  EXPECT_EQ(g.piece_bytes, 4096u);
+  EXPECT_EQ(g.pieces, 1024u);
+  EXPECT_GE(std::size_t{g.pieces} * g.payload(), big);
+}
+
+TEST(ShmBroadcastGeometry, RefusesNoReadersTooManyOrARingOverTheLimit) {
+  EXPECT_THROW((void)broadcast_geometry_for("shm_spin", 64, 0), std::invalid_argument);
+  EXPECT_THROW((void)broadcast_geometry_for("shm_spin", 64, kMaxBroadcastReaders + 1),
+               std::invalid_argument);
+  try {
+    (void)broadcast_geometry_for("shm_spin", std::size_t{2} << 30, 1);
+    FAIL() << "a ring over 1 GiB was accepted";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find("shm_spin"), std::string::npos) << e.what();
   }
 }
 
