@@ -24,6 +24,7 @@
 #include "harness/process.hpp"
 #include "tests/test_util.hpp"
 #include "transports/os/private_dir.hpp"
+#include "transports/os/shm_wait.hpp"
 #include "transports/os/sys_error.hpp"
 #include "transports/registry.hpp"
 
@@ -290,6 +291,46 @@ TEST_P(ShmBroadcastTest, TakesAsManyReadersAsItsLimit) {
     ring->release(r);
     EXPECT_EQ(got, message(3, 16)) << "reader " << r;
   }
+}
+
+// Readers of a broadcast ring sleep on the same piece's word, each announced by its own flag: a
+// wake for one must not leave another asleep (FUTEX_WAKE woke one waiter, which then lowered its
+// own flag, and the other slept out its wait slice). No sleep ends by its slice.
+TEST(ShmBroadcastFutex, ReadersAsleepOnOnePieceAreAllWoken) {
+  TransportOptions options;
+  options.name = unique_name();
+  options.message_bytes = 64;
+  options.same_cpu = true;  // every wait of FutexWait is a sleep
+  constexpr std::size_t kReaders = 3;
+  constexpr int kRounds = 500;
+  const std::uint64_t expired_before = FutexWait::slices_expired();
+  ShmBroadcastPtr ring = make_broadcast_ring<FutexWait>(options, "shm_futex", kReaders);
+  std::atomic<int> bad{0};
+  std::vector<std::thread> readers;
+  for (std::size_t r = 0; r < kReaders; ++r) {
+    readers.emplace_back([&, r] {
+      std::vector<std::byte> got(64);
+      try {
+        for (int i = 0; i < kRounds; ++i) {
+          ring->read(r, got);
+          if (got != message(i, 64)) bad.fetch_add(1);
+          ring->release(r);
+        }
+      } catch (const std::exception&) {
+        bad.fetch_add(1);
+      }
+    });
+  }
+  const auto start = std::chrono::steady_clock::now();
+  for (int i = 0; i < kRounds; ++i) {
+    ring->write(message(i, 64));
+    ring->wait_released();
+  }
+  for (std::thread& t : readers) t.join();
+  EXPECT_EQ(bad.load(), 0);
+  EXPECT_EQ(FutexWait::slices_expired() - expired_before, 0u)
+      << "sleeps that ended by their wait slice (lost wake-ups); " << kRounds << " rounds took "
+      << std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() << " s";
 }
 
 TEST(ShmBroadcastGeometry, HoldsAtLeastOneMessageWithinTheLimit) {

@@ -680,6 +680,54 @@ TEST(SlotRingGeometry, PiecesForCountsEveryPieceAMessageTakes) {
   EXPECT_EQ(ring_geometry(64, 256).publish_every, 64u);
 }
 
+// No wake-up is lost: a reader that sleeps at every wait (same_cpu: no spin) while the writer
+// streams flat out, and two threads answering each other, finish without a single sleep ending by
+// its wait slice (a notify missing, or spent on a sleeper it was not for, shows as such a sleep).
+TEST(SlotRingFutex, NoWakeUpIsLostInAStreamOrARoundTrip) {
+  TransportOptions sleeper;
+  sleeper.same_cpu = true;  // FutexWait sleeps at once: every wait is a sleep or a ready word
+  const Deadline deadline(kTestDeadline);
+  const std::uint64_t expired_before = FutexWait::slices_expired();
+  {
+    RingFixture<FutexWait> ring(ring_geometry(64, 64), 0, sleeper);
+    constexpr int kMessages = 20'000;
+    std::thread writer([&] {
+      for (int seq = 0; seq < kMessages; ++seq) ring.writer->send(message(seq, 48));
+    });
+    std::vector<std::byte> got(48);
+    int bad = 0;
+    for (int seq = 0; seq < kMessages; ++seq) {
+      ring.reader->recv(got);
+      if (got != message(seq, 48)) ++bad;
+    }
+    writer.join();
+    EXPECT_EQ(bad, 0);
+  }
+  {
+    RingFixture<FutexWait> down(ring_geometry(64, 64), 0, sleeper);
+    RingFixture<FutexWait> up(ring_geometry(64, 64), 0, sleeper);
+    constexpr int kRoundTrips = 5'000;
+    std::thread echo([&] {
+      std::vector<std::byte> buf(48);
+      for (int i = 0; i < kRoundTrips; ++i) {
+        down.reader->recv(buf);
+        up.writer->send(buf);
+      }
+    });
+    std::vector<std::byte> reply(48);
+    int bad = 0;
+    for (int seq = 0; seq < kRoundTrips; ++seq) {
+      down.writer->send(message(seq, 48));
+      up.reader->recv(reply);
+      if (reply != message(seq, 48)) ++bad;
+    }
+    echo.join();
+    EXPECT_EQ(bad, 0);
+  }
+  EXPECT_EQ(FutexWait::slices_expired() - expired_before, 0u)
+      << "sleeps that ended by their " << kWaitSlice.count() << " ms slice: lost wake-ups";
+}
+
 TEST(ShmSegment, LeavesNoNameBehindAndIsZeroed) {
   const std::string name = unique_name();
   ShmSegment segment(name, 10000);

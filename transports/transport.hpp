@@ -121,12 +121,11 @@ using FanInPtr = std::unique_ptr<FanInTransport>;
 // The broadcast form (the fan-out mailbox): one ring in shared memory, one writer and N readers;
 // each message is written once and read by every reader. Build before fork(); afterwards one
 // process (or thread) is the writer and reader i is read by one process (or thread) only. Every
-// reader has its own tail index, on its own cache line; the writer overwrites a byte only when
-// every reader has released it, so the slowest reader bounds the writer. Messages are whole
-// frames (8-byte length, payload padded to 8) of at most capacity() bytes: a larger one is
-// refused with EMSGSIZE, never split. write/read/wait_released block through the mechanism's wait
-// policy and throw std::system_error naming the object when interrupted() is set (the watchdog)
-// or a wait fails. They never allocate.
+// reader has its own position, on its own cache line; the writer overwrites a piece only when
+// every reader has released it, so the slowest reader bounds the writer. Messages are whole, of
+// at most capacity() bytes: a larger one is refused with EMSGSIZE, never split.
+// write/read/wait_released block through the mechanism's wait policy and throw std::system_error
+// naming the object when interrupted() is set (the watchdog) or a wait fails. They never allocate.
 class ShmBroadcast {
  public:
   virtual ~ShmBroadcast() = default;

@@ -50,7 +50,10 @@ class BroadcastRing final : public ShmBroadcast {
   }
 
   [[nodiscard]] std::size_t readers() const noexcept override { return readers_; }
-  [[nodiscard]] std::size_t capacity() const noexcept override { return g_.bytes(); }
+  // The largest message: every piece's payload.
+  [[nodiscard]] std::size_t capacity() const noexcept override {
+    return std::size_t{g_.pieces} * g_.payload();
+  }
   void attach() noexcept override {
     (void)register_membarrier();  // this process takes part in the asymmetric fence
     segment_.touch();
@@ -161,7 +164,7 @@ inline constexpr std::string_view kShmRingNoFanIn =
 [[nodiscard]] RingGeometry broadcast_geometry_for(const char* id, std::size_t message_bytes,
                                                   std::size_t readers);
 
-// A broadcast ring for `readers` readers that waits with Wait, sized by broadcast_capacity_for,
+// A broadcast ring for `readers` readers that waits with Wait, sized by broadcast_geometry_for,
 // in one POSIX shared memory object named options.name, created 0600 and unlinked before this
 // returns; `id` (the mechanism) names it in errors. Throws std::invalid_argument (see above),
 // std::system_error naming the object otherwise.

@@ -104,7 +104,7 @@ struct RingGeometry {
 // speed and which the reader can take one by one while the writer writes the next.
 inline constexpr std::size_t kLinePiecesUpTo = 1024;
 
-// The ring for messages of `message_bytes`: pieces enough for two messages, between 64 KiB and
+// The ring for messages of `message_bytes`: pieces enough for four messages, between 64 KiB and
 // 1 MiB (about one core's L2); a larger message streams through the ring piece by piece. The
 // reader publishes every 16 KiB of pieces, or every quarter of the ring when that is less.
 [[nodiscard]] RingGeometry ring_geometry_for(std::size_t message_bytes) noexcept;
@@ -152,9 +152,15 @@ class RingPieces {
         mask_(g.pieces - 1),
         shift_(std::countr_zero(g.piece_bytes)),
         inline_(g.inline_header()) {}
-  // Constructs every piece's header (sequence 0: never written). Called once, before fork().
-  void create(const RingGeometry& g) const noexcept {
-    for (std::uint32_t i = 0; i < g.pieces; ++i) new (header_at(i)) PieceHeader{};
+  // Constructs every piece's header as if written one lap before piece number `start`: piece
+  // number q = start + i holds q + 1 - pieces, never the q + 1 its reader waits for (a plain 0
+  // would be, for the piece numbered 2^32 - 1). Called once, before fork().
+  void create(const RingGeometry& g, std::uint32_t start = 0) const noexcept {
+    for (std::uint32_t i = 0; i < g.pieces; ++i) {
+      const std::uint32_t q = start + i;
+      PieceHeader* h = new (header_at(q)) PieceHeader{};
+      h->seq.store(q + 1 - g.pieces, std::memory_order_relaxed);
+    }
   }
   // The first line of piece p's payload.
   [[nodiscard]] std::byte* at(std::uint32_t p) const noexcept {
@@ -244,7 +250,7 @@ class SlotRing {
     control->geometry = g;
     control->start = start;
     control->read.store(start, std::memory_order_relaxed);
-    RingPieces(static_cast<std::byte*>(memory) + ring_control_bytes<Wait>(), g).create(g);
+    RingPieces(static_cast<std::byte*>(memory) + ring_control_bytes<Wait>(), g).create(g, start);
   }
 
   SlotRing(void* memory, Wait wait, std::string object)
@@ -275,7 +281,7 @@ class SlotRing {
     const std::uint32_t first = written_;
     const std::size_t n = g_.pieces_for(msg.size());
     for (std::size_t j = 0; j < n; ++j, ++written_) {
-      if (written_ - seen_read_ >= g_.pieces) wait_for_space(msg.size());
+      if (written_ - seen_read_ >= g_.pieces) wait_for_space(msg.size(), first, j);
       pieces_.put(written_, msg, j);
     }
     wait_.notify(control_->wait, RingEvent::kData, object_, pieces_.published(first, written_));
@@ -311,9 +317,15 @@ class SlotRing {
   }
 
  private:
-  void wait_for_space(std::size_t message_bytes) {
+  // Before piece j of a message whose first piece is number `first`: when the ring is really full
+  // in the middle of a message, the reader may be asleep on its first piece, to be woken only
+  // after the last: it is told now, or both would wait until a wait slice ends.
+  void wait_for_space(std::size_t message_bytes, std::uint32_t first, std::size_t j) {
     seen_read_ = control_->read.load(std::memory_order_acquire);
     if (written_ - seen_read_ < g_.pieces) return;
+    if (j != 0) {
+      wait_.notify(control_->wait, RingEvent::kData, object_, pieces_.published(first, written_));
+    }
     wait_.wait(
         control_->wait, RingEvent::kSpace, control_->read,
         [&] {

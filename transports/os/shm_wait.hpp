@@ -1,4 +1,5 @@
-// How a side of an SpscRing waits for the other: SpinWait, FutexWait, SemWait, CondvarWait.
+// How a side of a SlotRing (or a BroadcastRing) waits for the other: SpinWait, FutexWait, SemWait,
+// CondvarWait.
 // Each policy has a `Shared` part that lives in the ring's segment, and two calls:
 //   wait(shared, event, word, ready, object, activity, message_bytes): blocks until ready() is
 //     true; message_bytes is the size of the messages in flight (how long the peer may be busy).
@@ -31,8 +32,8 @@
 #include <boost/interprocess/sync/interprocess_semaphore.hpp>
 #include <boost/interprocess/sync/scoped_lock.hpp>
 #include <cerrno>
-#include <climits>
 #include <chrono>
+#include <climits>
 #include <cstdint>
 #include <string>
 
