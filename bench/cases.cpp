@@ -2,10 +2,12 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cstdio>
 #include <iostream>
+#include <iterator>
 #include <memory>
 #include <stdexcept>
 #include <utility>
@@ -31,9 +33,7 @@ class Console : public benchmark::ConsoleReporter {
     benchmark::ConsoleReporter::Finalize();
     if (unsupported_cases().empty()) return;
     std::cout << "\nUnsupported (not run; also in the JSON context as \"unsupported/<name>\"):\n";
-    for (const auto& [name, why] : unsupported_cases()) {
-      std::cout << "  " << name << ": " << why << "\n";
-    }
+    for (const std::string& line : unsupported_lines()) std::cout << "  " << line << "\n";
   }
 };
 
@@ -81,9 +81,47 @@ benchmark::BenchmarkReporter* console_reporter() {
   return &console;
 }
 
-void print_unsupported_to_stderr() {
+std::vector<std::string> unsupported_lines() {
+  // One group per case name without its size and reason, in the order the cases came.
+  struct Group {
+    std::string before, after, why;  // the name around "/bytes:<n>", and the reason
+    std::vector<std::string> sizes;
+  };
+  std::vector<Group> groups;
   for (const auto& [name, why] : unsupported_cases()) {
-    std::fprintf(stderr, "ipcbench: unsupported (not run): %s: %s\n", name.c_str(), why.c_str());
+    std::string before = name, after, size;
+    if (const std::size_t at = name.find("/bytes:"); at != std::string::npos) {
+      const std::size_t digits = at + 7;
+      const std::size_t end = name.find_first_not_of("0123456789", digits);
+      before = name.substr(0, at);
+      size = name.substr(digits, end == std::string::npos ? std::string::npos : end - digits);
+      after = end == std::string::npos ? "" : name.substr(end);
+    }
+    auto same = [&](const Group& g) {
+      return g.before == before && g.after == after && g.why == why;
+    };
+    auto it = std::find_if(groups.begin(), groups.end(), same);
+    if (it == groups.end() || size.empty()) {
+      groups.push_back({before, after, why, {}});
+      it = std::prev(groups.end());
+    }
+    if (!size.empty()) it->sizes.push_back(size);
+  }
+  std::vector<std::string> lines;
+  for (const Group& g : groups) {
+    std::string name = g.before;
+    if (!g.sizes.empty()) {
+      name += "/bytes:";
+      for (std::size_t i = 0; i < g.sizes.size(); ++i) name += (i ? "," : "") + g.sizes[i];
+    }
+    lines.push_back(name + g.after + ": " + g.why);
+  }
+  return lines;
+}
+
+void print_unsupported_to_stderr() {
+  for (const std::string& line : unsupported_lines()) {
+    std::fprintf(stderr, "ipcbench: unsupported (not run): %s\n", line.c_str());
   }
 }
 
@@ -137,7 +175,8 @@ void open_histogram_file(const std::string& benchmark_out) {
 
 void Publisher::iteration_times(const std::vector<double>& seconds, bool cut) {
   if (seconds.empty()) throw std::runtime_error("no iteration was measured");
-  const auto planned = static_cast<std::size_t>(std::max<benchmark::IterationCount>(state_.max_iterations, 1));
+  const auto planned =
+      static_cast<std::size_t>(std::max<benchmark::IterationCount>(state_.max_iterations, 1));
   double mean = 0;
   for (double s : seconds) mean += s;
   mean /= static_cast<double>(seconds.size());

@@ -36,6 +36,9 @@ void record_unsupported(const std::string& name, const std::string& why);
 // The console reporter: Google Benchmark's table, then the unsupported cases.
 [[nodiscard]] benchmark::BenchmarkReporter* console_reporter();
 // Prints the unsupported cases to stderr (when the console is not the format).
+// The cases not run, grouped: one line per case name and reason, the sizes it was refused at
+// listed together ("Stream/sysv_mq/bytes:16384,65536: <reason>"), in the order they came.
+std::vector<std::string> unsupported_lines();
 void print_unsupported_to_stderr();
 
 // The lossless histogram side file, FILE.hist.jsonl next to --benchmark_out=FILE. Opened by

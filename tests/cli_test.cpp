@@ -214,6 +214,41 @@ TEST(Cli, UnsupportedPatternsAppearOnTheConsole) {
       << out;
 }
 
+// A case refused at several sizes for one reason is one line naming the sizes, in the console's
+// list after the table and on stderr alike; the JSON context keeps one entry per case.
+TEST(Cli, UnsupportedSizesAreOneLinePerCaseAndReason) {
+  const std::size_t largest = find_transport("sysv_mq")->describe().max_message_bytes;
+  const std::string a = std::to_string(2 * largest), b = std::to_string(8 * largest);
+  const std::string sizes = " --sizes=64," + a + "," + b;
+  for (const char* format : {"console", "json"}) {
+    std::string out;
+    const std::string cmd = std::string(IPCBENCH_BINARY) +
+                            " --quick --transports=sysv_mq --benchmark_filter=Limit/syscall" +
+                            sizes + " --benchmark_format=" + format + " 2>&1";
+    ASSERT_EQ(test::run_command(cmd, out), 0) << out;
+    // The list: after the console's heading, or the lines ipcbench writes to stderr.
+    const bool console = std::string(format) == "console";
+    const std::string heading = console ? "\nUnsupported (not run" : "";
+    const std::size_t from = console ? out.find(heading) : 0;
+    ASSERT_NE(from, std::string::npos) << out;
+    const std::string list = out.substr(from);
+    const std::string prefix = console ? "\n  " : "ipcbench: unsupported (not run): ";
+    for (const char* pattern : {"RoundTrip", "Stream"}) {
+      const std::string grouped = std::string(pattern) + "/sysv_mq/bytes:" + a + "," + b + ": ";
+      EXPECT_NE(list.find(prefix + grouped), std::string::npos) << format << ": " << list;
+      EXPECT_EQ(list.find(prefix + std::string(pattern) + "/sysv_mq/bytes:" + a + ": "),
+                std::string::npos)
+          << format << ": " << list;
+    }
+    if (!console) {
+      EXPECT_NE(out.find("\"unsupported/Stream/sysv_mq/bytes:" + a + "\""), std::string::npos)
+          << out;
+      EXPECT_NE(out.find("\"unsupported/Stream/sysv_mq/bytes:" + b + "\""), std::string::npos)
+          << out;
+    }
+  }
+}
+
 TEST(Cli, QuickRunWritesJsonWithPercentileCounters) {
   std::string out;
   const std::string cmd = std::string(IPCBENCH_BINARY) +
