@@ -6,7 +6,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <cstdlib>
 #include <boost/interprocess/permissions.hpp>
 #include <boost/interprocess/shared_memory_object.hpp>
 
@@ -59,7 +58,7 @@ bool membarrier_available() noexcept {
 }
 
 bool register_membarrier() noexcept {
-  if (std::getenv("IPCBENCH_NO_MEMBARRIER") != nullptr || !membarrier_available()) return false;
+  if (!membarrier_available()) return false;
   // Registration belongs to the process (its mm): a forked child registers again when it attaches.
   return ::syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_GLOBAL_EXPEDITED, 0, 0) == 0;
 }

@@ -265,10 +265,9 @@ class SemWait {
       boost::interprocess::interprocess_semaphore sem{0};
     } bell[2];  // by RingEvent
   };
-  // Full fences on both sides (asymmetric_ false): this side sleeps at nearly every wait, and a
+  // Full fences on both sides (kAsymmetric false): this side sleeps at nearly every wait, and a
   // membarrier per sleep would interrupt the peer's CPU each time.
-  explicit SemWait(const TransportOptions& options) noexcept
-      : same_cpu_(options.same_cpu), asymmetric_(false) {}
+  explicit SemWait(const TransportOptions& options) noexcept : same_cpu_(options.same_cpu) {}
   [[nodiscard]] bool same_cpu() const noexcept { return same_cpu_; }
 
   template <typename Ready>
@@ -279,7 +278,7 @@ class SemWait {
     typename Shared::Bell& bell = shared.bell[static_cast<unsigned>(event)];
     while (true) {
       bell.flag.raise(token);
-      heavy_fence(asymmetric_);
+      heavy_fence(kAsymmetric);
       if (ready()) {
         withdraw(bell, object);
         return;
@@ -291,7 +290,7 @@ class SemWait {
 
   template <typename WordFor>
   void notify(Shared& shared, RingEvent event, const std::string& object, WordFor&& word_for) {
-    light_fence(asymmetric_);  // the word's store before the flag load
+    light_fence(kAsymmetric);  // the word's store before the flag load
     typename Shared::Bell& bell = shared.bell[static_cast<unsigned>(event)];
     const std::atomic<std::uint32_t>* word = nullptr;
     if (!bell.flag.take(word_for, word)) return;
@@ -325,8 +324,8 @@ class SemWait {
     while (!timed_wait(bell, object)) throw_if_interrupted("sem_timedwait", object);
   }
 
+  static constexpr bool kAsymmetric = false;
   bool same_cpu_;
-  bool asymmetric_;  // membarrier on the sleeper's side (see heavy_fence)
 };
 
 // The textbook monitor: a boost::interprocess::interprocess_mutex and one
