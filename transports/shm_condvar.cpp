@@ -25,7 +25,7 @@ Capabilities describe_shm_condvar() {
   return {.limit_source = "none: any size, streamed through the ring piece by piece when larger",
           .busy_polls = false,
           .waits_by =
-              "boost::interprocess::interprocess_mutex + interprocess_condition in the segment; "
+              "a robust process-shared pthread mutex + pthread conditions in the segment; "
               "the writer locks and signals after every store"};
 }
 

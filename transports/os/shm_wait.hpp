@@ -21,16 +21,14 @@
 #pragma once
 
 #include <linux/futex.h>
+#include <pthread.h>
 #include <sched.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <atomic>
-#include <boost/interprocess/sync/interprocess_condition.hpp>
-#include <boost/interprocess/sync/interprocess_mutex.hpp>
 #include <boost/interprocess/sync/interprocess_semaphore.hpp>
-#include <boost/interprocess/sync/scoped_lock.hpp>
 #include <cerrno>
 #include <chrono>
 #include <climits>
@@ -328,18 +326,39 @@ class SemWait {
   bool same_cpu_;
 };
 
-// The textbook monitor: a boost::interprocess::interprocess_mutex and one
-// interprocess_condition per event (process-shared pthread objects in the segment). The waiter
-// checks the awaited word under the mutex and waits on the condition; the notifier takes the mutex
-// and signals after every message (and every publication of the reader), which is what closes the
-// lost-wake-up window. Every lock and wait is timed: a peer killed while holding the mutex would
-// otherwise block us for ever (the mutex is not robust), and Boost's condition does not return on
-// EINTR.
+// The textbook monitor: a process-shared, robust pthread mutex and one process-shared pthread
+// condition per event, in the segment. The waiter checks the awaited word under the mutex and
+// waits on the condition; the notifier takes the mutex and signals after every message (and every
+// publication of the reader), which is what closes the lost-wake-up window. Every lock and wait is
+// timed, so that the watchdog's interrupted() is seen.
+// Why raw pthreads and not Boost.Interprocess's interprocess_mutex/interprocess_condition (the
+// same pthread objects): Boost's mutex is not robust, and a condition's timed wait re-takes the
+// mutex with no time limit once the wait times out. A peer killed while holding the mutex then
+// blocked its survivor for ever, whatever the watchdog did (seen as a CI hang in a kill test). A
+// robust mutex instead hands its next locker EOWNERDEAD, and we throw an error naming the object.
 class CondvarWait {
  public:
-  struct Shared {
-    boost::interprocess::interprocess_mutex mutex;
-    boost::interprocess::interprocess_condition changed[2];  // by RingEvent
+  class Shared {
+   public:
+    Shared();
+    Shared(const Shared&) = delete;
+    Shared& operator=(const Shared&) = delete;
+    // Never destroyed (see SlotRing::create): glibc's pthread_cond_destroy waits for waiters a
+    // killed peer would never release, and neither object holds a kernel resource.
+
+    // Takes the mutex, checking interrupted() every wait slice. Throws std::system_error naming
+    // `object` when interrupted, or when the last owner died holding it (EOWNERDEAD: the state it
+    // guarded may be half-written, so the ring is not used again).
+    void lock(const std::string& object);
+    void unlock() noexcept;
+    // Under the mutex: sleeps on `event`'s condition for at most one wait slice. Returns, or
+    // throws as lock() does, with the mutex held.
+    void wait_slice(RingEvent event, const std::string& object);
+    void signal(RingEvent event) noexcept;
+
+   private:
+    pthread_mutex_t mutex_;
+    pthread_cond_t changed_[2];  // by RingEvent
   };
   explicit CondvarWait(const TransportOptions& options) noexcept : same_cpu_(options.same_cpu) {}
   [[nodiscard]] bool same_cpu() const noexcept { return same_cpu_; }
@@ -349,40 +368,32 @@ class CondvarWait {
             const std::string& object, const std::atomic<std::uint32_t>* = nullptr, std::size_t = 0,
             std::uint32_t = 0) {
     if (ready()) return;
-    try {
-      Lock lock(shared.mutex, boost::interprocess::defer_lock);
-      lock_timed(lock, object);
-      while (!ready()) {
-        shared.changed[static_cast<unsigned>(event)].timed_wait(lock, wait_slice_deadline());
-        throw_if_interrupted("pthread_cond_timedwait", object);
-      }
-      return;
-    } catch (const boost::interprocess::interprocess_exception& e) {
-      rethrow_interprocess(e, "pthread_cond_timedwait", object);
+    shared.lock(object);
+    Unlock unlock{shared};
+    while (!ready()) {
+      shared.wait_slice(event, object);
+      throw_if_interrupted("pthread_cond_timedwait", object);
     }
   }
 
   template <typename WordFor>
   void notify(Shared& shared, RingEvent event, const std::string& object, WordFor&&) {
-    try {
-      Lock lock(shared.mutex, boost::interprocess::defer_lock);
-      lock_timed(lock, object);
-      shared.changed[static_cast<unsigned>(event)].notify_one();
-    } catch (const boost::interprocess::interprocess_exception& e) {
-      rethrow_interprocess(e, "pthread_cond_signal", object);
-    }
+    shared.lock(object);
+    shared.signal(event);
+    shared.unlock();
   }
 
   // Unknown without the mutex: the reader publishes on its own schedule.
   [[nodiscard]] static bool sleeping(const Shared&, RingEvent) noexcept { return false; }
 
  private:
-  using Lock = boost::interprocess::scoped_lock<boost::interprocess::interprocess_mutex>;
-  static void lock_timed(Lock& lock, const std::string& object) {
-    while (!lock.timed_lock(wait_slice_deadline())) {
-      throw_if_interrupted("pthread_mutex_timedlock", object);
-    }
-  }
+  struct Unlock {
+    explicit Unlock(Shared& s) noexcept : shared(s) {}
+    Shared& shared;
+    Unlock(const Unlock&) = delete;
+    Unlock& operator=(const Unlock&) = delete;
+    ~Unlock() { shared.unlock(); }
+  };
 
   bool same_cpu_;
 };
