@@ -111,6 +111,7 @@ CpuSharing cpu_sharing(std::span<const int> placement) {
 }
 
 std::optional<std::string> unsupported_reason(const Capabilities& caps, std::size_t bytes) {
+  if (!caps.unavailable.empty()) return "unavailable on this machine: " + caps.unavailable;
   switch (caps.payload) {
     case Payload::kWord:
       if (bytes == kWordBytes) return std::nullopt;

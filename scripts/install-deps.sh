@@ -12,6 +12,10 @@ packages=(
   python3-scipy                      # its U test (scipy.stats.mannwhitneyu), and compare.py's
   libbenchmark-tools                 # Google Benchmark's compare.py: scripts/compare-runs.sh
   procps util-linux                  # ps, ipcs: the leak checks
+  pkg-config                         # finds the three libraries below
+  liburing-dev                       # io_uring: the io_uring transport
+  libzmq3-dev                        # ZeroMQ: the zeromq transport
+  libsystemd-dev dbus                # sd-bus and dbus-daemon: the dbus transport
 )
 
 missing=()

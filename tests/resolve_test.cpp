@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -52,6 +53,12 @@ TEST(Resolve, SizesFollowTheCapabilities) {
     SCOPED_TRACE(std::string(info.id));
     const Capabilities caps = info.describe();
     const std::size_t fixed = pattern_bytes(info, 64);
+    if (!caps.unavailable.empty()) {  // this machine cannot run it: every size says why
+      const Resolved r = resolve(info.id, Form::kPair, fixed);
+      EXPECT_FALSE(r.runs());
+      EXPECT_NE(r.unsupported.find(caps.unavailable), std::string::npos) << r.unsupported;
+      continue;
+    }
     EXPECT_TRUE(resolve(info.id, Form::kPair, fixed).runs());
     EXPECT_FALSE(resolve(info.id, Form::kPair, 4).runs());  // no payload kind carries 4 bytes
     if (caps.max_message_bytes != SIZE_MAX && caps.payload == Payload::kBytes) {
@@ -60,6 +67,18 @@ TEST(Resolve, SizesFollowTheCapabilities) {
       EXPECT_NE(r.unsupported.find("larger"), std::string::npos) << r.unsupported;
     }
   }
+}
+
+TEST(Resolve, AMechanismUnavailableOnThisMachineIsUnsupportedAtEverySizeSayingWhy) {
+  Capabilities caps;
+  caps.unavailable = "io_uring is disabled (/proc/sys/kernel/io_uring_disabled is 2)";
+  for (std::size_t bytes : {std::size_t{0}, kWordBytes, std::size_t{64}, std::size_t{1} << 20}) {
+    const std::optional<std::string> why = unsupported_reason(caps, bytes);
+    ASSERT_TRUE(why.has_value()) << bytes;
+    EXPECT_EQ(*why, "unavailable on this machine: " + caps.unavailable);
+  }
+  caps.unavailable.clear();
+  EXPECT_FALSE(unsupported_reason(caps, 64).has_value());
 }
 
 TEST(Resolve, UnknownIdsAndBadPeerCountsAreInvalidArguments) {

@@ -38,6 +38,10 @@ struct Capabilities {
   // Both roles are threads of one process (no fork): the transport object is shared by them, so
   // its send()/recv() are thread-safe, and faults that act on a process (kill, stop) cannot apply.
   bool in_process = false;
+  // Non-empty: this machine cannot run the mechanism at all, and why (a kernel feature that is
+  // missing or forbidden: io_uring disabled, ptrace denied, no dbus-daemon). Every case of it is
+  // then reported unsupported with this reason, and the rest of the run goes on.
+  std::string unavailable{};
 };
 
 // Per-run settings a transport may use. `name` is unique per run and unpredictable.
