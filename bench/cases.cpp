@@ -407,7 +407,8 @@ std::string transports_json() {
            ", \"in_process\": " + flag(caps.in_process) + ", \"may_lose\": " + flag(caps.may_lose) +
            ", \"may_coalesce\": " + flag(caps.may_coalesce) +
            ", \"busy_polls\": " + flag(caps.busy_polls) +
-           ", \"waits_by\": " + json_string(caps.waits_by) + ", \"forms\": {";
+           ", \"waits_by\": " + json_string(caps.waits_by) +
+           ", \"unavailable\": " + json_string(caps.unavailable) + ", \"forms\": {";
     bool first_form = true;
     for (Form form : kAllForms) {
       const FormSupport s = form_support(info, form);

@@ -41,17 +41,17 @@ std::string form_label(Form form) {
 }
 
 void print_list() {
-  std::printf("%-12s %-14s %-5s %-9s %-8s %-9s %s\n", "transport", "largest msg", "lose",
+  std::printf("%-14s %-14s %-5s %-9s %-8s %-9s %s\n", "transport", "largest msg", "lose",
               "coalesce", "reorder", "waits", "limit from / checks / description");
   for (const TransportInfo& info : all_transports()) {
     const Capabilities caps = info.describe();
     const std::string largest =
         caps.max_message_bytes == SIZE_MAX ? "any" : std::to_string(caps.max_message_bytes) + " B";
-    std::printf("%-12s %-14s %-5s %-9s %-8s %-9s %s\n", std::string(info.id).c_str(),
+    std::printf("%-14s %-14s %-5s %-9s %-8s %-9s %s\n", std::string(info.id).c_str(),
                 largest.c_str(), yes_no(caps.may_lose).c_str(), yes_no(caps.may_coalesce).c_str(),
                 yes_no(caps.may_reorder).c_str(), caps.busy_polls ? "spins" : "blocks",
                 std::string(info.description).c_str());
-    std::printf("%-12s   limit: %s\n%-12s   checks: %s; waits by %s\n", "",
+    std::printf("%-14s   limit: %s\n%-14s   checks: %s; waits by %s\n", "",
                 caps.limit_source.c_str(), "", checks_applied(caps.payload).c_str(),
                 caps.waits_by.c_str());
     // What it can be measured in, and why not the rest: resolve()'s words, as in the JSON.
@@ -62,11 +62,14 @@ void print_list() {
       if (support.supported) {
         runs += (runs.empty() ? "" : ", ") + name;
       } else {
-        lacks += "\n" + std::string(17, ' ') + name + ": " + support.text;
+        lacks += "\n" + std::string(19, ' ') + name + ": " + support.text;
       }
     }
-    std::printf("%-12s   patterns: %s\n", "", runs.c_str());
-    if (!lacks.empty()) std::printf("%-12s   lacks:%s\n", "", lacks.c_str());
+    if (!caps.unavailable.empty()) {
+      std::printf("%-14s   unavailable on this machine: %s\n", "", caps.unavailable.c_str());
+    }
+    std::printf("%-14s   patterns: %s\n", "", runs.c_str());
+    if (!lacks.empty()) std::printf("%-14s   lacks:%s\n", "", lacks.c_str());
   }
 }
 

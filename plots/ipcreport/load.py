@@ -206,11 +206,14 @@ def load_transports(path, context):
         if entry["id"] in seen:
             raise InputError(f"{where}: transport '{entry['id']}' is listed twice")
         seen.add(entry["id"])
+        unavailable = entry.get("unavailable", "")  # absent in files before the field
+        if not isinstance(unavailable, str):
+            raise InputError(f"{where}: unavailable is not a string")
         out.append(TransportInfo(entry["id"], entry["family"], entry["lecture_row"],
                                  entry["lecture_means"], entry["description"], entry["payload"],
                                  largest, entry["in_process"], entry["may_lose"],
                                  entry["may_coalesce"], entry["busy_polls"], entry["waits_by"],
-                                 entry["forms"]))
+                                 entry["forms"], unavailable))
     return out
 
 

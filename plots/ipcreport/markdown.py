@@ -6,6 +6,7 @@ import os
 import statistics
 
 from . import stats
+from .beyond import beyond_section
 from .model import (FAN_IN, FAN_OUT, LECTURE_TABLE, LIMIT, PAIRS, PATTERN_LIST, PATTERNS,
                     PICTURES, ROUND_TRIP, STREAM, TIME_UNIT_NS, cpu_shared, sharing_segments,
                     sharing_words, unique)
@@ -764,6 +765,9 @@ def write_report(dataset, out_dir):
                   lecture_table(dataset, p, table_verdicts(dataset, p))]
     lines += ["", "## The lecture's other claims", ""]
     lines += claims_section(dataset)
+    beyond = beyond_section(dataset)
+    if beyond:
+        lines += ["## Beyond the lecture", ""] + beyond
     hardware = [(p, hardware_section(dataset, p)) for p in dataset.placements]
     lines += ["## Distance to the hardware", ""]
     if any(h for _, h in hardware):

@@ -241,6 +241,7 @@ class TransportInfo:
     busy_polls: bool
     waits_by: str
     forms: dict  # form -> {"supported": bool, "design" or "reason": str}
+    unavailable: str = ""  # why this machine cannot run it at all ("" when it can, or older files)
 
     @property
     def carries_bytes(self):
