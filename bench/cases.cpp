@@ -1,5 +1,7 @@
 #include "bench/cases.hpp"
 
+#include "bench/console.hpp"
+
 #include <unistd.h>
 
 #include <algorithm>
@@ -25,17 +27,6 @@ std::vector<std::pair<std::string, std::string>>& unsupported_cases() {
   static std::vector<std::pair<std::string, std::string>> cases;
   return cases;
 }
-
-class Console : public benchmark::ConsoleReporter {
- public:
-  // Google Benchmark 1.7 has no SkipWithMessage: a case that is not run would not show at all.
-  void Finalize() override {
-    benchmark::ConsoleReporter::Finalize();
-    if (unsupported_cases().empty()) return;
-    std::cout << "\nUnsupported (not run; also in the JSON context as \"unsupported/<name>\"):\n";
-    for (const std::string& line : unsupported_lines()) std::cout << "  " << line << "\n";
-  }
-};
 
 struct HistogramFile {
   std::FILE* file = nullptr;
@@ -76,8 +67,13 @@ bool runs_or_record(const std::string& name, const Resolved& resolved) {
   return false;
 }
 
-benchmark::BenchmarkReporter* console_reporter() {
-  static Console console;
+benchmark::BenchmarkReporter* console_reporter(bool all_counters) {
+  // Google Benchmark 1.7 has no SkipWithMessage: a case that is not run would not show at all.
+  static BriefConsole console(all_counters, [] {
+    if (unsupported_cases().empty()) return;
+    std::cout << "\nUnsupported (not run; also in the JSON context as \"unsupported/<name>\"):\n";
+    for (const std::string& line : unsupported_lines()) std::cout << wrapped(line, 158, 2, 6);
+  });
   return &console;
 }
 
@@ -107,16 +103,40 @@ std::vector<std::string> unsupported_lines() {
     }
     if (!size.empty()) it->sizes.push_back(size);
   }
-  std::vector<std::string> lines;
+  // Then one line per transport and reason, naming each case without the transport:
+  // "sysv_mq: RoundTrip/bytes:16384,65536, Stream/bytes:16384,65536: <reason>".
+  struct Line {
+    std::string transport, why, cases;
+  };
+  std::vector<Line> lines;
   for (const Group& g : groups) {
     std::string name = g.before;
     if (!g.sizes.empty()) {
       name += "/bytes:";
       for (std::size_t i = 0; i < g.sizes.size(); ++i) name += (i ? "," : "") + g.sizes[i];
     }
-    lines.push_back(name + g.after + ": " + g.why);
+    name += g.after;
+    // "<Pattern>/<transport>/<rest>": the transport is the second part.
+    std::string transport;
+    if (const std::size_t a = name.find('/'); a != std::string::npos) {
+      const std::size_t b = name.find('/', a + 1);
+      transport = name.substr(a + 1, b == std::string::npos ? std::string::npos : b - a - 1);
+      name = name.substr(0, a) + (b == std::string::npos ? "" : name.substr(b));
+    }
+    auto it = std::find_if(lines.begin(), lines.end(), [&](const Line& l) {
+      return l.transport == transport && l.why == g.why;
+    });
+    if (it == lines.end()) {
+      lines.push_back({transport, g.why, name});
+    } else {
+      it->cases += ", " + name;
+    }
   }
-  return lines;
+  std::vector<std::string> out;
+  for (const Line& l : lines) {
+    out.push_back((l.transport.empty() ? "" : l.transport + ": ") + l.cases + ": " + l.why);
+  }
+  return out;
 }
 
 void print_unsupported_to_stderr() {
@@ -302,6 +322,7 @@ void heartbeat_tick() {
   const std::int64_t since = r.since_ns.load();
   if (now - since < every || now - r.last_print_ns.load() < every) return;
   r.last_print_ns.store(now);
+  progress_clear();
   char line[512];
   std::snprintf(line, sizeof line, "ipcbench: still running %s (%lld s so far)\n", name->c_str(),
                 static_cast<long long>((now - since) / 1'000'000'000));
@@ -316,12 +337,19 @@ void heartbeat_tick() {
 // calls the body with a growing iteration count until the measured time is long enough; later
 // repetitions call it once each with the count it found. So a call with more iterations than the
 // case's previous call continues that repetition, and any other call starts a new one.
+std::size_t& registered_count() {
+  static std::size_t n = 0;
+  return n;
+}
+
 struct BudgetClock {
   std::uint64_t started_ns = 0;
   benchmark::IterationCount last_iterations = 0;
 };
 
 }  // namespace
+
+std::size_t registered_cases() noexcept { return registered_count(); }
 
 void set_case_budget(std::chrono::milliseconds budget) noexcept { g_budget_ms = budget.count(); }
 std::chrono::milliseconds case_budget() noexcept {
@@ -347,11 +375,13 @@ benchmark::internal::Benchmark* register_case(const std::string& name,
                                               bool manual_time) {
   auto clock = std::make_shared<BudgetClock>();
   auto name_ptr = std::make_shared<const std::string>(name);
+  ++registered_count();
   auto* b = benchmark::RegisterBenchmark(
       name.c_str(), [name, name_ptr, clock, body = std::move(body)](benchmark::State& state) {
         const std::uint64_t now = now_ns();
         if (state.max_iterations <= clock->last_iterations || clock->started_ns == 0) {
           clock->started_ns = now;  // a new repetition (see BudgetClock)
+          progress_repetition_started(name);
         }
         clock->last_iterations = state.max_iterations;
         const auto budget = static_cast<std::uint64_t>(case_budget().count()) * 1'000'000u;

@@ -33,11 +33,13 @@ namespace ipcbench {
 void record_unsupported(const std::string& name, const std::string& why);
 // Records `resolved`'s case as unsupported when it does not run; true when it runs.
 [[nodiscard]] bool runs_or_record(const std::string& name, const Resolved& resolved);
-// The console reporter: Google Benchmark's table, then the unsupported cases.
-[[nodiscard]] benchmark::BenchmarkReporter* console_reporter();
+// The console reporter (bench/console.hpp): one row per case, or with `all_counters` Google
+// Benchmark's table; then the unsupported cases.
+[[nodiscard]] benchmark::BenchmarkReporter* console_reporter(bool all_counters);
 // Prints the unsupported cases to stderr (when the console is not the format).
-// The cases not run, grouped: one line per case name and reason, the sizes it was refused at
-// listed together ("Stream/sysv_mq/bytes:16384,65536: <reason>"), in the order they came.
+// The cases not run, grouped: one line per transport and reason, naming its cases with the sizes
+// each was refused at ("sysv_mq: RoundTrip/bytes:16384,65536, Stream/bytes:16384,65536:
+// <reason>"), in the order they came.
 std::vector<std::string> unsupported_lines();
 void print_unsupported_to_stderr();
 
@@ -46,6 +48,9 @@ void print_unsupported_to_stderr();
 // histogram line is written and flushed as its case publishes, so a crash keeps what ran. Throws
 // std::system_error when the file cannot be created.
 void open_histogram_file(const std::string& benchmark_out);
+
+// How many cases register_case() registered so far.
+[[nodiscard]] std::size_t registered_cases() noexcept;
 
 // The wall-time budget of every case (0: none), for each repetition of the case, Google
 // Benchmark's calls that search for an iteration count included. Set once by main().

@@ -2,6 +2,7 @@
 #include <benchmark/benchmark.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <iostream>
 #include <map>
@@ -9,6 +10,7 @@
 #include <vector>
 
 #include "bench/cases.hpp"
+#include "bench/console.hpp"
 #include "bench/limits.hpp"
 #include "bench/options.hpp"
 #include "bench/pair.hpp"
@@ -81,6 +83,20 @@ std::string benchmark_out(int argc, char** argv) {
   return "";
 }
 
+// The repetitions Google Benchmark will run of each case (the last --benchmark_repetitions=N
+// wins, as in Google Benchmark), or 0 when --benchmark_filter= chooses which cases run (then the
+// total is unknown). Read before Initialize() consumes the flags.
+std::size_t repetitions_of_each(int argc, char** argv) {
+  long repetitions = 1;
+  for (int i = 1; i < argc; ++i) {
+    if (std::strncmp(argv[i], "--benchmark_filter=", 19) == 0) return 0;
+    if (std::strncmp(argv[i], "--benchmark_repetitions=", 24) == 0) {
+      repetitions = std::strtol(argv[i] + 24, nullptr, 10);
+    }
+  }
+  return repetitions > 0 ? static_cast<std::size_t>(repetitions) : 1;
+}
+
 bool console_format(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     if (std::strncmp(argv[i], "--benchmark_format=", 19) == 0) {
@@ -119,6 +135,7 @@ int main(int argc, char** argv) {
     return 1;
   }
   const bool console = console_format(argc, argv);  // before Initialize() consumes the flag
+  const std::size_t repetitions = repetitions_of_each(argc, argv);
   const std::string out_file = benchmark_out(argc, argv);
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 2;
@@ -221,7 +238,9 @@ int main(int argc, char** argv) {
   if (o.patterns) register_pattern_benchmarks(o);
   set_case_budget(o.case_budget);
   start_heartbeat();
-  benchmark::RunSpecifiedBenchmarks(console ? console_reporter() : nullptr);
+  progress_start(registered_cases() * repetitions);
+  benchmark::RunSpecifiedBenchmarks(console ? console_reporter(o.all_counters) : nullptr);
+  progress_clear();
   stop_heartbeat();
   if (!console) print_unsupported_to_stderr();
   benchmark::Shutdown();

@@ -60,7 +60,7 @@ std::vector<int> pattern_cpus(const BenchOptions& o) {
 
 std::string bench_usage() {
   return "usage: ipcbench [--transports=ID,...] [--sizes=N,...] [--cpus=A,B | --placement=KINDS]\n"
-         "                [--quick] [--list] [--patterns=on|off]\n"
+         "                [--quick] [--list] [--patterns=on|off] [--counters=brief|all]\n"
          "                [--watchdog=SECONDS] [Google Benchmark flags: --benchmark_filter=...,\n"
          "                --benchmark_format=json, --benchmark_out=FILE, --benchmark_repetitions=N]\n"
          "  --transports  transports to run, comma list of ids (default: all; see --list)\n"
@@ -71,6 +71,9 @@ std::string bench_usage() {
          "  --placement   all, or a list of same_cpu,smt_sibling,same_llc,different_llc,\n"
          "                different_socket: run every pair case on each kind of CPU pair\n"
          "  --patterns    on (default) or off: the FanIn, FanOut and Pairs cases\n"
+         "  --counters    brief (default): the console shows one row per case, the figures a\n"
+         "                person reads first; all: Google Benchmark's table of every counter\n"
+         "                (the JSON output always holds every counter)\n"
          "  --watchdog    seconds without progress before a hung peer is killed (default 10)\n"
          "  --case_budget seconds of wall time each repetition of a case may take, Google\n"
          "                Benchmark's search included; a case that reaches it stops after its\n"
@@ -79,7 +82,8 @@ std::string bench_usage() {
 
 BenchOptions parse_bench_options(int& argc, char** argv) {
   BenchOptions o;
-  bool seen_sizes = false, seen_transports = false, seen_watchdog = false, seen_budget = false;
+  bool seen_sizes = false, seen_transports = false, seen_watchdog = false, seen_budget = false,
+       seen_counters = false;
   int out = 1;
   for (int i = 1; i < argc; ++i) {
     const std::string_view arg = argv[i];
@@ -156,6 +160,11 @@ BenchOptions parse_bench_options(int& argc, char** argv) {
         bad(flag, value, "expected seconds between 0.1 and 86400");
       }
       o.case_budget = std::chrono::milliseconds(static_cast<long long>(seconds * 1000));
+    } else if (flag == "--counters") {
+      once(seen_counters);
+      need_value();
+      if (value != "brief" && value != "all") bad(flag, value, "expected brief or all");
+      o.all_counters = value == "all";
     } else if (flag == "--quick") {
       no_value();
       o.quick = true;

@@ -20,6 +20,7 @@ struct BenchOptions {
   bool patterns = true;               // --patterns=off skips FanIn/FanOut/Pairs
   bool quick = false;
   bool list = false;
+  bool all_counters = false;  // --counters=all: Google Benchmark's full console table
   bool help = false;
   std::chrono::milliseconds watchdog{10'000};
   // --case_budget: the wall time each repetition of a case may take, Google Benchmark's search

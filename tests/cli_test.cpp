@@ -10,6 +10,8 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <map>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -140,6 +142,8 @@ const std::vector<BadInput> kBadInputs = {
     BadInput{"--placement=different_socket", "different_socket"},
     BadInput{"--placement=all --cpus=0,0", "--placement"},
     BadInput{"--patterns=maybe", "maybe"},
+    BadInput{"--counters=some", "some"},
+    BadInput{"--counters=all --counters=all", "more than once"},
     BadInput{"--no_such_flag", "--no_such_flag"},
     BadInput{"stray_argument", "stray_argument"},
     BadInput{"--benchmark_repetitions=many", "--benchmark_repetitions=many"},
@@ -206,17 +210,20 @@ TEST(Cli, UnsupportedPatternsAppearOnTheConsole) {
       std::string(IPCBENCH_BINARY) +
       " --quick --transports=threads --sizes=64 --benchmark_filter=Limit/syscall";
   ASSERT_EQ(test::run_command(cmd, out), 0) << out;
+  // The console wraps long lines at 160 columns, continuing them indented by six spaces.
+  for (std::size_t at; (at = out.find("\n      ")) != std::string::npos;) out.replace(at, 7, " ");
   const TransportInfo& info = *find_transport("threads");
-  EXPECT_NE(out.find("FanIn/threads: " + form_support(info, Form::kFanIn).text), std::string::npos)
+  EXPECT_NE(out.find("threads: FanIn: " + form_support(info, Form::kFanIn).text),
+            std::string::npos)
       << out;
-  EXPECT_NE(out.find("FanOut/threads: " + form_support(info, Form::kFanOut).text),
+  EXPECT_NE(out.find("threads: FanOut: " + form_support(info, Form::kFanOut).text),
             std::string::npos)
       << out;
 }
 
 // A case refused at several sizes for one reason is one line naming the sizes, in the console's
 // list after the table and on stderr alike; the JSON context keeps one entry per case.
-TEST(Cli, UnsupportedSizesAreOneLinePerCaseAndReason) {
+TEST(Cli, UnsupportedCasesAreOneLinePerTransportAndReasonNamingTheSizes) {
   const std::size_t largest = find_transport("sysv_mq")->describe().max_message_bytes;
   const std::string a = std::to_string(2 * largest), b = std::to_string(8 * largest);
   const std::string sizes = " --sizes=64," + a + "," + b;
@@ -233,13 +240,10 @@ TEST(Cli, UnsupportedSizesAreOneLinePerCaseAndReason) {
     ASSERT_NE(from, std::string::npos) << out;
     const std::string list = out.substr(from);
     const std::string prefix = console ? "\n  " : "ipcbench: unsupported (not run): ";
-    for (const char* pattern : {"RoundTrip", "Stream"}) {
-      const std::string grouped = std::string(pattern) + "/sysv_mq/bytes:" + a + "," + b + ": ";
-      EXPECT_NE(list.find(prefix + grouped), std::string::npos) << format << ": " << list;
-      EXPECT_EQ(list.find(prefix + std::string(pattern) + "/sysv_mq/bytes:" + a + ": "),
-                std::string::npos)
-          << format << ": " << list;
-    }
+    const std::string grouped = "sysv_mq: RoundTrip/bytes:" + a + "," + b + ", Stream/bytes:" + a +
+                                "," + b + ": larger than its largest message";
+    EXPECT_NE(list.find(prefix + grouped), std::string::npos) << format << ": " << list;
+    EXPECT_EQ(list.find("Stream/bytes:" + a + ": "), std::string::npos) << format << ": " << list;
     if (!console) {
       EXPECT_NE(out.find("\"unsupported/Stream/sysv_mq/bytes:" + a + "\""), std::string::npos)
           << out;
@@ -247,6 +251,59 @@ TEST(Cli, UnsupportedSizesAreOneLinePerCaseAndReason) {
           << out;
     }
   }
+}
+
+// The console a person reads: one row per case (the repetitions' median), no line wider than
+// 160 columns, no context line per unsupported case; --counters=all brings back every counter.
+TEST(Cli, ConsoleHasOneRowPerCaseWithin160Columns) {
+  const std::string base = std::string(IPCBENCH_BINARY) +
+                           " --quick --transports=pipe,sysv_mq --sizes=64,1M --patterns=off"
+                           " --benchmark_repetitions=3 --benchmark_filter='^(RoundTrip|Stream)/'";
+  std::string out;
+  ASSERT_EQ(test::run_command(base + " 2>/dev/null", out), 0) << out;
+  std::istringstream lines(out);
+  std::string line;
+  std::map<std::string, int> rows;
+  while (std::getline(lines, line)) {
+    EXPECT_LE(line.size(), 160u) << line;
+    if (line.rfind("Unsupported (not run", 0) != 0) {  // the list's heading names the key
+      EXPECT_EQ(line.find("unsupported/"), std::string::npos) << line;
+    }
+    const std::string first = line.substr(0, line.find(' '));
+    if (first.rfind("RoundTrip/", 0) == 0 || first.rfind("Stream/", 0) == 0) ++rows[first];
+  }
+  EXPECT_NE(out.find("RTT p50 us"), std::string::npos) << out;
+  EXPECT_EQ(out.find("cpu_ns_per_msg"), std::string::npos) << out;
+  const std::map<std::string, int> want{{"RoundTrip/pipe/bytes:64", 1},
+                                        {"RoundTrip/pipe/bytes:1048576", 1},
+                                        {"RoundTrip/sysv_mq/bytes:64", 1},
+                                        {"Stream/pipe/bytes:64", 1},
+                                        {"Stream/pipe/bytes:1048576", 1},
+                                        {"Stream/sysv_mq/bytes:64", 1}};
+  EXPECT_EQ(rows, want) << out;
+  ASSERT_EQ(test::run_command(base + " --counters=all 2>/dev/null", out), 0) << out;
+  EXPECT_NE(out.find("cpu_ns_per_msg"), std::string::npos) << out;
+  EXPECT_NE(out.find("RoundTrip/pipe/bytes:64/iterations:"), std::string::npos) << out;
+}
+
+// The progress line: on a terminal (script(1) gives the run one) stderr shows the repetition out
+// of the total and the time left; redirected, stderr carries no progress at all.
+TEST(Cli, ProgressLineOnlyOnATerminal) {
+  const std::string run = std::string(IPCBENCH_BINARY) +
+                          " --quick --transports=pipe --sizes=64 --patterns=off"
+                          " --benchmark_repetitions=2";
+  std::string out;
+  ASSERT_EQ(test::run_command(run + " 2>&1 >/dev/null", out), 0) << out;
+  EXPECT_EQ(out.find('\r'), std::string::npos) << out;
+  EXPECT_EQ(out.find(" left"), std::string::npos) << out;
+  if (test::run_command("command -v script >/dev/null", out) != 0) {
+    GTEST_SKIP() << "script(1) (util-linux) is not installed: no terminal to test with";
+  }
+  ASSERT_EQ(test::run_command("script -qec \"" + run + " >/dev/null\" /dev/null", out), 0) << out;
+  // Limit rows first, then RoundTrip and Stream, 2 repetitions each: the total is known.
+  EXPECT_NE(out.find("[2/"), std::string::npos) << out;
+  EXPECT_NE(out.find(" left"), std::string::npos) << out;
+  EXPECT_NE(out.find("RoundTrip/pipe/bytes:64"), std::string::npos) << out;
 }
 
 TEST(Cli, QuickRunWritesJsonWithPercentileCounters) {
