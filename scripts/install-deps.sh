@@ -10,6 +10,7 @@ packages=(
   libboost-dev                       # Boost.Interprocess (headers): shared-memory transports
   python3 python3-matplotlib         # the report program, run by /usr/bin/python3
   python3-scipy                      # its U test (scipy.stats.mannwhitneyu), and compare.py's
+  python3-yaml                       # the test of the CI recipe (.github/workflows)
   libbenchmark-tools                 # Google Benchmark's compare.py: scripts/compare-runs.sh
   procps util-linux                  # ps, ipcs: the leak checks
   pkg-config                         # finds the three libraries below
