@@ -1,6 +1,8 @@
 """Numbers and tables for people: three significant digits, units, markdown cells."""
 
 import math
+import re
+import textwrap
 
 from .model import MB, NS_PER_US, PLACEMENT_NAMES
 
@@ -77,3 +79,19 @@ def md_table(header, rows):
              "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(md_cell(c) for c in row) + " |" for row in rows]
     return "\n".join(lines)
+
+
+# A number and its unit, and "p = 0.05", kept on one line when prose is wrapped.
+UNBROKEN = re.compile(r"(?:\b[pP] = |\b)[0-9][0-9.]*x? (?:B|KiB|MiB|µs|MB/s|msg/s)\b"
+                      r"|\b[pP] = [0-9][0-9.]*")
+GLUE = "\0"
+
+
+def md_wrap(text, bullet=False, width=100):
+    """A markdown paragraph (or a "- " list item when `bullet`) wrapped at `width` columns,
+    never between a number and its unit."""
+    glued = UNBROKEN.sub(lambda m: m.group(0).replace(" ", GLUE), text)
+    wrapped = textwrap.fill(glued, width=width, initial_indent="- " if bullet else "",
+                            subsequent_indent="  " if bullet else "", break_long_words=False,
+                            break_on_hyphens=False)
+    return wrapped.replace(GLUE, " ")
