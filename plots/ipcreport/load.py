@@ -172,10 +172,11 @@ TRANSPORT_FIELDS = (("id", str), ("family", str), ("lecture_row", str), ("lectur
 PAYLOADS = ("bytes", "word", "nothing")
 
 
-def load_transports(path, context):
+def load_transports(path, context, fallback=None):
     """The [TransportInfo] of ipcbench_transports (a JSON array written as a string); InputError
-    naming the file and the key when it is absent or malformed."""
-    text = context.get(TRANSPORTS_KEY)
+    naming the file and the key when it is malformed, or absent without a `fallback` (the same
+    key's text from another file, for a file older than the key)."""
+    text = context.get(TRANSPORTS_KEY, fallback)
     if text is None:
         raise InputError(f"{path}: the context has no '{TRANSPORTS_KEY}': this file comes from an "
                          "ipcbench older than the report (regenerate it with "
@@ -336,8 +337,10 @@ def attach_histograms(path, side, by_id, case, rows):
     case.histograms = {m: merge_all(hs) for m, hs in per_metric.items()}
 
 
-def load_run(path):
-    """Reads and checks one ipcbench JSON file (and its side file); returns its Run."""
+def load_run(path, fallback_transports=None):
+    """Reads and checks one ipcbench JSON file (and its side file); returns its Run. A file
+    without ipcbench_transports is refused unless `fallback_transports` (that key's text from
+    another file) stands in for it."""
     data = read_json(path)
     if not (isinstance(data, dict) and isinstance(data.get("context"), dict)
             and isinstance(data.get("benchmarks"), list)):
@@ -345,7 +348,7 @@ def load_run(path):
                          "'context' object and a 'benchmarks' list)")
     context = data["context"]
     check_build_type(path, context)
-    transports = load_transports(path, context)
+    transports = load_transports(path, context, fallback_transports)
     side, by_id = load_histograms(path, context)
     default_placement = file_placement(context)
 
