@@ -4,13 +4,16 @@
 // done. Fan-in and broadcast: none (see forms_cma).
 //
 // One message, receiver R and sender S:
-//   R: write(record {ready, address of its buffer, size}) and read() until S's record comes;
+//   R: write(record {ready, address of its buffer, size, its pid}), then read() until S's
+//      record comes;
 //   S: read() R's ready record (usually already there), process_vm_writev(R, its message ->
 //      R's buffer), write(record {done, size}).
 // That is one copy of the payload in all (the kernel's, page by page from S's buffer into R's
 // pages), and no staging buffer on either side; plus two 32-byte records through the pipes. The
 // price is a rendezvous: the sender waits until the receiver has posted a buffer, so nothing is
-// queued, and a stream moves one message per handoff.
+// queued, and a stream moves one message per handoff. (A buffer made before fork(), at the same
+// address in both processes, would let the sender write without waiting, but the receiver would
+// then copy the message out of it: two copies, and an acknowledgement before its reuse.)
 //
 // Why pipes for the records, rather than an eventfd or a futex word in shared memory: a record
 // must carry an address and a size (an eventfd carries one counter, and coalesces); a pipe read
