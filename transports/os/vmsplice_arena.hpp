@@ -25,12 +25,12 @@ namespace ipcbench {
 // Writes into one pipe with vmsplice() (no SPLICE_F_GIFT): each piece of a message is copied into
 // the arena, and the pipe then references the arena's pages instead of copying them; the reader's
 // read() copies them out. The pipe holds at most `pipe_capacity` bytes (each slot holds at most one
-// page's worth), so once more than pipe_capacity bytes have been accepted after some arena byte,
-// that byte has been read and may be overwritten. The arena is pipe_capacity + piece bytes used as
-// a circular log (byte i of the stream sits at i mod arena size) and a piece is at most `piece`
-// bytes: when a piece is copied in, everything before it has been accepted, so the old bytes it
-// overwrites lie at least pipe_capacity accepted bytes back, and have been read. No
-// acknowledgement travels back.
+// page's worth), so once pipe_capacity bytes have been accepted after some arena byte, that byte
+// cannot be in the pipe any more: it has been read and may be overwritten. The arena is
+// pipe_capacity + piece bytes used as a circular log (byte i of the stream sits at i mod arena
+// size) and a piece is at most `piece` bytes: when a piece is copied in, everything before it has
+// been accepted, so the old bytes it overwrites lie at least pipe_capacity accepted bytes back,
+// and have been read. No acknowledgement travels back.
 // Build it in the process that writes (after fork(): the arena is private memory, mapped and
 // faulted in here). Does not own the fd. Move-only; the destructor unmaps the arena (pages the
 // pipe still references stay alive in the kernel until read).
