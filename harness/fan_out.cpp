@@ -116,7 +116,10 @@ FanOutResult run_fan_out(const FanOutConfig& config) {
     std::atomic<std::uint64_t> progress{0};
     std::string failure = launch.watch(&progress, [&] {
       if (mailbox) mailbox->attach();
-      for (auto& c : channels) c->attach(Role::kProducer, launch.pid(0));
+      // Channel i's peer is consumer i (a transport may act on its peer's pid: cma writes into it).
+      for (std::size_t i = 0; i < channels.size(); ++i) {
+        channels[i]->attach(Role::kProducer, launch.pid(i));
+      }
       std::vector<std::byte> ack(kHeaderBytes);
       result.iteration_seconds.reserve(config.iterations);
       Usage start{};

@@ -21,7 +21,9 @@ BESIDE = {
                               "sigwaitinfo()"),
     "unix_seqpacket": ("unix_stream", "the same AF_UNIX server sequence, keeping message "
                                       "boundaries"),
-    "vmsplice": ("pipe", "the same pipe, fed from the sender's pages instead of copied in"),
+    "vmsplice": ("pipe", "the same pipe, fed by vmsplice() from the sender's arena pages (one "
+                         "user copy into them) instead of write()'s copy into the pipe's own "
+                         "pages"),
     "cma": ("pipe", "one copy straight between the address spaces, against a pipe's copy in "
                     "and copy out"),
     "memfd_pass": ("unix_stream", "a descriptor of a sealed memfd per message crosses the "
