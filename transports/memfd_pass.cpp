@@ -22,6 +22,11 @@
 // message far larger than the stream's socket buffer (unix_stream wakes the receiver once per
 // SO_SNDBUF, about 208 KiB by default).
 //
+// A memfd has no name: no other process can open it except through this process's
+// /proc/<pid>/fd, which needs the rights to read its memory anyway, so its mode (0666 with
+// MFD_NOEXEC_SEAL) is left alone rather than paying an fchmod per message; the seals keep even
+// such a reader from changing it.
+//
 // Nothing leaks on any path: each descriptor is owned (UniqueFd) from the moment it exists, the
 // sender closes its memfd once sendmsg() has queued the reference, the receiver owns every fd a
 // record brought before checking anything, and fds queued in a socket die with the socket when a
@@ -125,7 +130,8 @@ MemfdFacts probe() {
     mem.reset(create_memfd("ipcbench-probe", f.create_flags));
   }
   if (!mem.valid()) {
-    f.unavailable = errno_text(("memfd_create(" + f.create_flags_text + ")").c_str(), errno);
+    const int err = errno;  // copied before building the text, which may allocate
+    f.unavailable = errno_text(("memfd_create(" + f.create_flags_text + ")").c_str(), err);
     return f;
   }
   const std::byte one{1};

@@ -23,16 +23,16 @@ std::size_t socket_send_buffer(int fd, std::string_view object) {
 }
 
 std::optional<std::size_t> default_seqpacket_send_buffer(std::string& error) {
-  int fds[2];
-  if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, fds) != 0) {
+  // socket(), as the lecture's sequence starts: what a new socket gets is what the transport gets.
+  const UniqueFd fd(::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0));
+  if (!fd.valid()) {
     const int err = errno;
-    error = std::string("socketpair(AF_UNIX, SOCK_SEQPACKET): ") + std::strerror(err);
+    error = std::string("socket(AF_UNIX, SOCK_SEQPACKET): ") + std::strerror(err);
     return std::nullopt;
   }
-  const UniqueFd a(fds[0]), b(fds[1]);
   int value = 0;
   socklen_t len = sizeof value;
-  if (::getsockopt(a.get(), SOL_SOCKET, SO_SNDBUF, &value, &len) != 0 || value <= 0) {
+  if (::getsockopt(fd.get(), SOL_SOCKET, SO_SNDBUF, &value, &len) != 0 || value <= 0) {
     const int err = errno;
     error =
         std::string("getsockopt(SO_SNDBUF) of a new SOCK_SEQPACKET socket: ") + std::strerror(err);

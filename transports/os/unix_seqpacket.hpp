@@ -28,8 +28,8 @@ inline constexpr std::size_t kSeqpacketOverhead = 32;
 [[nodiscard]] std::size_t socket_send_buffer(int fd, std::string_view object);
 
 // The SO_SNDBUF a new AF_UNIX SOCK_SEQPACKET socket gets (net.core.wmem_default, as the kernel
-// stores it), read from a socket pair made and closed here. On failure: nullopt and `error` says
-// which call failed and why (AF_UNIX or SOCK_SEQPACKET forbidden on this machine).
+// stores it), read from a socket made and closed here. On failure: nullopt and `error` says which
+// call failed and why (AF_UNIX or SOCK_SEQPACKET forbidden on this machine).
 [[nodiscard]] std::optional<std::size_t> default_seqpacket_send_buffer(std::string& error);
 
 // Sends `msg` as one record on a connected SOCK_SEQPACKET socket; blocks while the sender's buffer
