@@ -7,6 +7,7 @@
 #include <linux/audit.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
+#include <sys/inotify.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -71,6 +72,30 @@ void send_record_with_fds(int sock, const std::vector<std::byte>& payload,
   ASSERT_EQ(::sendmsg(sock, &mh, MSG_NOSIGNAL), static_cast<ssize_t>(payload.size()))
       << std::strerror(errno);
 }
+
+// Tells when the last reference to a file goes: inotify reports IN_CLOSE once the open file
+// description is released, which for a memfd is when the memfd itself is freed (its sender's fd,
+// a reference queued in a socket and its receiver's fd all share that one description).
+class LastCloseWatch {
+ public:
+  explicit LastCloseWatch(int fd) : inotify_(::inotify_init1(IN_NONBLOCK | IN_CLOEXEC)) {
+    EXPECT_TRUE(inotify_.valid()) << std::strerror(errno);
+    const std::string path = "/proc/self/fd/" + std::to_string(fd);
+    EXPECT_GE(::inotify_add_watch(inotify_.get(), path.c_str(), IN_CLOSE), 0)
+        << std::strerror(errno);
+  }
+  // True once the file has been released (does not block).
+  [[nodiscard]] bool released() {
+    alignas(inotify_event) char buf[4096];
+    const ssize_t n = ::read(inotify_.get(), buf, sizeof buf);
+    if (n > 0) seen_ = true;
+    return seen_;
+  }
+
+ private:
+  UniqueFd inotify_;
+  bool seen_ = false;
+};
 
 // The 8-byte length record the transport sends beside each memfd.
 std::vector<std::byte> length_record(std::uint64_t length) {
@@ -155,6 +180,30 @@ TEST_F(MemfdPassServer, RefusesAnUnsealedMemfd) {
     send_record_with_fds(client_.get(), length_record(kBytes), {mem.get()});
   }
   expect_refused("not sealed");
+}
+
+// A receiver that errors out mid-message still frees the memfd: nothing else holds it.
+TEST_F(MemfdPassServer, FreesTheMemfdItRefuses) {
+  UniqueFd mem = memfd_of(kBytes, 0);
+  LastCloseWatch watch(mem.get());
+  send_record_with_fds(client_.get(), length_record(kBytes), {mem.get()});
+  mem.reset();
+  EXPECT_FALSE(watch.released());  // queued in the server's socket
+  expect_refused("not sealed");
+  EXPECT_TRUE(watch.released());
+}
+
+// A receiver killed with memfds still queued to it leaves none behind: they go with its socket.
+TEST_F(MemfdPassServer, MemfdsQueuedToAGoneServerAreFreed) {
+  UniqueFd mem = memfd_of(kBytes, kAllSeals);
+  LastCloseWatch watch(mem.get());
+  for (int i = 0; i < 3; ++i) {
+    send_record_with_fds(client_.get(), length_record(kBytes), {mem.get()});
+  }
+  mem.reset();
+  EXPECT_FALSE(watch.released());
+  server_.reset();  // what the server's death does to its sockets
+  EXPECT_TRUE(watch.released());
 }
 
 TEST_F(MemfdPassServer, RefusesAMemfdWhoseBytesCanStillBeWritten) {

@@ -18,9 +18,11 @@
 // memfd and use the bytes in place, which here would add mmap, munmap (a TLB flush) and one page
 // fault per fault-around block (16 pages) and still need the copy into the buffer. So memfd_pass
 // copies as much as unix_stream, plus a fixed cost per message (a new inode and file, an fd
-// installed and released, page allocation), and wins only where one handoff replaces many: a
-// message far larger than the stream's socket buffer (unix_stream wakes the receiver once per
-// SO_SNDBUF, about 208 KiB by default).
+// installed and released) and a cost per page (n/4096 fresh pages allocated, charged and freed,
+// their cache lines cold), and can win only where one handoff replaces many wake-ups: a message
+// far larger than the stream's socket buffer (unix_stream wakes the receiver about once per
+// SO_SNDBUF, 208 KiB by default). Whether the wake-ups saved outweigh the pages is what the
+// benchmark measures against unix_stream.
 //
 // A memfd has no name: no other process can open it except through this process's
 // /proc/<pid>/fd, which needs the rights to read its memory anyway, so its mode (0666 with
@@ -52,12 +54,9 @@
 #include "transports/os/unix_seqpacket.hpp"
 #include "transports/registry.hpp"
 
-// Linux 6.3 added these; Debian 12's glibc (2.36) does not define them yet.
+// Linux 6.3 added this flag; Debian 12's glibc (2.36) does not define it yet.
 #ifndef MFD_NOEXEC_SEAL
 #define MFD_NOEXEC_SEAL 0x0008U
-#endif
-#ifndef F_SEAL_EXEC
-#define F_SEAL_EXEC 0x0020
 #endif
 
 namespace ipcbench {
@@ -119,7 +118,7 @@ std::string errno_text(const char* call, int err) {
 MemfdFacts probe() {
   MemfdFacts f;
   // MFD_NOEXEC_SEAL (Linux 6.3+) also seals the file non-executable, and is what
-  // vm.memfd_noexec = 2 demands; older kernels refuse the flag with EINVAL, and then the brief's
+  // vm.memfd_noexec = 2 demands; older kernels refuse the flag with EINVAL, and then the classic
   // MFD_CLOEXEC | MFD_ALLOW_SEALING is all there is.
   f.create_flags = MFD_CLOEXEC | MFD_ALLOW_SEALING | MFD_NOEXEC_SEAL;
   f.create_flags_text = "MFD_CLOEXEC|MFD_ALLOW_SEALING|MFD_NOEXEC_SEAL";
