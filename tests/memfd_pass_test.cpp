@@ -361,7 +361,7 @@ std::string run_without_memfds(std::string& why) {
       ::_exit(2);
     }
     ::execl(IPCBENCH_BINARY, IPCBENCH_BINARY, "--transports=memfd_pass,pipe", "--sizes=64",
-            "--patterns=off", "--quick", "--benchmark_filter=RoundTrip",
+            "--patterns=off", "--quick", "--counters=all", "--benchmark_filter=RoundTrip",
             static_cast<char*>(nullptr));
     ::_exit(127);
   }

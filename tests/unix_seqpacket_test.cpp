@@ -236,7 +236,7 @@ std::string run_without_seqpacket_sockets(std::string& why) {
       ::_exit(2);
     }
     ::execl(IPCBENCH_BINARY, IPCBENCH_BINARY, "--transports=unix_seqpacket,pipe", "--sizes=64",
-            "--patterns=off", "--quick", "--benchmark_filter=RoundTrip",
+            "--patterns=off", "--quick", "--counters=all", "--benchmark_filter=RoundTrip",
             static_cast<char*>(nullptr));
     ::_exit(127);
   }
