@@ -19,6 +19,7 @@
 #include <thread>
 #include <vector>
 
+#include "harness/fan_in.hpp"
 #include "harness/process.hpp"
 #include "tests/test_util.hpp"
 #include "transports/os/dbus_daemon.hpp"
@@ -302,6 +303,26 @@ TEST(Dbus, AConsumerThatLeavesWithoutReplyingEndsTheProducersWait) {
   }
   bool ok = false;
   EXPECT_EQ(consumer.wait(&ok), "exited with status 0");
+}
+
+// Fan-in: a client that leaves the bus is a disconnect the server sees (NameOwnerChanged), and the
+// other clients are all served.
+TEST(Dbus, FanInServerSeesAClientLeaveTheBusAndServesTheOthers) {
+  test::ScratchDir dir;
+  FanInConfig c;
+  c.transport_id = "dbus";
+  c.clients = 3;
+  c.message_bytes = 64;
+  c.iterations = 200;
+  c.warmup = 5;
+  c.tmp_root = dir.path();
+  c.watchdog = 3000ms;
+  c.fault = {0, {Fault::Kind::kExit, 10}};
+  const FanInResult r = run_fan_in(c);
+  EXPECT_EQ(r.failed_clients, std::vector<std::size_t>{0});
+  EXPECT_EQ(r.disconnects, 1u);
+  EXPECT_EQ(r.round_trips, 400u);
+  EXPECT_TRUE(dir.leftovers().empty());
 }
 
 }  // namespace
