@@ -192,7 +192,7 @@ class Endpoint {
     r = sd_bus_start(bus_.get());
     if (r < 0) throw_sys_error(-r, "sd_bus_start", object_);
     while ((r = sd_bus_is_ready(bus_.get())) == 0) {
-      if (MessagePtr m = step("connect", deadline, nullptr)) keep(std::move(m));
+      if (MessagePtr m = step("connect", deadline, nullptr, false)) keep(std::move(m));
     }
     if (r < 0) throw_sys_error(-r, "sd_bus_is_ready", object_);
     const char* own = nullptr;
@@ -266,7 +266,7 @@ class Endpoint {
   MessagePtr await_reply(std::uint64_t cookie, std::size_t peer) {
     while (true) {
       if (peer != SIZE_MAX && gone_[peer] != 0 && stash_count_ == 0) departed(peer, "recv");
-      MessagePtr m = step("recv", Clock::time_point::max(), nullptr);
+      MessagePtr m = step("recv", Clock::time_point::max(), nullptr, true);
       if (!m) continue;
       std::uint64_t reply_to = 0;
       if (sd_bus_message_get_reply_cookie(m.get(), &reply_to) < 0 || reply_to != cookie) {
@@ -283,7 +283,7 @@ class Endpoint {
   MessagePtr next_call(std::size_t peer, bool* idle) {
     while (true) {
       if (peer != SIZE_MAX && gone_[peer] != 0 && stash_count_ == 0) departed(peer, "recv");
-      MessagePtr m = step("recv", Clock::time_point::max(), idle);
+      MessagePtr m = step("recv", Clock::time_point::max(), idle, true);
       if (m) return m;
       if (idle != nullptr && *idle) return nullptr;
     }
@@ -335,7 +335,7 @@ class Endpoint {
       const int events = sd_bus_get_events(bus_.get());
       if (events < 0) throw_sys_error(-events, "sd_bus_get_events", object_);
       if ((events & POLLOUT) == 0) return;
-      if (MessagePtr m = step("send", Clock::time_point::max(), nullptr)) keep(std::move(m));
+      if (MessagePtr m = step("send", Clock::time_point::max(), nullptr, false)) keep(std::move(m));
     }
   }
 
@@ -369,10 +369,12 @@ class Endpoint {
     }
   }
 
-  // One step: a kept message, else one sd_bus_process() (which also writes out queued bytes),
-  // else one wait of at most a slice. Returns a message for the transport, or nullptr.
-  MessagePtr step(const char* call, Clock::time_point deadline, bool* idle) {
-    if (stash_count_ > 0) return pop_stash();
+  // One step: a kept message (with `kept`), else one sd_bus_process() (which also writes out
+  // queued bytes), else one wait of at most a slice. Returns a message for the transport, or
+  // nullptr. Callers that keep what they get (connecting, flushing) pass kept = false, so they
+  // make progress on the bus instead of taking back what they kept.
+  MessagePtr step(const char* call, Clock::time_point deadline, bool* idle, bool kept) {
+    if (kept && stash_count_ > 0) return pop_stash();
     sd_bus_message* got = nullptr;
     const int r = sd_bus_process(bus_.get(), &got);
     if (r < 0) throw_sys_error(-r, "sd_bus_process", object_);
