@@ -5,6 +5,12 @@
 // name, the consumer's message is the method return to that call. Fan-in: every client calls the
 // server's unique name on one bus, the server replies to each call. Every message goes client ->
 // daemon -> client: the daemon reads it, checks it against the policy and routes it.
+// In a stream, the calls after the first of a batch expect no reply (see send()).
+// What a message costs beside unix_stream's write + read: the sender's sd-bus marshals it (the
+// payload copied into the message) and sendmsg()s it; the daemon wakes (epoll_wait), recvmsg()s
+// it (and once more for EAGAIN), validates it, adds the sender and sendmsg()s it on; the receiver
+// wakes from ppoll() after one recvmsg() found nothing, reads it in two recvmsg() calls, and the
+// payload is copied out. Six copies of the payload instead of two, two wake-ups instead of one.
 // Broadcast: none (see forms_dbus).
 #include <fcntl.h>
 #include <poll.h>
@@ -107,7 +113,7 @@ struct PrivateBus {
     const std::string text =
         dbus_bus_config(socket.string(), {.max_message_size = kMaxPayload + kHeaderReserve,
                                           .max_queued_bytes = kQueuedBytes,
-                                          // one call per connection awaits its reply at a time
+                                          // at most one call per client awaits its reply
                                           .max_replies = connections + 8,
                                           .reply_timeout_ms = kReplyTimeoutMs,
                                           .max_connections = connections});
@@ -132,18 +138,17 @@ struct PrivateBus {
   }
 };
 
-// A byte-counted record a side writes its unique name (":1.N") in, for the other side(s).
+// Writes our unique name (":1.N") as one SOCK_SEQPACKET message, for the other side.
 void send_name(int fd, const std::string& name, const std::string& object) {
   if (::write(fd, name.data(), name.size()) != static_cast<ssize_t>(name.size())) {
     throw_sys_error(errno, "write", object + " name exchange");
   }
 }
 
-// Reads one name record (a SOCK_SEQPACKET message, or a pipe record of kNameRecord bytes) from
-// `fd`, waiting in slices until `deadline`.
+// Reads one name (a SOCK_SEQPACKET message, or a pipe record of kNameRecord bytes, NUL-padded)
+// from `fd`, waiting in slices until `deadline`. A bus name is at most 255 bytes.
 constexpr std::size_t kNameRecord = 256;  // <= PIPE_BUF: a pipe write of it is atomic
-std::string recv_name(int fd, std::size_t record, const std::string& object,
-                      Clock::time_point deadline) {
+std::string recv_name(int fd, const std::string& object, Clock::time_point deadline) {
   while (true) {
     pollfd p{fd, POLLIN, 0};
     const int ready = ::poll(&p, 1, 100);
@@ -155,7 +160,7 @@ std::string recv_name(int fd, std::size_t record, const std::string& object,
     }
   }
   char name[kNameRecord];
-  const ssize_t n = ::read(fd, name, record);
+  const ssize_t n = ::read(fd, name, sizeof name);
   if (n <= 0) {
     throw_sys_error(n < 0 ? errno : ECONNRESET, "read",
                     object + ": the peer left before saying its bus name");
@@ -166,7 +171,8 @@ std::string recv_name(int fd, std::size_t record, const std::string& object,
 // One side's connection to the bus, with the message plumbing both forms share. Everything that
 // waits does so in slices of kSliceUsec and then checks throw_if_interrupted(). sd-bus allocates
 // every message it builds or reads (that is part of what a D-Bus message costs); nothing else
-// here allocates after attach.
+// here allocates after attach, except errors and the fan-in server's note of each client's name
+// at its first call.
 class Endpoint {
  public:
   // `calls`: this side receives method calls (the consumer, the server); else method returns.
@@ -480,7 +486,7 @@ class DbusTransport final : public Transport {
     end_ = std::make_unique<Endpoint>(!producer_);
     end_->connect(bus_.daemon.address(), bus_.object, deadline);
     send_name(mine.get(), end_->unique_name(), bus_.object);
-    peer_ = recv_name(mine.get(), kNameRecord, bus_.object, deadline);
+    peer_ = recv_name(mine.get(), bus_.object, deadline);
     // The daemon tells us when the peer's connection goes (NameOwnerChanged with an empty new
     // owner); then its name is checked once, in case it went before the match was in place.
     end_->watch_departures(peer_, 1, deadline);
@@ -584,7 +590,7 @@ class DbusFanIn final : public FanInTransport {
     const auto deadline = Clock::now() + kAttachTimeout;
     end_ = std::make_unique<Endpoint>(false);
     end_->connect(bus_.daemon.address(), bus_.object, deadline);
-    server_ = recv_name(name_in_.get(), kNameRecord, bus_.object, deadline);
+    server_ = recv_name(name_in_.get(), bus_.object, deadline);
     name_in_.reset();
     end_->watch_departures(server_, 1, deadline);
     end_->watch(0, server_);
