@@ -10,7 +10,9 @@
 // payload copied into the message) and sendmsg()s it; the daemon wakes (epoll_wait), recvmsg()s
 // it (and once more for EAGAIN), validates it, adds the sender and sendmsg()s it on; the receiver
 // wakes from ppoll() after one recvmsg() found nothing, reads it in two recvmsg() calls, and the
-// payload is copied out. Six copies of the payload instead of two, two wake-ups instead of one.
+// payload is copied out. At least six copies of the payload instead of two, two wake-ups
+// instead of one, and a third process's CPU time (the daemon's, which the harness's per-message
+// CPU figure of the two ends does not include).
 // Broadcast: none (see forms_dbus).
 #include <fcntl.h>
 #include <poll.h>
