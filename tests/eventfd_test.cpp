@@ -1,6 +1,8 @@
 // The eventfd transports: a plain eventfd hands every pending notification to one read() and the
 // merged ones are counted, EFD_SEMAPHORE hands out one per read(), no message is lost however the
 // notifications merge, and a sleeping reader is interrupted by the watchdog's signal.
+#include "transports/eventfd.hpp"
+
 #include <gtest/gtest.h>
 #include <poll.h>
 #include <pthread.h>
@@ -17,7 +19,6 @@
 #include <thread>
 
 #include "harness/process.hpp"
-#include "transports/eventfd.hpp"
 #include "transports/os/eventfd_wait.hpp"
 #include "transports/os/private_dir.hpp"
 #include "transports/os/shm_ring.hpp"
@@ -55,7 +56,8 @@ void wait_once(EventfdWait& wait, RingEvent event) {
   EventfdWait::Shared shared;
   const std::atomic<std::uint32_t> word{0};
   int looks = 0;
-  wait.wait(shared, event, word, [&] { return looks++ > 0; }, "test eventfd");
+  wait.wait(
+      shared, event, word, [&] { return looks++ > 0; }, "test eventfd");
 }
 
 TEST(EventfdWait, PlainReadTakesEveryPendingNotificationAndCountsTheMerged) {
@@ -101,7 +103,8 @@ TEST(EventfdWait, ReadsAgainAfterAStaleNotification) {
     word.store(1, std::memory_order_release);
     wait.notify(shared, RingEvent::kData, "test eventfd", nullptr);
   });
-  wait.wait(shared, RingEvent::kData, word, [&] { return word.load() == 1; }, "test eventfd");
+  wait.wait(
+      shared, RingEvent::kData, word, [&] { return word.load() == 1; }, "test eventfd");
   notifier.join();
   if (readable(data.get())) {
     // The wait saw the word before the notifier's write(): take it, so the totals are whole.
@@ -200,9 +203,9 @@ TEST(EventfdTransport, ABacklogArrivesWholeAndEveryNotificationIsCountedOnce) {
 // in the counter; then it waits for one more, which is sent only once the counter is empty (the
 // reader has read every stale notification and found the ring still empty).
 struct RingBacklog {
-  EventfdStats reader;        // what the reader's reads took
-  std::uint64_t left = 0;     // notifications still in the counter at the end
-  std::uint64_t wrong = 0;    // messages that were not the one expected
+  EventfdStats reader;      // what the reader's reads took
+  std::uint64_t left = 0;   // notifications still in the counter at the end
+  std::uint64_t wrong = 0;  // messages that were not the one expected
 };
 
 RingBacklog ring_backlog(bool semaphore) {

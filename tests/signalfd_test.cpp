@@ -200,8 +200,7 @@ TEST(SignalfdTransport, DescribesTheLimitReadNow) {
   ASSERT_EQ(::getrlimit(RLIMIT_SIGPENDING, &lim), 0);
   const std::string now =
       lim.rlim_cur == RLIM_INFINITY ? "unlimited" : std::to_string(lim.rlim_cur);
-  EXPECT_NE(c.limit_source.find("RLIMIT_SIGPENDING = " + now), std::string::npos)
-      << c.limit_source;
+  EXPECT_NE(c.limit_source.find("RLIMIT_SIGPENDING = " + now), std::string::npos) << c.limit_source;
 }
 
 }  // namespace

@@ -144,8 +144,6 @@ TransportPtr make_eventfd_sem(const TransportOptions& options) {
 
 Capabilities describe_eventfd_sem() { return describe(true); }
 
-TransportForms forms_eventfd_sem() {
-  return {.no_fan_in = kNoFanIn, .no_broadcast = kNoBroadcast};
-}
+TransportForms forms_eventfd_sem() { return {.no_fan_in = kNoFanIn, .no_broadcast = kNoBroadcast}; }
 
 }  // namespace ipcbench
