@@ -13,7 +13,9 @@
 #include <system_error>
 #include <thread>
 
+#include "harness/fan_in.hpp"
 #include "harness/process.hpp"
+#include "tests/test_util.hpp"
 #include "transports/os/proc.hpp"
 #include "transports/os/sys_error.hpp"
 #include "transports/registry.hpp"
@@ -150,6 +152,30 @@ TEST(IoUringTransport, APeerThatClosesMidMessageIsAnErrorNamingTheTransport) {
   }
   bool ok = false;
   EXPECT_EQ(child.wait(&ok), "exited with status 0");
+}
+
+// A client that ends early closes its socket: the server's poll completes, the receive finds the
+// end of the stream, and the server reports the client gone and goes on serving the others.
+TEST(IoUringFanIn, ServerDropsAClosedClientAndGoesOn) {
+  if (!io_uring_unavailable().empty()) GTEST_SKIP() << io_uring_unavailable();
+  test::ScratchDir dir;
+  const std::size_t fds = test::open_fd_count();
+  FanInConfig c;
+  c.transport_id = "io_uring";
+  c.clients = 3;
+  c.message_bytes = 64;
+  c.iterations = 200;
+  c.warmup = 5;
+  c.tmp_root = dir.path();
+  c.watchdog = std::chrono::milliseconds(3000);
+  c.fault = {0, {Fault::Kind::kExit, 10}};
+  const FanInResult r = run_fan_in(c);
+  EXPECT_EQ(r.failed_clients, std::vector<std::size_t>{0});
+  EXPECT_TRUE(contains(r.failures, "exited with status 7")) << r.failures;
+  EXPECT_EQ(r.disconnects, 1u);
+  EXPECT_EQ(r.round_trips, 400u);
+  EXPECT_EQ(r.corrupt, 0u);
+  EXPECT_EQ(test::open_fd_count(), fds);
 }
 
 }  // namespace

@@ -6,8 +6,10 @@
 #include <liburing.h>
 #include <sys/types.h>
 
+#include <cstddef>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace ipcbench {
 
@@ -30,13 +32,24 @@ inline constexpr const char* kIoUringDisabledSysctl = "/proc/sys/kernel/io_uring
 // mapped shared, so a forked copy would share its queues). Only the creating process tears it
 // down. Runs one operation at a time: run() submits it and waits for its completion with one
 // io_uring_enter() where the kernel allows (IORING_FEAT_EXT_ARG: the timeout travels with the
-// call, no timeout request is queued).
+// call, no timeout request is queued). Beside it, requests with tags of their own (a fan-in
+// server's polls, one per client) may be in flight: their completions are kept, in arrival order,
+// for take_other().
 class IoUringRing {
  public:
+  // A completion of a request prepared with prepare(): its tag and its res.
+  struct Completion {
+    __u64 tag;
+    int res;
+  };
+  // Tags below this are the ring's own.
+  static constexpr __u64 kFirstUserTag = 16;
+
   // Makes the ring (io_uring_queue_init, no flags: no SQPOLL thread polling the queue, which would
-  // be busy-polling, and no IOPOLL, which is for block devices). Throws std::system_error naming
-  // `object`.
-  IoUringRing(unsigned entries, std::string object);
+  // be busy-polling, and no IOPOLL, which is for block devices), with room kept for `others`
+  // completions of prepare()d requests, so keeping them never allocates. Throws std::system_error
+  // naming `object`.
+  IoUringRing(unsigned entries, std::string object, std::size_t others = 0);
   IoUringRing(const IoUringRing&) = delete;
   IoUringRing& operator=(const IoUringRing&) = delete;
   ~IoUringRing();
@@ -54,6 +67,16 @@ class IoUringRing {
     return wait_op(call);
   }
 
+  // An SQE for a request whose completion goes to take_other() with `tag` (>= kFirstUserTag).
+  // It is submitted by the next run() or wait_others().
+  [[nodiscard]] io_uring_sqe* prepare(__u64 tag);
+  // Submits what is prepared and waits up to `timeout_ms` for completions, keeping them for
+  // take_other(). False when none came in time or a signal ended the wait (then throws
+  // "<call>(<object>): interrupted by the watchdog" when interrupted() is set).
+  [[nodiscard]] bool wait_others(int timeout_ms, const char* call);
+  // The oldest kept completion, if any.
+  [[nodiscard]] bool take_other(Completion* out) noexcept;
+
   // How long one wait lasts before interrupted() is checked again: a backstop, since the
   // watchdog's SIGALRM ends a wait at once with EINTR.
   static constexpr long kWaitSliceNs = 100'000'000;
@@ -63,10 +86,13 @@ class IoUringRing {
 
   int wait_op(const char* call);
   void abandon() noexcept;
+  void keep(__u64 tag, int res) noexcept;
 
   io_uring ring_{};
   std::string object_;
   pid_t owner_ = -1;
+  std::vector<Completion> others_;  // capacity reserved up front
+  std::size_t others_head_ = 0;
 };
 
 }  // namespace ipcbench
