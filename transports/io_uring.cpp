@@ -15,9 +15,12 @@
 
 #include <poll.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <optional>
+#include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "transports/os/epoll_server.hpp"
