@@ -1,8 +1,6 @@
 // io_uring: why a machine cannot run it (from the sysctl and io_uring_setup's errno), that the
 // transport reports what this machine says, and that a wait the watchdog interrupts cancels its
 // request instead of leaving the kernel a buffer to write into.
-#include "transports/os/io_uring_ring.hpp"
-
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -16,6 +14,7 @@
 #include "harness/fan_in.hpp"
 #include "harness/process.hpp"
 #include "tests/test_util.hpp"
+#include "transports/os/io_uring_ring.hpp"
 #include "transports/os/proc.hpp"
 #include "transports/os/sys_error.hpp"
 #include "transports/registry.hpp"
@@ -60,7 +59,7 @@ TEST(IoUringProbe, MissingFromTheKernelSaysENOSYS) {
 
 TEST(IoUringProbe, AMadeRingOrAPassingFailureIsNoReason) {
   EXPECT_EQ(io_uring_unavailable_reason(0, 0), "");
-  EXPECT_EQ(io_uring_unavailable_reason(1, 0), "");  // a member of kernel.io_uring_group
+  EXPECT_EQ(io_uring_unavailable_reason(1, 0), "");             // a member of kernel.io_uring_group
   EXPECT_EQ(io_uring_unavailable_reason(std::nullopt, 0), "");  // a kernel before 6.6
   EXPECT_EQ(io_uring_unavailable_reason(0, ENOMEM), "");  // the moment's failure: reported on use
   EXPECT_EQ(io_uring_unavailable_reason(0, EMFILE), "");

@@ -2,8 +2,6 @@
 // interruptible waits, no zmq thread or fd left after a socket goes, a forked copy that leaves its
 // parent's context alone, the largest message read from zmq, and the fan-in server's replies to a
 // client that is gone.
-#include "transports/os/zeromq_socket.hpp"
-
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/stat.h>
@@ -23,6 +21,7 @@
 #include "tests/test_util.hpp"
 #include "transports/os/private_dir.hpp"
 #include "transports/os/sys_error.hpp"
+#include "transports/os/zeromq_socket.hpp"
 #include "transports/registry.hpp"
 
 namespace ipcbench {

@@ -11,9 +11,8 @@
 // Fan-in: one socket pair per client; the server's one ring holds a poll request on every
 // client's socket and reads a ready client's request with a receive request on the same ring.
 // Broadcast: none (a byte on a socket reaches its one peer).
-#include <sys/socket.h>
-
 #include <poll.h>
+#include <sys/socket.h>
 
 #include <algorithm>
 #include <cerrno>

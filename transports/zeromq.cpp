@@ -120,8 +120,8 @@ class ZeromqFanIn final : public FanInTransport {
   }
   void attach_client(std::size_t index) override {
     dir_.release();
-    socket_ = ZmqSocket(ZMQ_DEALER, object_name("DEALER", path_) + " (client " +
-                                        std::to_string(index) + ")");
+    socket_ = ZmqSocket(ZMQ_DEALER,
+                        object_name("DEALER", path_) + " (client " + std::to_string(index) + ")");
     socket_.set_bytes(ZMQ_ROUTING_ID, ids_[index], "ZMQ_ROUTING_ID");
     socket_.set_int(ZMQ_RECONNECT_IVL, kReconnectMs, "ZMQ_RECONNECT_IVL");
     socket_.connect_ipc(path_);
@@ -161,7 +161,8 @@ class ZeromqFanIn final : public FanInTransport {
     std::size_t index = 0;
     for (std::size_t i = 0; i < 4; ++i) index |= std::to_integer<std::size_t>(id[1 + i]) << (8 * i);
     if (id[0] != std::byte{'c'} || index >= ids_.size()) {
-      throw_sys_error(EPROTO, "zmq_msg_recv", socket_.object() + ": a request from an unknown peer");
+      throw_sys_error(EPROTO, "zmq_msg_recv",
+                      socket_.object() + ": a request from an unknown peer");
     }
     return index;
   }

@@ -21,7 +21,8 @@ std::string io_uring_unavailable_reason(std::optional<long> disabled_sysctl, int
     case EPERM:
       if (disabled_sysctl && *disabled_sysctl == 1) {
         return "io_uring is limited to the group kernel.io_uring_group and this user is not in "
-               "it (" + sysctl + "1; io_uring_setup: EPERM)";
+               "it (" +
+               sysctl + "1; io_uring_setup: EPERM)";
       }
       return "io_uring_setup is not permitted here (EPERM: a seccomp filter, as container "
              "runtimes install, or a security module forbids it)";

@@ -38,10 +38,9 @@ const ZmqLimit& zmq_message_limit() {
               "default, -1, unlimited, assumed"};
     }
     if (value < 0) {
-      return {SIZE_MAX,
-              "ZMQ_MAXMSGSIZE = " + std::to_string(value) +
-                  " (unlimited), read from a new zmq socket: any size, each message one "
-                  "zmq_msg_t"};
+      return {SIZE_MAX, "ZMQ_MAXMSGSIZE = " + std::to_string(value) +
+                            " (unlimited), read from a new zmq socket: any size, each message one "
+                            "zmq_msg_t"};
     }
     return {static_cast<std::size_t>(value),
             "ZMQ_MAXMSGSIZE = " + std::to_string(value) +
@@ -58,7 +57,8 @@ ZmqSocket::ZmqSocket(int type, std::string object) : object_(std::move(object)) 
     // One I/O thread (the default), set so the figure's cost is stated: it moves every message
     // between the socket and this thread. ZMQ_BLOCKY 0: terminating the context never waits for
     // unsent messages (every socket here has ZMQ_LINGER 0 too).
-    if (zmq_ctx_set(context_, ZMQ_IO_THREADS, 1) != 0 || zmq_ctx_set(context_, ZMQ_BLOCKY, 0) != 0) {
+    if (zmq_ctx_set(context_, ZMQ_IO_THREADS, 1) != 0 ||
+        zmq_ctx_set(context_, ZMQ_BLOCKY, 0) != 0) {
       throw_zmq_error(zmq_errno(), "zmq_ctx_set", object_);
     }
     socket_ = zmq_socket(context_, type);
