@@ -109,6 +109,7 @@ FanOutResult run_fan_out(const FanOutConfig& config) {
         out.reordered = counts.reordered;
         out.cpu_ns = end.cpu_ns - start.cpu_ns;
         out.context_switches = end.switches - start.switches;
+        if (!mailbox) channels[i]->detach();  // its last ack out of the process (zeromq)
         peer.finish();
       });
     }

@@ -105,6 +105,7 @@ PairResult run_pair(const PairConfig& config) {
           } else {
             consume_stream(*transport, plan, f, *shared, ctl);
           }
+          transport->detach();  // its last reply or ack out of the process (zeromq)
           peer.finish();
         },
         plan.in_process ? Launch::Kind::kThread : Launch::Kind::kProcess);

@@ -77,6 +77,11 @@ class Transport {
   [[nodiscard]] virtual Received recv(std::span<std::byte> msg) = 0;
   // Sends the end-of-stream mark; only notification transports that may coalesce need one.
   virtual void send_end();
+  // Called once by a forked consumer after its last send()/recv(), just before its process ends
+  // (not after an error). A mechanism whose send() returns before the bytes have left the process
+  // (zeromq: its I/O thread writes them later) delivers them here, within a bounded time; the
+  // process's end would otherwise take them with it.
+  virtual void detach() {}
 };
 
 using TransportPtr = std::unique_ptr<Transport>;

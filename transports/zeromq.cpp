@@ -8,7 +8,7 @@
 // unix_stream makes a write() and a read() (strace of a 64-byte round trip). zmq allocates every
 // message above 33 bytes inside libzmq (zmq_send() does the same); zmq_msg_init_data() would
 // avoid the copy, not the allocation, and needs the caller's buffer to outlive the send.
-// The consumer's messages are each confirmed by an empty receipt (see send()).
+// A consumer's last reply or ack is flushed by detach() (see there).
 // Pair: ZMQ_PAIR, the producer binds, the consumer connects. Fan-in: a ZMQ_ROUTER server and one
 // ZMQ_DEALER per client, replies routed by the client's routing id. Broadcast: none (see
 // forms_zeromq).
@@ -34,6 +34,8 @@ namespace {
 // How long a connecting socket waits before trying again when the path is not bound yet (zmq
 // connects in the background; the default is 100 ms). Only the untimed start is affected.
 constexpr int kReconnectMs = 10;
+// How long detach() lets zmq write what it still queues (a dead peer: no longer than this).
+constexpr int kFlushLingerMs = 2000;
 
 std::string object_name(const char* what, const std::string& path) {
   return std::string("zmq ") + what + " ipc://" + path;
@@ -67,20 +69,16 @@ class ZeromqTransport final : public Transport {
   }
 
   // zmq_msg_send() returns once the message is on zmq's queue in this process; the I/O thread
-  // writes it to the socket later. The consumer's process ends right after its last reply (or
-  // ack), and a process that ends takes that queue with it (ZMQ_LINGER only applies to a socket
-  // that is closed, and the harness's children end with _exit()). So every message the consumer
-  // sends is confirmed by an empty receipt from the producer, and the consumer's send() returns
-  // only then. The producer's own messages need none: the producer always ends with a receive.
-  void send(std::span<const std::byte> msg) override {
-    (void)socket_.send(msg, false);
-    if (!producer_) socket_.recv({});
-  }
+  // writes it to the socket later, as users of zmq get it.
+  void send(std::span<const std::byte> msg) override { (void)socket_.send(msg, false); }
   Received recv(std::span<std::byte> msg) override {
     socket_.recv(msg);
-    if (producer_) (void)socket_.send({}, false);  // the receipt: zmq queues it, no wait
     return Received::kMessage;
   }
+  // The consumer's process ends right after its last reply (or ack), and a process that ends
+  // takes zmq's queue with it (the harness's children end with _exit()): closing the socket with
+  // a bounded linger first writes what is queued. The producer needs none: it ends with a receive.
+  void detach() override { socket_.close_flushing(kFlushLingerMs); }
 
  private:
   PrivateDir dir_;
@@ -197,7 +195,7 @@ TransportPtr make_zeromq(const TransportOptions& options) {
 }
 
 Capabilities describe_zeromq() {
-  return zeromq_caps("; the consumer's sends wait for the producer's empty receipt");
+  return zeromq_caps("");
 }
 
 TransportForms forms_zeromq() {

@@ -108,6 +108,13 @@ void ZmqSocket::reset() noexcept {
   context_ = nullptr;
 }
 
+void ZmqSocket::close_flushing(int linger_ms) noexcept {
+  if (owner_ == ::getpid() && socket_ != nullptr) {
+    (void)zmq_setsockopt(socket_, ZMQ_LINGER, &linger_ms, sizeof linger_ms);
+  }
+  reset();
+}
+
 void ZmqSocket::set_int(int option, int value, const char* name) {
   if (zmq_setsockopt(socket_, option, &value, sizeof value) != 0) {
     throw_zmq_error(zmq_errno(), std::string("zmq_setsockopt(") + name + ")", object_);

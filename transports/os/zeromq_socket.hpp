@@ -49,6 +49,9 @@ class ZmqSocket {
   [[nodiscard]] void* get() const noexcept { return socket_; }
   [[nodiscard]] const std::string& object() const noexcept { return object_; }
   void reset() noexcept;
+  // Closes the socket and the context like reset(), but first lets zmq write what it still
+  // queues, for at most `linger_ms` (ZMQ_LINGER): zmq_ctx_term() waits for that.
+  void close_flushing(int linger_ms) noexcept;
 
   // zmq_setsockopt of an int or of bytes; throws naming the option.
   void set_int(int option, int value, const char* name);
