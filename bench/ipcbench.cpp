@@ -12,6 +12,7 @@
 #include "bench/cases.hpp"
 #include "bench/console.hpp"
 #include "bench/limits.hpp"
+#include "bench/load.hpp"
 #include "bench/options.hpp"
 #include "bench/pair.hpp"
 #include "bench/patterns.hpp"
@@ -236,6 +237,7 @@ int main(int argc, char** argv) {
   register_limit_benchmarks(o);
   register_pair_benchmarks(o);
   if (o.patterns) register_pattern_benchmarks(o);
+  register_load_benchmarks(o);
   set_case_budget(o.case_budget);
   start_heartbeat();
   progress_start(registered_cases() * repetitions);

@@ -22,7 +22,7 @@ inline constexpr std::uint64_t kLateToleranceNs = 100'000;
 struct LoadConfig {
   std::string transport_id;
   std::size_t message_bytes = 64;
-  double rate = 1000;            // messages per second offered
+  double rate = 1000;             // messages per second offered
   std::uint64_t messages = 1000;  // timed messages on the schedule
   std::uint64_t warmup = 0;       // closed-loop round trips before the schedule; 0: 100
   CpuPair cpus;                   // the producer's sender and the consumer (load_placement)
@@ -40,14 +40,14 @@ struct LoadResult {
   // reply. At a rate the transport keeps up with, the offered rate (within the schedule's
   // rounding); above it, what it can carry.
   double achieved_per_second = 0;
-  double seconds = 0;  // that time
+  double seconds = 0;                    // that time
   std::uint64_t sent = 0, received = 0;  // timed messages sent, replies received and checked
   std::uint64_t lost = 0;                // no reply (lossy transports: a receive timed out)
   std::uint64_t corrupt = 0, reordered = 0;
-  std::uint64_t late_sends = 0;        // sent more than late_tolerance_ns after due
-  std::uint64_t max_send_lag_ns = 0;   // the latest any message went after its due time
-  bool cut = false;                    // the sender stopped at deadline_ns
-  double cpu_seconds = 0;              // sender + receiver + consumer threads, timed part
+  std::uint64_t late_sends = 0;       // sent more than late_tolerance_ns after due
+  std::uint64_t max_send_lag_ns = 0;  // the latest any message went after its due time
+  bool cut = false;                   // the sender stopped at deadline_ns
+  double cpu_seconds = 0;             // sender + receiver + consumer threads, timed part
   std::uint64_t context_switches = 0;
   std::vector<int> placement;  // sender, receiver, consumer CPUs
   CpuSharing sharing;          // of `placement`

@@ -2,10 +2,10 @@
 
 #include <poll.h>
 #include <signal.h>
-#include <sys/socket.h>
-#include <time.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -625,7 +625,8 @@ class LoadProducer {
   [[nodiscard]] std::uint64_t first() const noexcept { return plan_.warmup; }
   // When timed message k is due: from t0 and k alone, so rounding never accumulates.
   [[nodiscard]] std::uint64_t due(std::uint64_t k) const noexcept {
-    return r_.t0_ns + static_cast<std::uint64_t>(std::llround(static_cast<double>(k) * interval_ns_));
+    return r_.t0_ns +
+           static_cast<std::uint64_t>(std::llround(static_cast<double>(k) * interval_ns_));
   }
 
   // Closed-loop round trips before the schedule: the handshake, then page faults, caches and the
@@ -742,7 +743,7 @@ class LoadProducer {
   LoadShared& shared_;
   double interval_ns_;
   std::vector<std::atomic<std::uint64_t>> sent_at_;  // CLOCK_MONOTONIC of each timed send
-  std::atomic<std::uint64_t> sender_done_ns_{0};      // when the last message was sent (0: not yet)
+  std::atomic<std::uint64_t> sender_done_ns_{0};     // when the last message was sent (0: not yet)
   std::atomic<bool> sender_failed_{false}, receiver_failed_{false};
   std::exception_ptr receiver_error_;
   Usage sender_usage_{}, receiver_usage_{};

@@ -292,12 +292,12 @@ struct LoadTally {
   Histogram corrected;    // reply time - due time, ns
   Histogram uncorrected;  // reply time - actual send time, ns
   std::uint64_t sent = 0, replies = 0, lost = 0, corrupt = 0, reordered = 0;
-  std::uint64_t late_sends = 0;    // sent more than plan.late_tolerance_ns after due
+  std::uint64_t late_sends = 0;       // sent more than plan.late_tolerance_ns after due
   std::uint64_t max_send_lag_ns = 0;  // the latest send after its due time
-  std::uint64_t t0_ns = 0;          // CLOCK_MONOTONIC when timed message 0 was due
-  std::uint64_t last_send_ns = 0;   // when the last timed message was sent
-  std::uint64_t last_reply_ns = 0;  // when the last timed reply came
-  double cpu_seconds = 0;           // sender + receiver threads, timed part
+  std::uint64_t t0_ns = 0;            // CLOCK_MONOTONIC when timed message 0 was due
+  std::uint64_t last_send_ns = 0;     // when the last timed message was sent
+  std::uint64_t last_reply_ns = 0;    // when the last timed reply came
+  double cpu_seconds = 0;             // sender + receiver threads, timed part
   std::uint64_t context_switches = 0;
   bool cut = false;  // the sender stopped at plan.deadline_ns
 };

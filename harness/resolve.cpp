@@ -226,16 +226,20 @@ std::string load_placement_text(std::span<const int> placement) {
 
 Resolved resolve_load(std::string_view id, std::size_t bytes, std::span<const int> placement) {
   if (placement.size() != 3) {
-    throw std::invalid_argument(std::string(id) + ": a Load placement is 3 CPUs (sender, "
-                                "receiver, consumer), not " + std::to_string(placement.size()));
+    throw std::invalid_argument(std::string(id) +
+                                ": a Load placement is 3 CPUs (sender, "
+                                "receiver, consumer), not " +
+                                std::to_string(placement.size()));
   }
   Resolved r = resolve(id, Form::kPair, bytes);
   r.placement.assign(placement.begin(), placement.end());
   r.sharing = cpu_sharing(r.placement);
-  if (!r.runs()) return r;
-  if (r.caps.payload != Payload::kBytes) {
+  // The payload first: for a one-word or notification transport it is the reason at any size.
+  if (r.caps.unavailable.empty() && r.caps.payload != Payload::kBytes) {
     r.unsupported = std::string(kLoadNeedsBytes) + " (this one carries " +
                     (r.caps.payload == Payload::kWord ? "one 8-byte word" : "no data") + ")";
+  } else if (!r.runs()) {
+    return r;
   } else if (r.caps.busy_polls && r.sharing.shared()) {
     // The receiver and the consumer would spin on their CPUs while the sender sleeps until its
     // next message is due: a sender sharing a spinner's CPU wakes only when the scheduler takes

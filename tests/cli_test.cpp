@@ -144,6 +144,16 @@ const std::vector<BadInput> kBadInputs = {
     BadInput{"--patterns=maybe", "maybe"},
     BadInput{"--counters=some", "some"},
     BadInput{"--counters=all --counters=all", "more than once"},
+    BadInput{"--rates=0", "rate of 0"},
+    BadInput{"--rates=-1000", "'-1000'"},
+    BadInput{"--rates=fast", "'fast'"},
+    BadInput{"--rates=1000,fast", "'fast'"},
+    BadInput{"--rates=1.5", "'1.5'"},
+    BadInput{"--rates=1000000000", "'1000000000'"},
+    BadInput{"--rates=99999999999999999999999", "99999999999999999999999"},
+    BadInput{"--rates=1000,1000", "given twice"},
+    BadInput{"--rates=", "--rates"},
+    BadInput{"--rates=10 --rates=20", "more than once"},
     BadInput{"--no_such_flag", "--no_such_flag"},
     BadInput{"stray_argument", "stray_argument"},
     BadInput{"--benchmark_repetitions=many", "--benchmark_repetitions=many"},
@@ -159,7 +169,8 @@ INSTANTIATE_TEST_SUITE_P(BadFlags, CliRejects, ::testing::ValuesIn(kBadInputs),
 TEST(Cli, GoodValuesOfTheSameFlagsAreAccepted) {
   std::vector<std::string> good = {"--transports=pipe",  "--transports=pipe,fifo", "--sizes=64",
                                    "--sizes=64,4K,128K", "--watchdog=5",           "--quick",
-                                   "--patterns=off",     "--placement=same_cpu",   "--cpus=0,0"};
+                                   "--patterns=off",     "--placement=same_cpu",   "--cpus=0,0",
+                                   "--rates=1000,50000"};
   if (::sysconf(_SC_NPROCESSORS_ONLN) >= 2) good.emplace_back("--cpus=0,1");
   for (const std::string& args : good) {
     const Ended e = run_bounded(std::string(IPCBENCH_BINARY) + " --list " + args, kRefusalLimit);

@@ -1,13 +1,14 @@
 // The Load pattern (harness/load.hpp): every message checked and counted, losses counted, the
 // budget honoured, what resolve_load() refuses, and the calibration that shows coordinated
 // omission: one known stall must appear in the corrected latency and not in the uncorrected.
+#include "harness/load.hpp"
+
 #include <gtest/gtest.h>
 
 #include <chrono>
 #include <cstdint>
 
 #include "harness/clock.hpp"
-#include "harness/load.hpp"
 #include "tests/calib_transport.hpp"
 #include "tests/test_util.hpp"
 #include "transports/registry.hpp"
