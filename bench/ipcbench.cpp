@@ -67,6 +67,16 @@ void print_list() {
       } else {
         lacks += "\n" + std::string(19, ' ') + name + ": " + support.text;
       }
+      // Load is a pair pattern of its own: resolve_load()'s answer on this machine's CPUs.
+      if (form == Form::kPair && support.supported) {
+        const Resolved load = resolve_load(info.id, pattern_bytes(info, kLoadBytes),
+                                           load_placement(default_cpu_pair()));
+        if (load.runs()) {
+          runs += ", Load";
+        } else {
+          lacks += "\n" + std::string(19, ' ') + "Load: " + load.unsupported;
+        }
+      }
     }
     if (!caps.unavailable.empty()) {
       std::printf("%-14s   unavailable on this machine: %s\n", "", caps.unavailable.c_str());

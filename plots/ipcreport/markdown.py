@@ -7,9 +7,10 @@ import statistics
 
 from . import stats
 from .beyond import beyond_section
-from .model import (FAN_IN, FAN_OUT, LECTURE_TABLE, LIMIT, PAIRS, PATTERN_LIST, PATTERNS,
-                    PICTURES, ROUND_TRIP, STREAM, TIME_UNIT_NS, cpu_shared, sharing_segments,
-                    sharing_words, unique)
+from .model import (FAN_IN, FAN_OUT, LECTURE_TABLE, LIMIT, LOAD, LOAD_MAX_LOSS,
+                    LOAD_P99_BOUND_NS, LOAD_SUSTAINED_FRACTION, NS_PER_US, PAIRS, PATTERN_LIST,
+                    PATTERNS, PICTURES, ROUND_TRIP, STREAM, TIME_UNIT_NS, cpu_shared,
+                    load_sustained, sharing_segments, sharing_words, unique)
 from .fmt import (FORMATS, fmt_bytes, fmt_count, fmt_mbps, fmt_rate, fmt_ratio,
                   fmt_sig, fmt_us, md_table, placement_title)
 from .pictures import optional_pictures, group_title
@@ -711,6 +712,104 @@ def pattern_section(dataset, pattern):
     return out
 
 
+# ---------------------------------------------------------------------------------------------
+# Latency under load
+
+def first_unsustained_above(dataset, placement, transport, case):
+    """The good Load case of the lowest offered rate above `case`'s that was not sustained,
+    or None."""
+    rate = case.params.get("rate") or 0
+    for c in dataset.load(placement, transport):
+        if (c.params.get("rate") or 0) > rate and not load_sustained(c):
+            return c
+    return None
+
+
+def load_rows(dataset, placement):
+    """[(transport, highest sustained case or None, first unsustained case above it or
+    None, the rates measured)] for every transport with a good Load case at `placement`."""
+    out = []
+    for t in dataset.load_transports():
+        cases = dataset.load(placement, t)
+        if not cases:
+            continue
+        best = dataset.highest_sustained(placement, t)
+        above = (first_unsustained_above(dataset, placement, t, best) if best is not None
+                 else next((c for c in cases if not load_sustained(c)), None))
+        out.append((t, best, above, [c.params.get("rate") for c in cases]))
+    return out
+
+
+def omission_sentence(rows):
+    """What coordinated omission hides, in this input's numbers: the transport whose corrected
+    p99 is furthest above its uncorrected p99 at its highest sustained rate, side by side, and
+    the same two past that rate."""
+    sustained = [(t, best, above) for t, best, above, _ in rows if best is not None]
+    if not sustained:
+        return (f"No transport sustained any rate with a corrected p99 under "
+                f"{fmt_us(LOAD_P99_BOUND_NS)} here, so this input shows no rate at which to "
+                "compare the corrected and uncorrected p99.")
+    def gap(item):
+        best = item[1]
+        return (best.get("p99_ns") or 0) / max(best.get("uncorrected_p99_ns") or 1, 1)
+    t, best, above = max(sustained, key=gap)
+    text = (f"What coordinated omission hides: at {t}'s highest sustained rate, "
+            f"{fmt_rate(best.params.get('rate'))}, the corrected p99 was "
+            f"{fmt_us(best.get('p99_ns'))} against an uncorrected p99 of "
+            f"{fmt_us(best.get('uncorrected_p99_ns'))}")
+    if above is not None:
+        text += (f"; past it, at {fmt_rate(above.params.get('rate'))}, where the schedule fell "
+                 f"behind, the corrected p99 was {fmt_us(above.get('p99_ns'))} and the "
+                 f"uncorrected p99 {fmt_us(above.get('uncorrected_p99_ns'))}: a closed loop "
+                 "reports the second and never sees the queue behind the late messages.")
+    else:
+        text += ("; no rate above it was left unsustained in this input, so the sweep did not "
+                 "reach the knee.")
+    return text
+
+
+def load_section(dataset):
+    """Markdown lines for the Load pattern: what it measures, per placement the table of the
+    highest sustained rate, and what coordinated omission hides."""
+    out = ["## Latency under load (`Load/<transport>/rate:<r>/bytes:<n>`)", "",
+           "The producer sends on a fixed schedule (message k due at t0 + k/r) and never waits "
+           "for a reply; the consumer echoes each message and a receiver thread of the producer "
+           "times the replies. The corrected latency runs from each message's intended send time "
+           "(written into it), the uncorrected from its actual send time. A rate is sustained "
+           f"when the replies came at least {LOAD_SUSTAINED_FRACTION:.0%} as fast as offered "
+           f"with at most {LOAD_MAX_LOSS:.1%} lost; the table asks also for a corrected p99 "
+           f"under {fmt_us(LOAD_P99_BOUND_NS)}.", ""]
+    if not any(c.kind == LOAD for c in dataset.cases):
+        return out + ["Not measured in this input (no Load rows).", ""]
+    for p in dataset.load_placements:
+        rows = load_rows(dataset, p)
+        out += [f"### Placement: {placement_title(p)}", ""]
+        if not rows:
+            out += ["No Load case ran without error at this placement (listed at the end).", ""]
+            continue
+        table = []
+        for t, best, above, rates in rows:
+            table.append([
+                t,
+                fmt_rate(best.params.get("rate")) if best else "none",
+                fmt_us(best.get("p99_ns")) if best else "n/a",
+                fmt_us(best.get("uncorrected_p99_ns")) if best else "n/a",
+                fmt_rate(best.get("achieved_per_second")) if best else "n/a",
+                (f"{fmt_rate(above.params.get('rate'))}: corrected p99 "
+                 f"{fmt_us(above.get('p99_ns'))}, uncorrected "
+                 f"{fmt_us(above.get('uncorrected_p99_ns'))}" if above else "not reached"),
+                ", ".join(str(r) for r in rates)])
+        out += [md_table(["Transport", "highest rate sustained, p99 ≤ "
+                          f"{fmt_us(LOAD_P99_BOUND_NS)}", "corrected p99 there",
+                          "uncorrected p99 there", "achieved there", "first rate not sustained",
+                          "rates measured (/s)"], table), "", omission_sentence(rows), ""]
+        absent = [c for c in dataset.cases if c.kind == LOAD and c.placement == p and not c.good]
+        if absent:
+            out += ["Not plotted (listed at the end): "
+                    + ", ".join(f"`{c.name}`" for c in absent), ""]
+    return out
+
+
 def problems_section(dataset):
     """Errored, unsupported and corrupt cases, and rows of kinds this report does not show."""
     rows = []
@@ -784,6 +883,7 @@ def write_report(dataset, out_dir):
               "round trip; FanOut's delivery is one-way to the last consumer.", ""]
     for pattern in PATTERN_LIST:
         lines += pattern_section(dataset, pattern)
+    lines += load_section(dataset)
     lines += ["## Every measured case", ""]
     for p in dataset.placements:
         lines += [f"### Placement: {placement_title(p)}", ""]
