@@ -19,20 +19,27 @@ namespace {
 constexpr const char* kQuickTransports[] = {"pipe", "unix_stream", "shm_futex", "udp"};
 
 // How long a case's schedule lasts (longer above saturation, where replies lag): enough messages
-// for a p99.9 at the low rates, bounded so one case stays short.
+// for a p99.9 at the low rates (at least kMinMessages, kQuickMinMessages with --quick), but a slow
+// rate stops after kLongestSeconds (kQuickLongestSeconds) with at least kFewestMessages.
 constexpr double kFullSeconds = 1.0, kQuickSeconds = 0.1;
+constexpr double kLongestSeconds = 2.0, kQuickLongestSeconds = 0.5;
+constexpr std::uint64_t kMinMessages = 1000, kQuickMinMessages = 500, kFewestMessages = 100;
+constexpr std::uint64_t kMaxMessages = 2'000'000;
 constexpr std::uint64_t kStartAllowanceNs = 50'000'000;  // fork, attach and warm-up
-constexpr std::uint64_t kMinMessages = 1000, kQuickMinMessages = 500, kMaxMessages = 2'000'000;
 
 // The calibration stream: a few batches of the size's default, bounded in time.
 constexpr std::uint64_t kCalibrationBatches = 8;
 constexpr std::uint64_t kCalibrationNs = 300'000'000;
 
 std::uint64_t messages_for(std::uint64_t rate, bool quick) {
-  const double seconds = quick ? kQuickSeconds : kFullSeconds;
-  return std::clamp<std::uint64_t>(
-      static_cast<std::uint64_t>(std::llround(static_cast<double>(rate) * seconds)),
-      quick ? kQuickMinMessages : kMinMessages, kMaxMessages);
+  const auto count = [rate](double seconds) {
+    return static_cast<std::uint64_t>(std::llround(static_cast<double>(rate) * seconds));
+  };
+  const std::uint64_t fewest = std::clamp<std::uint64_t>(
+      count(quick ? kQuickLongestSeconds : kLongestSeconds), kFewestMessages,
+      quick ? kQuickMinMessages : kMinMessages);
+  return std::clamp<std::uint64_t>(count(quick ? kQuickSeconds : kFullSeconds), fewest,
+                                   kMaxMessages);
 }
 
 std::string load_case_name(const std::string& id, std::uint64_t rate,

@@ -180,6 +180,28 @@ TEST(Cli, GoodValuesOfTheSameFlagsAreAccepted) {
   }
 }
 
+// --rates names the Load cases exactly (none for a transport Load cannot run); without it the
+// sweep comes from a calibration stream run at registration: --quick's three rates, rising.
+TEST(Cli, LoadCasesAreTheRatesGivenOrASweepOfThree) {
+  const std::string base = std::string(IPCBENCH_BINARY) +
+                           " --patterns=off --benchmark_list_tests=true --benchmark_filter=^Load";
+  std::string out;
+  ASSERT_EQ(test::run_command(base + " --transports=pipe,sysv_sem --rates=1000,25000", out), 0)
+      << out;
+  EXPECT_NE(out.find("Load/pipe/rate:1000/bytes:64"), std::string::npos) << out;
+  EXPECT_NE(out.find("Load/pipe/rate:25000/bytes:64"), std::string::npos) << out;
+  EXPECT_EQ(out.find("Load/sysv_sem/rate:"), std::string::npos) << out;
+  ASSERT_EQ(test::run_command(base + " --transports=pipe --quick", out), 0) << out;
+  std::vector<long> rates;
+  for (std::size_t at = out.find("Load/pipe/rate:"); at != std::string::npos;
+       at = out.find("Load/pipe/rate:", at + 1)) {
+    rates.push_back(std::stol(out.substr(at + 15)));
+  }
+  ASSERT_EQ(rates.size(), 3u) << out;
+  EXPECT_LT(rates[0], rates[1]);
+  EXPECT_LT(rates[1], rates[2]);
+}
+
 TEST(Cli, ListShowsEveryRegisteredTransportWithItsLimit) {
   std::string out;
   ASSERT_EQ(test::run_command(std::string(IPCBENCH_BINARY) + " --list", out), 0) << out;
