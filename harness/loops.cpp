@@ -523,11 +523,10 @@ void consume_load(Transport& down, Transport& up, const LoadPlan& plan, Framer& 
   std::uint64_t received = 0, corrupt = 0;
   // `i` counts every message, the warm-up's first: a reliable transport delivers message i as
   // sequence number i, so the consumer stops after number shared.last whatever a corrupt one says.
-  for (std::uint64_t i = 0;; ++i) {
+  for (std::uint64_t i = 0;;) {
     const Received got = down.recv(buf);
     if (got == Received::kTimeout) {  // lossy only: nothing for recv_timeout
       if (shared.stop.load(std::memory_order_acquire) != 0) break;
-      --i;
       continue;
     }
     const std::uint64_t seq = Framer::seq_of(buf);
@@ -540,6 +539,7 @@ void consume_load(Transport& down, Transport& up, const LoadPlan& plan, Framer& 
     if (seq >= plan.warmup) ++received;
     up.send(buf);  // the echo: the whole message, its due time included
     if (!plan.lossy && i >= shared.last.load(std::memory_order_seq_cst)) break;
+    ++i;
   }
   if (!started) start = usage_now(true);
   const Usage end = usage_now(true);
@@ -660,7 +660,7 @@ class LoadProducer {
       }
       if (receiver_failed_.load(std::memory_order_relaxed)) break;
       const std::uint64_t due_ns = due(k);
-      sleep_until(due_ns);
+      if (now_ns() < due_ns) sleep_until(due_ns);  // behind schedule: no system call at all
       const std::uint64_t at = now_ns();
       const std::uint64_t lag = at > due_ns ? at - due_ns : 0;
       if (lag > plan_.late_tolerance_ns) ++r_.late_sends;
