@@ -13,12 +13,13 @@ namespace ipcbench {
 inline constexpr std::size_t kLoadBytes = 64;
 
 // The default sweep, as fractions of the transport's stream rate at kLoadBytes (measured first),
-// log-spaced. An echo on a schedule saturates far below a one-way stream (every message is a
-// wake-up each way, and the sender's timer a third): about 2% of it for a pipe on the 2-CPU
-// development VM. So the sweep runs from 0.1% of the stream rate, far below the knee, to 50%,
-// far past it, and the knee is on the curve.
-inline constexpr double kFullSweep[] = {0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5};
-inline constexpr double kQuickSweep[] = {0.002, 0.02, 0.2};
+// about log-spaced. An echo on a schedule saturates below a one-way stream (each message crosses
+// twice, and may cost a wake-up each way and the sender's timer), but how far below varies: on
+// the 2-CPU development VM a pipe's knee was near 2% of its stream rate in a debug build and
+// above 20% in a release build, a shared-memory ring's near 5%. So the sweep runs from 0.1% of
+// the stream rate, far below any knee, to twice it, past any, and the knee is on the curve.
+inline constexpr double kFullSweep[] = {0.001, 0.003, 0.01, 0.03, 0.1, 0.2, 0.5, 1.0, 2.0};
+inline constexpr double kQuickSweep[] = {0.01, 0.1, 1.5};
 // The rates of a sweep over `saturation` messages per second: each fraction's, rounded to two
 // significant digits, at least 100, at most kMaxRate, without repeats, rising.
 [[nodiscard]] std::vector<std::uint64_t> sweep_rates(double saturation, bool quick);
