@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <regex>
 #include <span>
 #include <string>
 
@@ -35,9 +36,9 @@ std::uint64_t messages_for(std::uint64_t rate, bool quick) {
   const auto count = [rate](double seconds) {
     return static_cast<std::uint64_t>(std::llround(static_cast<double>(rate) * seconds));
   };
-  const std::uint64_t fewest = std::clamp<std::uint64_t>(
-      count(quick ? kQuickLongestSeconds : kLongestSeconds), kFewestMessages,
-      quick ? kQuickMinMessages : kMinMessages);
+  const std::uint64_t fewest =
+      std::clamp<std::uint64_t>(count(quick ? kQuickLongestSeconds : kLongestSeconds),
+                                kFewestMessages, quick ? kQuickMinMessages : kMinMessages);
   return std::clamp<std::uint64_t>(count(quick ? kQuickSeconds : kFullSeconds), fewest,
                                    kMaxMessages);
 }
@@ -46,6 +47,24 @@ std::string load_case_name(const std::string& id, std::uint64_t rate,
                            const std::string& placement) {
   return "Load/" + id + "/rate:" + std::to_string(rate) + "/bytes:" + std::to_string(kLoadBytes) +
          (placement.empty() ? "" : "/placement:" + placement);
+}
+
+// Whether Google Benchmark's --benchmark_filter may select a Load case of `id` at `placement`,
+// judged on a sample name, so that a run filtered to other cases pays no calibration stream at
+// registration. Errs towards yes: a filter that names Load (rate:5000 only, say) or that this
+// check cannot read counts as selecting; a negative filter ("-Load") skips only what it matches.
+bool filter_may_select(const std::string& id, const std::string& placement) {
+  std::string filter = benchmark::GetBenchmarkFilter();
+  if (filter.empty() || filter == "all" || filter == ".") return true;
+  const bool negative = filter[0] == '-';
+  if (negative) filter.erase(0, 1);
+  const std::string sample = load_case_name(id, 1000, placement) + "/iterations:1000/manual_time";
+  try {
+    const bool matches = std::regex_search(sample, std::regex(filter, std::regex::extended));
+    return negative ? !matches : matches || filter.find("Load") != std::string::npos;
+  } catch (const std::regex_error&) {
+    return true;
+  }
 }
 
 // The transport's stream rate at kLoadBytes on these CPUs, messages per second (received over the
@@ -189,6 +208,7 @@ void register_load_benchmarks(const BenchOptions& o) {
                                   load_placement_text(threads));
       std::vector<std::uint64_t> rates = o.rates;
       double measured = 0;
+      if (!filter_may_select(id, where.kind)) continue;  // never run: no calibration
       if (rates.empty()) {
         try {
           measured = saturation(id, where.cpus, o);
