@@ -45,6 +45,13 @@ LoadResult run_load(const LoadConfig& config) {
   plan.late_tolerance_ns = config.late_tolerance_ns;
   // The receiver's own CPU only where it has one: beside the sender it stays with the process's.
   plan.receiver_cpu = placement[1];
+  plan.fault = config.fault;
+  if (plan.in_process &&
+      (config.fault.kind == Fault::Kind::kKill || config.fault.kind == Fault::Kind::kStop)) {
+    throw std::invalid_argument(id +
+                                ": a kill or stop fault acts on a process, and the consumer of "
+                                "an in_process transport is a thread");
+  }
 
   LoadResult result;
   result.placement = placement;

@@ -11,6 +11,7 @@
 
 #include "harness/cpus.hpp"
 #include "harness/histogram.hpp"
+#include "harness/loops.hpp"
 #include "harness/resolve.hpp"
 
 namespace ipcbench {
@@ -30,6 +31,9 @@ struct LoadConfig {
   std::filesystem::path tmp_root;  // empty: $TMPDIR or /tmp
   std::uint64_t deadline_ns = 0;   // CLOCK_MONOTONIC when the sender stops early (0: never)
   std::uint64_t late_tolerance_ns = kLateToleranceNs;
+  // Tests: a fault the consumer acts out after its echo of message n (kKill and kStop are refused
+  // for an in_process transport, whose consumer is a thread).
+  Fault fault;
 };
 
 struct LoadResult {

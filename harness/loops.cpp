@@ -12,7 +12,9 @@
 #include <cerrno>
 #include <chrono>
 #include <cmath>
+#include <condition_variable>
 #include <exception>
+#include <mutex>
 #include <stdexcept>
 #include <string>
 #include <system_error>
@@ -538,6 +540,7 @@ void consume_load(Transport& down, Transport& up, const LoadPlan& plan, Framer& 
     if (!framer.payload_ok(buf, seq)) ++corrupt;
     if (seq >= plan.warmup) ++received;
     up.send(buf);  // the echo: the whole message, its due time included
+    inject_fault(plan.fault, i + 1, plan.in_process);
     if (!plan.lossy && i >= shared.last.load(std::memory_order_seq_cst)) break;
     ++i;
   }
@@ -608,12 +611,12 @@ class LoadProducer {
       send_on_schedule();
     } catch (...) {
       sender_failed_.store(true);
-      // The receiver may wait for replies that never come: the watchdog (no progress) ends the
-      // consumer, and with it the receiver's wait.
-      receiver.join();
+      // The receiver may wait for replies that never come: the watchdog (no progress) fires,
+      // and join() interrupts the receiver's wait.
+      join(receiver);
       throw;
     }
-    receiver.join();
+    join(receiver);
     if (receiver_error_) std::rethrow_exception(receiver_error_);
     r_.cpu_seconds = static_cast<double>(sender_usage_.cpu_ns + receiver_usage_.cpu_ns) * 1e-9;
     r_.context_switches = sender_usage_.switches + receiver_usage_.switches;
@@ -621,6 +624,23 @@ class LoadProducer {
 
  private:
   static constexpr std::uint64_t kLeadNs = 1'000'000;
+  // How often a sender that has finished looks whether the watchdog fired while it waits for the
+  // receiver: rare enough to cost nothing beside the replies being timed.
+  static constexpr std::chrono::milliseconds kJoinLook{10};
+
+  // Waits until the receiver thread has ended, then joins it. The watchdog signals only this
+  // thread (SIGALRM); once it has fired, the receiver is signalled the same way, again until it
+  // ends (a signal that lands just before its blocking call begins would be missed), and its
+  // wait fails with EINTR into throw_if_interrupted().
+  void join(std::thread& receiver) {
+    std::unique_lock lock(end_mutex_);
+    while (!receiver_ended_) {
+      if (interrupted()) ::pthread_kill(receiver.native_handle(), SIGALRM);
+      end_cv_.wait_for(lock, kJoinLook);
+    }
+    lock.unlock();
+    receiver.join();
+  }
 
   [[nodiscard]] std::uint64_t first() const noexcept { return plan_.warmup; }
   // When timed message k is due: from t0 and k alone, so rounding never accumulates.
@@ -732,6 +752,9 @@ class LoadProducer {
       receiver_error_ = std::current_exception();
       receiver_failed_.store(true);
     }
+    const std::lock_guard lock(end_mutex_);
+    receiver_ended_ = true;
+    end_cv_.notify_one();
   }
 
   Transport& down_;
@@ -747,6 +770,9 @@ class LoadProducer {
   std::atomic<bool> sender_failed_{false}, receiver_failed_{false};
   std::exception_ptr receiver_error_;
   Usage sender_usage_{}, receiver_usage_{};
+  std::mutex end_mutex_;  // guards receiver_ended_, which the sender waits for on end_cv_
+  std::condition_variable end_cv_;
+  bool receiver_ended_ = false;
 };
 
 }  // namespace

@@ -274,6 +274,7 @@ struct LoadPlan {
   // A message sent later than this after its due time counts in late_sends.
   std::uint64_t late_tolerance_ns = 100'000;
   int receiver_cpu = -1;  // where the producer's receiver thread runs (-1: unpinned)
+  Fault fault;            // acted out by the consumer after its echo of message n (tests)
 };
 
 // The Load run's shared memory (counts and flags, never message data).
@@ -304,8 +305,8 @@ struct LoadTally {
 
 // The consumer's part: receives every message on `down`, checks its sequence number and payload,
 // and echoes it whole (the stamp included) on `up`. A reliable consumer ends after the message
-// numbered shared.last; a lossy one at a receive timeout once shared.stop is set. Throws what the
-// transports throw.
+// numbered shared.last; a lossy one at a receive timeout once shared.stop is set. Acts out
+// plan.fault. Throws what the transports throw.
 void consume_load(Transport& down, Transport& up, const LoadPlan& plan, Framer& framer,
                   LoadShared& shared);
 
@@ -315,7 +316,9 @@ void consume_load(Transport& down, Transport& up, const LoadPlan& plan, Framer& 
 // own transport object, so each object is used by one thread per process, as every transport's
 // contract requires. Returns once every reply came (or, lossy, none came within the receive
 // timeout after the last send). Throws what the transports throw (the receiver's failure is
-// rethrown here, after it is joined).
+// rethrown here, after it is joined). The watchdog interrupts only this thread: once it has
+// (interrupted()), this thread interrupts the receiver the same way until it ends, so a receiver
+// waiting on a dead peer that sends no end (a semaphore, a queue, a datagram socket) ends too.
 void produce_load(Transport& down, Transport& up, const LoadPlan& plan, Framer& framer,
                   std::atomic<std::uint64_t>& progress, LoadTally& out, LoadShared& shared);
 

@@ -120,6 +120,23 @@ TEST(Load, StopsAtItsDeadlineWithEveryReplyIn) {
   EXPECT_EQ(r.lost, 0u);
 }
 
+// A consumer killed mid-run ends the run with an error, never a hang, also where the producer's
+// receiver waits on something a dead peer never ends (a semaphore, a queue, a datagram socket):
+// the watchdog interrupts the sender, and the sender interrupts the receiver.
+TEST(Load, AKilledConsumerEndsTheRunWithAnError) {
+  for (const char* id : {"pipe", "sysv_shm", "sysv_mq", "posix_mq", "unix_dgram"}) {
+    test::ScratchDir dir;
+    const std::size_t fds = test::open_fd_count();
+    LoadConfig c = config_for(id, 2000, 100'000);
+    c.tmp_root = dir.path();
+    c.watchdog = std::chrono::milliseconds(1000);
+    c.fault = {Fault::Kind::kKill, 50};
+    EXPECT_THROW((void)run_load(c), std::runtime_error) << id;
+    EXPECT_EQ(test::open_fd_count(), fds) << id;
+    EXPECT_TRUE(dir.leftovers().empty()) << id;
+  }
+}
+
 TEST(Load, RefusesATransportThatCannotCarryTheDueTime) {
   const std::vector<int> where = {0, 0, 0};
   const Resolved r = resolve_load("rt_signal", kWordBytes, where);
