@@ -16,7 +16,7 @@ inline constexpr std::size_t kLoadBytes = 64;
 // about log-spaced. An echo on a schedule saturates below a one-way stream (each message crosses
 // twice, and may cost a wake-up each way and the sender's timer), but how far below varies: on
 // the 2-CPU development VM a pipe's knee was near 2% of its stream rate in a debug build and
-// above 20% in a release build, a shared-memory ring's near 5%. So the sweep runs from 0.1% of
+// above 20% in a release build, shm_futex's near 10% in a release build. So it runs from 0.1% of
 // the stream rate, far below any knee, to twice it, past any, and the knee is on the curve.
 inline constexpr double kFullSweep[] = {0.001, 0.003, 0.01, 0.03, 0.1, 0.2, 0.5, 1.0, 2.0};
 inline constexpr double kQuickSweep[] = {0.01, 0.1, 1.5};
