@@ -92,7 +92,7 @@ std::vector<std::string> brief_cells(const benchmark::BenchmarkReporter::Run& ru
     cells[1] = cell_us(counter(run, "p99_ns"));
     cells[2] = cell_us(counter(run, "oneway_p50_ns"));
     if (starts_with(name, "Limit/")) cells[3] = cell_mbps(counter(run, "bytes_per_second"));
-    if (starts_with(name, "FanIn/") || starts_with(name, "Pairs/")) {
+    if (starts_with(name, "FanIn/") || starts_with(name, "Pairs/") || starts_with(name, "Load/")) {
       cells[4] = cell_rate(counter(run, "items_per_second"));
     }
   }
@@ -101,6 +101,13 @@ std::vector<std::string> brief_cells(const benchmark::BenchmarkReporter::Run& ru
 
 std::string brief_notes(const benchmark::BenchmarkReporter::Run& run) {
   std::string notes;
+  // Load: the corrected p99 is in the RTT p99 column; what a closed loop would say goes here.
+  if (const double u = counter(run, "uncorrected_p99_ns"); !std::isnan(u)) {
+    notes += "uncorrected p99 " + cell_us(u) + " us";
+  }
+  if (const double s = counter(run, "sustained"); !std::isnan(s) && s == 0) {
+    notes += std::string(notes.empty() ? "" : ", ") + "not sustained";
+  }
   for (const char* key : {"lost", "corrupt", "reordered", "coalesced", "failed_clients"}) {
     const double v = counter(run, key);
     if (!std::isnan(v) && v > 0) {

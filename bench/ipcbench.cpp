@@ -12,6 +12,7 @@
 #include "bench/cases.hpp"
 #include "bench/console.hpp"
 #include "bench/limits.hpp"
+#include "bench/load.hpp"
 #include "bench/options.hpp"
 #include "bench/pair.hpp"
 #include "bench/patterns.hpp"
@@ -65,6 +66,16 @@ void print_list() {
         runs += (runs.empty() ? "" : ", ") + name;
       } else {
         lacks += "\n" + std::string(19, ' ') + name + ": " + support.text;
+      }
+      // Load is a pair pattern of its own: resolve_load()'s answer on this machine's CPUs.
+      if (form == Form::kPair && support.supported) {
+        const Resolved load = resolve_load(info.id, pattern_bytes(info, kLoadBytes),
+                                           load_placement(default_cpu_pair()));
+        if (load.runs()) {
+          runs += ", Load";
+        } else {
+          lacks += "\n" + std::string(19, ' ') + "Load: " + load.unsupported;
+        }
       }
     }
     if (!caps.unavailable.empty()) {
@@ -236,6 +247,7 @@ int main(int argc, char** argv) {
   register_limit_benchmarks(o);
   register_pair_benchmarks(o);
   if (o.patterns) register_pattern_benchmarks(o);
+  register_load_benchmarks(o);
   set_case_budget(o.case_budget);
   start_heartbeat();
   progress_start(registered_cases() * repetitions);

@@ -50,6 +50,27 @@ std::size_t parse_size(std::string_view item, std::string_view whole) {
   return value * scale;
 }
 
+// A rate in messages per second: a whole number from 1 to kMaxRate.
+std::uint64_t parse_rate(std::string_view item, std::string_view whole) {
+  std::uint64_t value = 0;
+  const auto [end, ec] = std::from_chars(item.data(), item.data() + item.size(), value);
+  // The item in quotes, built by appending: g++ 12 warns falsely (-Wrestrict) on "'" + string.
+  std::string quoted(1, '\'');
+  quoted.append(item).push_back('\'');
+  if (item.empty() || item[0] == '-' || item[0] == '+' || ec == std::errc::invalid_argument ||
+      end != item.data() + item.size()) {
+    bad("--rates", whole,
+        quoted + " is not a rate (a whole number of messages per second, e.g. 1000,50000)");
+  }
+  if (ec == std::errc::result_out_of_range || value > kMaxRate) {
+    bad("--rates", whole,
+        quoted + " is more than " + std::to_string(kMaxRate) +
+            " messages per second (a message every 10 ns), more than the suite can time");
+  }
+  if (value == 0) bad("--rates", whole, "a rate of 0 messages per second offers no load");
+  return value;
+}
+
 }  // namespace
 
 std::vector<int> pattern_cpus(const BenchOptions& o) {
@@ -61,7 +82,8 @@ std::vector<int> pattern_cpus(const BenchOptions& o) {
 std::string bench_usage() {
   return "usage: ipcbench [--transports=ID,...] [--sizes=N,...] [--cpus=A,B | --placement=KINDS]\n"
          "                [--quick] [--list] [--patterns=on|off] [--counters=brief|all]\n"
-         "                [--watchdog=SECONDS] [Google Benchmark flags: --benchmark_filter=...,\n"
+         "                [--rates=R,...] [--watchdog=SECONDS]\n"
+         "                [Google Benchmark flags: --benchmark_filter=...,\n"
          "                --benchmark_format=json, --benchmark_out=FILE, --benchmark_repetitions=N]\n"
          "  --transports  transports to run, comma list of ids (default: all; see --list)\n"
          "  --sizes       message sizes in bytes, K and M are binary (default 64,1K,16K,64K,1M)\n"
@@ -71,6 +93,9 @@ std::string bench_usage() {
          "  --placement   all, or a list of same_cpu,smt_sibling,same_llc,different_llc,\n"
          "                different_socket: run every pair case on each kind of CPU pair\n"
          "  --patterns    on (default) or off: the FanIn, FanOut and Pairs cases\n"
+         "  --rates       the Load cases' offered rates, messages per second (default: a sweep\n"
+         "                from 0.1% to 200% of each transport's stream rate, measured first;\n"
+         "                --quick: 1%, 10%, 150%, for pipe, unix_stream, shm_futex and udp)\n"
          "  --counters    brief (default): the console shows one row per case, the figures a\n"
          "                person reads first; all: Google Benchmark's table of every counter\n"
          "                (the JSON output always holds every counter)\n"
@@ -82,8 +107,8 @@ std::string bench_usage() {
 
 BenchOptions parse_bench_options(int& argc, char** argv) {
   BenchOptions o;
-  bool seen_sizes = false, seen_transports = false, seen_watchdog = false, seen_budget = false,
-       seen_counters = false;
+  bool seen_sizes = false, seen_transports = false, seen_rates = false, seen_watchdog = false,
+       seen_budget = false, seen_counters = false;
   int out = 1;
   for (int i = 1; i < argc; ++i) {
     const std::string_view arg = argv[i];
@@ -126,6 +151,16 @@ BenchOptions parse_bench_options(int& argc, char** argv) {
           bad(flag, value, "transport '" + std::string(item) + "' is given twice");
         }
         o.transports.emplace_back(item);
+      }
+    } else if (flag == "--rates") {
+      once(seen_rates);
+      need_value();
+      for (std::string_view item : split(value)) {
+        const std::uint64_t rate = parse_rate(item, value);
+        if (std::find(o.rates.begin(), o.rates.end(), rate) != o.rates.end()) {
+          bad(flag, value, "rate " + std::to_string(rate) + " is given twice");
+        }
+        o.rates.push_back(rate);
       }
     } else if (flag == "--cpus") {
       if (o.cpus_given) throw std::invalid_argument("--cpus given more than once");
@@ -191,6 +226,7 @@ BenchOptions parse_bench_options(int& argc, char** argv) {
       }
     }
     o.transports = std::move(ordered);
+    o.transports_given = true;
   }
   if (o.cpus_given && !o.placements.empty()) {
     throw std::invalid_argument("--cpus and --placement both choose the CPUs: give one of them");

@@ -3,6 +3,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -14,6 +15,10 @@ namespace ipcbench {
 struct BenchOptions {
   std::vector<std::size_t> sizes;        // message sizes in bytes, in the order given
   std::vector<std::string> transports;   // ids, in registry order unless given
+  bool transports_given = false;         // --transports named them (else: all)
+  // --rates: the Load cases' offered rates in messages per second, in the order given; empty: a
+  // sweep from each transport's stream rate (bench/load.hpp).
+  std::vector<std::uint64_t> rates;
   CpuPair cpus;
   bool cpus_given = false;
   std::vector<Placement> placements;  // --placement: run every pair case on each of these
@@ -30,6 +35,10 @@ struct BenchOptions {
 
 inline constexpr std::chrono::milliseconds kFullBudget{10'000};
 inline constexpr std::chrono::milliseconds kQuickBudget{2'000};
+
+// The highest rate --rates takes: a message every 10 ns, already below what one clock read and one
+// system call per message can keep (no transport here gets near it).
+inline constexpr std::uint64_t kMaxRate = 100'000'000;
 
 inline constexpr std::size_t kMaxMessageBytes = std::size_t{64} << 20;  // 64 MiB
 

@@ -2,20 +2,26 @@
 
 #include <poll.h>
 #include <signal.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
-#include <sys/resource.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
+#include <cmath>
+#include <condition_variable>
+#include <exception>
+#include <mutex>
 #include <stdexcept>
 #include <string>
 #include <system_error>
 #include <thread>
 #include <vector>
 
+#include "harness/cpus.hpp"
 #include "transports/os/sys_error.hpp"
 
 namespace ipcbench {
@@ -506,6 +512,274 @@ void produce_stream(Transport& t, const PairPlan& plan, Framer& framer,
                     std::atomic<std::uint64_t>& progress, ProducerTally& out, PairShared& shared,
                     ControlChannel* control, const std::function<void()>& before_timing) {
   Producer(t, plan, framer, progress, out, shared, control, before_timing).stream();
+}
+
+// ---- Load ----
+
+void consume_load(Transport& down, Transport& up, const LoadPlan& plan, Framer& framer,
+                  LoadShared& shared) {
+  std::vector<std::byte> buf(plan.bytes);
+  SeqTracker seqs;
+  Usage start{};
+  bool started = false;
+  std::uint64_t received = 0, corrupt = 0;
+  // `i` counts every message, the warm-up's first: a reliable transport delivers message i as
+  // sequence number i, so the consumer stops after number shared.last whatever a corrupt one says.
+  for (std::uint64_t i = 0;;) {
+    const Received got = down.recv(buf);
+    if (got == Received::kTimeout) {  // lossy only: nothing for recv_timeout
+      if (shared.stop.load(std::memory_order_acquire) != 0) break;
+      continue;
+    }
+    const std::uint64_t seq = Framer::seq_of(buf);
+    if (!started && seq >= plan.warmup) {
+      started = true;
+      start = usage_now(true);
+    }
+    seqs.see(seq);
+    if (!framer.payload_ok(buf, seq)) ++corrupt;
+    if (seq >= plan.warmup) ++received;
+    up.send(buf);  // the echo: the whole message, its due time included
+    inject_fault(plan.fault, i + 1, plan.in_process);
+    if (!plan.lossy && i >= shared.last.load(std::memory_order_seq_cst)) break;
+    ++i;
+  }
+  if (!started) start = usage_now(true);
+  const Usage end = usage_now(true);
+  shared.received = received;
+  shared.corrupt = corrupt;
+  shared.reordered = seqs.reordered;
+  shared.cpu_ns = end.cpu_ns - start.cpu_ns;
+  shared.context_switches = end.switches - start.switches;
+}
+
+namespace {
+
+// Sleeps until CLOCK_MONOTONIC reaches `due_ns`, or returns at once when it has passed. An
+// absolute wake-up time, so a late wake-up is not carried into the next wait.
+void sleep_until(std::uint64_t due_ns) {
+  const timespec ts{static_cast<time_t>(due_ns / 1'000'000'000u),
+                    static_cast<long>(due_ns % 1'000'000'000u)};
+  while (true) {
+    const int rc = ::clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, nullptr);
+    if (rc == 0) return;
+    if (rc != EINTR) throw_sys_error(rc, "clock_nanosleep", "Load send schedule");
+    throw_if_interrupted("clock_nanosleep", "Load send schedule");
+  }
+}
+
+// The calling thread's timer slack at 1 ns while it lives: the default 50 us would let every
+// scheduled wake-up, so every send, come up to 50 us late.
+class FineTimerSlack {
+ public:
+  FineTimerSlack() : saved_(::prctl(PR_GET_TIMERSLACK, 0, 0, 0, 0)) {
+    (void)::prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0);
+  }
+  FineTimerSlack(const FineTimerSlack&) = delete;
+  FineTimerSlack& operator=(const FineTimerSlack&) = delete;
+  ~FineTimerSlack() {
+    if (saved_ > 0) (void)::prctl(PR_SET_TIMERSLACK, static_cast<unsigned long>(saved_), 0, 0, 0);
+  }
+
+ private:
+  int saved_;
+};
+
+class LoadProducer {
+ public:
+  LoadProducer(Transport& down, Transport& up, const LoadPlan& plan, Framer& framer,
+               std::atomic<std::uint64_t>& progress, LoadTally& out, LoadShared& shared)
+      : down_(down),
+        up_(up),
+        plan_(plan),
+        framer_(framer),
+        progress_(progress),
+        r_(out),
+        shared_(shared),
+        interval_ns_(1e9 / plan.rate),
+        sent_at_(plan.messages) {}
+
+  void run() {
+    if (!(plan_.rate > 0) || plan_.messages == 0) {
+      throw std::invalid_argument("Load needs a positive rate and at least one message");
+    }
+    warm_up();
+    // The schedule starts a little ahead, so message 0 is not late for the receiver's start.
+    r_.t0_ns = now_ns() + kLeadNs;
+    std::thread receiver([this] { receive(); });
+    try {
+      send_on_schedule();
+    } catch (...) {
+      sender_failed_.store(true);
+      // The receiver may wait for replies that never come: the watchdog (no progress) fires,
+      // and join() interrupts the receiver's wait.
+      join(receiver);
+      throw;
+    }
+    join(receiver);
+    if (receiver_error_) std::rethrow_exception(receiver_error_);
+    r_.cpu_seconds = static_cast<double>(sender_usage_.cpu_ns + receiver_usage_.cpu_ns) * 1e-9;
+    r_.context_switches = sender_usage_.switches + receiver_usage_.switches;
+  }
+
+ private:
+  static constexpr std::uint64_t kLeadNs = 1'000'000;
+  // How often a sender that has finished looks whether the watchdog fired while it waits for the
+  // receiver: rare enough to cost nothing beside the replies being timed.
+  static constexpr std::chrono::milliseconds kJoinLook{10};
+
+  // Waits until the receiver thread has ended, then joins it. The watchdog signals only this
+  // thread (SIGALRM); once it has fired, the receiver is signalled the same way, again until it
+  // ends (a signal that lands just before its blocking call begins would be missed), and its
+  // wait fails with EINTR into throw_if_interrupted().
+  void join(std::thread& receiver) {
+    std::unique_lock lock(end_mutex_);
+    while (!receiver_ended_) {
+      if (interrupted()) ::pthread_kill(receiver.native_handle(), SIGALRM);
+      end_cv_.wait_for(lock, kJoinLook);
+    }
+    lock.unlock();
+    receiver.join();
+  }
+
+  [[nodiscard]] std::uint64_t first() const noexcept { return plan_.warmup; }
+  // When timed message k is due: from t0 and k alone, so rounding never accumulates.
+  [[nodiscard]] std::uint64_t due(std::uint64_t k) const noexcept {
+    return r_.t0_ns +
+           static_cast<std::uint64_t>(std::llround(static_cast<double>(k) * interval_ns_));
+  }
+
+  // Closed-loop round trips before the schedule: the handshake, then page faults, caches and the
+  // scheduler settle. A lossy transport's lost one is not repeated.
+  void warm_up() {
+    std::vector<std::byte> in(plan_.bytes);
+    for (std::uint64_t seq = 0; seq < plan_.warmup; ++seq) {
+      RoundTripTimes times;
+      EchoChecks checks;
+      (void)round_trip(
+          framer_, in, seq, plan_.lossy, [this](std::span<const std::byte> m) { down_.send(m); },
+          [this](std::span<std::byte> m) { return up_.recv(m); }, times, checks);
+      r_.corrupt += checks.corrupt;
+      r_.reordered += checks.reordered;
+      progress_.fetch_add(1, std::memory_order_relaxed);
+    }
+  }
+
+  // This thread sends and does nothing else: it sleeps until each message is due, stamps the due
+  // time into it, notes when it really went (for the uncorrected latency), and sends it. It never
+  // waits for a reply; it waits only where the transport itself blocks (full).
+  void send_on_schedule() {
+    FineTimerSlack slack;
+    const Usage start = usage_now(true);
+    for (std::uint64_t k = 0; k < plan_.messages; ++k) {
+      bool final = k + 1 == plan_.messages;
+      if (!final && k > 0 && plan_.deadline_ns != 0 && now_ns() >= plan_.deadline_ns) {
+        r_.cut = true;
+        final = true;
+        shared_.last.store(first() + k, std::memory_order_seq_cst);  // before it is sent
+      }
+      if (receiver_failed_.load(std::memory_order_relaxed)) break;
+      const std::uint64_t due_ns = due(k);
+      if (now_ns() < due_ns) sleep_until(due_ns);  // behind schedule: no system call at all
+      const std::uint64_t at = now_ns();
+      const std::uint64_t lag = at > due_ns ? at - due_ns : 0;
+      if (lag > plan_.late_tolerance_ns) ++r_.late_sends;
+      r_.max_send_lag_ns = std::max(r_.max_send_lag_ns, lag);
+      sent_at_[k].store(at, std::memory_order_release);
+      down_.send(framer_.data(first() + k, due_ns));
+      ++r_.sent;
+      progress_.fetch_add(1, std::memory_order_relaxed);
+      if (final) break;
+    }
+    r_.last_send_ns = now_ns();
+    sender_usage_ = usage_now(true);
+    sender_usage_.cpu_ns -= start.cpu_ns;
+    sender_usage_.switches -= start.switches;
+    sender_done_ns_.store(r_.last_send_ns, std::memory_order_release);
+  }
+
+  // The receiver thread: takes every reply, checks its sequence number, payload and due time, and
+  // records reply time - due time (corrected) and reply time - send time (uncorrected). It shares
+  // with the sender only the send times (one atomic word per message, written before the send)
+  // and the end flags: no lock, nothing the sender waits for.
+  void receive() noexcept {
+    try {
+      if (plan_.receiver_cpu >= 0) pin_to_cpu(plan_.receiver_cpu);
+      Framer own(Payload::kBytes, plan_.bytes);  // not the sender's: it writes headers into its own
+      std::vector<std::byte> in(plan_.bytes);
+      SeqTracker seqs;
+      const Usage start = usage_now(true);
+      std::uint64_t replies = 0;
+      while (true) {
+        const std::uint64_t asked = now_ns();
+        const Received got = up_.recv(in);
+        const std::uint64_t t1 = now_ns();
+        const std::uint64_t done_ns = sender_done_ns_.load(std::memory_order_acquire);
+        if (got != Received::kMessage) {
+          // Lossy: a receive that began after the last send and got nothing for recv_timeout
+          // ends the run; what has not come is lost. Before that, only a quiet spell.
+          if ((done_ns != 0 && asked >= done_ns) || sender_failed_.load()) break;
+          continue;
+        }
+        const std::uint64_t seq = Framer::seq_of(in);
+        if (seq < first()) continue;  // a late reply to a lost warm-up round trip (lossy)
+        ++replies;
+        progress_.fetch_add(1, std::memory_order_relaxed);
+        const std::uint64_t k = seq - first();
+        if (k >= plan_.messages || !own.payload_ok(in, seq) || Framer::stamp_of(in) != due(k)) {
+          ++r_.corrupt;
+        } else {
+          seqs.see(k);
+          const std::uint64_t sent = sent_at_[k].load(std::memory_order_acquire);
+          const std::uint64_t due_ns = due(k);
+          r_.corrected.record(t1 > due_ns ? t1 - due_ns : 0);
+          r_.uncorrected.record(t1 > sent ? t1 - sent : 0);
+          r_.last_reply_ns = t1;
+        }
+        // Every reply came: the last message's number is final once the sender is done.
+        const std::uint64_t last = shared_.last.load(std::memory_order_seq_cst);
+        if (replies >= last - first() + 1) break;
+      }
+      const std::uint64_t last = shared_.last.load(std::memory_order_seq_cst);
+      seqs.end_at(last - first() + 1);  // what the sender sent, or will have when it is done
+      r_.replies = replies;
+      r_.lost = seqs.lost;
+      r_.reordered += seqs.reordered;
+      receiver_usage_ = usage_now(true);
+      receiver_usage_.cpu_ns -= start.cpu_ns;
+      receiver_usage_.switches -= start.switches;
+    } catch (...) {
+      receiver_error_ = std::current_exception();
+      receiver_failed_.store(true);
+    }
+    const std::lock_guard lock(end_mutex_);
+    receiver_ended_ = true;
+    end_cv_.notify_one();
+  }
+
+  Transport& down_;
+  Transport& up_;
+  const LoadPlan& plan_;
+  Framer& framer_;
+  std::atomic<std::uint64_t>& progress_;
+  LoadTally& r_;
+  LoadShared& shared_;
+  double interval_ns_;
+  std::vector<std::atomic<std::uint64_t>> sent_at_;  // CLOCK_MONOTONIC of each timed send
+  std::atomic<std::uint64_t> sender_done_ns_{0};     // when the last message was sent (0: not yet)
+  std::atomic<bool> sender_failed_{false}, receiver_failed_{false};
+  std::exception_ptr receiver_error_;
+  Usage sender_usage_{}, receiver_usage_{};
+  std::mutex end_mutex_;  // guards receiver_ended_, which the sender waits for on end_cv_
+  std::condition_variable end_cv_;
+  bool receiver_ended_ = false;
+};
+
+}  // namespace
+
+void produce_load(Transport& down, Transport& up, const LoadPlan& plan, Framer& framer,
+                  std::atomic<std::uint64_t>& progress, LoadTally& out, LoadShared& shared) {
+  LoadProducer(down, up, plan, framer, progress, out, shared).run();
 }
 
 }  // namespace ipcbench

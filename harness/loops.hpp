@@ -253,4 +253,73 @@ void produce_stream(Transport& t, const PairPlan& plan, Framer& framer,
                     std::atomic<std::uint64_t>& progress, ProducerTally& out, PairShared& shared,
                     ControlChannel* control, const std::function<void()>& before_timing);
 
+// ---- the Load pattern's loops: a fixed send schedule, each reply timed from when its message was
+// due (corrected) and from when it was sent (uncorrected) ----
+
+// How a Load run goes, agreed before fork(). The producer first makes `warmup` closed-loop round
+// trips (the first is the handshake), then sends `messages` more on a fixed schedule: timed
+// message k (sequence number warmup + k) is due at t0 + k / rate and carries that due time in its
+// stamp. It never waits for a reply before sending the next; the producer's receiver thread takes
+// the replies.
+struct LoadPlan {
+  std::size_t bytes = 64;
+  std::uint64_t warmup = 10;
+  std::uint64_t messages = 1000;
+  double rate = 1000;  // messages per second offered
+  bool lossy = false;  // replies may be lost: receives time out (TransportOptions::recv_timeout)
+  bool in_process = false;
+  // CLOCK_MONOTONIC after which the sender stops at its next message (0: never): the case's
+  // wall-time budget. At least one timed message is always sent.
+  std::uint64_t deadline_ns = 0;
+  // A message sent later than this after its due time counts in late_sends.
+  std::uint64_t late_tolerance_ns = 100'000;
+  int receiver_cpu = -1;  // where the producer's receiver thread runs (-1: unpinned)
+  Fault fault;            // acted out by the consumer after its echo of message n (tests)
+};
+
+// The Load run's shared memory (counts and flags, never message data).
+struct LoadShared {
+  // The sequence number of the last message the producer sends: set before the run to the planned
+  // end; the sender lowers it BEFORE sending that message when the budget is spent, so a reliable
+  // consumer, which reads it after each echo, stops right after it.
+  std::atomic<std::uint64_t> last{UINT64_MAX};
+  std::atomic<std::uint32_t> stop{0};  // a lossy consumer ends at its next receive timeout
+  std::uint64_t received = 0, corrupt = 0, reordered = 0;  // the consumer's checks (timed part)
+  std::uint64_t cpu_ns = 0, context_switches = 0;
+};
+
+// What the producer's two threads measured.
+struct LoadTally {
+  Histogram corrected;    // reply time - due time, ns
+  Histogram uncorrected;  // reply time - actual send time, ns
+  std::uint64_t sent = 0, replies = 0, lost = 0, corrupt = 0, reordered = 0;
+  std::uint64_t late_sends = 0;       // sent more than plan.late_tolerance_ns after due
+  std::uint64_t max_send_lag_ns = 0;  // the latest send after its due time
+  std::uint64_t t0_ns = 0;            // CLOCK_MONOTONIC when timed message 0 was due
+  std::uint64_t last_send_ns = 0;     // when the last timed message was sent
+  std::uint64_t last_reply_ns = 0;    // when the last timed reply came
+  double cpu_seconds = 0;             // sender + receiver threads, timed part
+  std::uint64_t context_switches = 0;
+  bool cut = false;  // the sender stopped at plan.deadline_ns
+};
+
+// The consumer's part: receives every message on `down`, checks its sequence number and payload,
+// and echoes it whole (the stamp included) on `up`. A reliable consumer ends after the message
+// numbered shared.last; a lossy one at a receive timeout once shared.stop is set. Acts out
+// plan.fault. Throws what the transports throw.
+void consume_load(Transport& down, Transport& up, const LoadPlan& plan, Framer& framer,
+                  LoadShared& shared);
+
+// The producer's part: the warm-up round trips (send on `down`, reply on `up`), then the sender
+// (this thread, on `down` only) and the receiver (a thread it starts, pinned to
+// plan.receiver_cpu, on `up` only), counting `progress` for the watchdog. Each direction has its
+// own transport object, so each object is used by one thread per process, as every transport's
+// contract requires. Returns once every reply came (or, lossy, none came within the receive
+// timeout after the last send). Throws what the transports throw (the receiver's failure is
+// rethrown here, after it is joined). The watchdog interrupts only this thread: once it has
+// (interrupted()), this thread interrupts the receiver the same way until it ends, so a receiver
+// waiting on a dead peer that sends no end (a semaphore, a queue, a datagram socket) ends too.
+void produce_load(Transport& down, Transport& up, const LoadPlan& plan, Framer& framer,
+                  std::atomic<std::uint64_t>& progress, LoadTally& out, LoadShared& shared);
+
 }  // namespace ipcbench

@@ -16,6 +16,8 @@ constexpr std::string_view kMailboxForks =
     "thread of the same process";
 constexpr std::string_view kFanInNeedsBytes =
     "fan-in needs a byte payload (the server routes each reply by the request it answers)";
+constexpr std::string_view kLoadNeedsBytes =
+    "Load writes each message's intended send time into it: needs a transport that carries bytes";
 
 // "server + 2 clients": the processes of a many-process form, in words.
 std::string processes_in_words(Form form, std::size_t peers) {
@@ -200,6 +202,56 @@ Resolved resolve(std::string_view id, Form form, std::size_t bytes, std::size_t 
   } else {
     r.design = support.text;
   }
+  return r;
+}
+
+std::vector<int> load_placement(const CpuPair& cpus) {
+  int receiver = cpus.producer;
+  if (!cpus.same()) {
+    for (int cpu : allowed_cpus()) {
+      if (cpu != cpus.producer && cpu != cpus.consumer) {
+        receiver = cpu;
+        break;
+      }
+    }
+  }
+  return {cpus.producer, receiver, cpus.consumer};
+}
+
+std::string load_placement_text(std::span<const int> placement) {
+  if (placement.size() != 3) return "";
+  return "sender cpu" + std::to_string(placement[0]) + ", receiver cpu" +
+         std::to_string(placement[1]) + ", consumer cpu" + std::to_string(placement[2]);
+}
+
+Resolved resolve_load(std::string_view id, std::size_t bytes, std::span<const int> placement) {
+  if (placement.size() != 3) {
+    throw std::invalid_argument(std::string(id) +
+                                ": a Load placement is 3 CPUs (sender, "
+                                "receiver, consumer), not " +
+                                std::to_string(placement.size()));
+  }
+  Resolved r = resolve(id, Form::kPair, bytes);
+  r.placement.assign(placement.begin(), placement.end());
+  r.sharing = cpu_sharing(r.placement);
+  // The payload first: for a one-word or notification transport it is the reason at any size.
+  if (r.caps.unavailable.empty() && r.caps.payload != Payload::kBytes) {
+    r.unsupported = std::string(kLoadNeedsBytes) + " (this one carries " +
+                    (r.caps.payload == Payload::kWord ? "one 8-byte word" : "no data") + ")";
+  } else if (!r.runs()) {
+    return r;
+  } else if (r.caps.busy_polls && r.sharing.shared()) {
+    // The receiver and the consumer would spin on their CPUs while the sender sleeps until its
+    // next message is due: a sender sharing a spinner's CPU wakes only when the scheduler takes
+    // the spinner off, so the schedule would be the scheduler's slice, not the rate asked for.
+    std::string have;
+    for (int cpu : distinct_cpus(placement)) {
+      have += (have.empty() ? "cpu" : ",cpu") + std::to_string(cpu);
+    }
+    r.unsupported = "spins while it waits: Load needs 3 CPUs (sender, receiver, consumer), has " +
+                    std::to_string(r.sharing.cpus) + " (" + have + ")";
+  }
+  if (!r.runs()) r.design.clear();
   return r;
 }
 

@@ -11,6 +11,7 @@
 #include <string_view>
 #include <vector>
 
+#include "harness/cpus.hpp"
 #include "transports/registry.hpp"
 
 namespace ipcbench {
@@ -85,6 +86,23 @@ struct Resolved {
 // outside 1..kMaxPeers, or a placement whose size is not form_processes(form, peers).
 [[nodiscard]] Resolved resolve(std::string_view id, Form form, std::size_t message_bytes,
                                std::size_t peers = 1, std::span<const int> placement = {});
+
+// The Load pattern (harness/load.hpp) runs three threads: the sender and the receiver, two threads
+// of the producer process, and the consumer. Their CPUs, in that order: the sender on the pair's
+// producer CPU, the consumer on its consumer CPU, and the receiver on an allowed CPU that neither
+// uses when there is one (and the pair is not one CPU), else beside the sender.
+[[nodiscard]] std::vector<int> load_placement(const CpuPair& cpus);
+// "sender cpu0, receiver cpu0, consumer cpu1": a Load placement in words.
+[[nodiscard]] std::string load_placement_text(std::span<const int> placement);
+
+// Resolves one Load case: the pair's resolution at `message_bytes`, then Load's own checks. The
+// message carries its intended send time, so the transport must carry bytes (a kWord or kNothing
+// transport is unsupported, saying so); a transport that busy-polls is unsupported when two of
+// the three threads of `placement` (load_placement) share a CPU ("spins while it waits: Load
+// needs 3 CPUs (sender, receiver, consumer), has 2 (cpu0,cpu1)"). Throws std::invalid_argument
+// for an unknown id or a placement that is not three CPUs.
+[[nodiscard]] Resolved resolve_load(std::string_view id, std::size_t message_bytes,
+                                    std::span<const int> placement);
 
 // The size a many-process pattern runs a transport at: its one fixed size, else `preferred`.
 [[nodiscard]] std::size_t pattern_bytes(const TransportInfo& info, std::size_t preferred);

@@ -4,8 +4,10 @@
 
 #include <atomic>
 #include <cerrno>
+#include <chrono>
 #include <memory>
 #include <string>
+#include <thread>
 
 #include "harness/clock.hpp"
 #include "harness/frame.hpp"
@@ -72,11 +74,18 @@ class CalibTransport final : public DatagramPairTransport {
     spin_ns_ = role == Role::kProducer ? calib_config.producer_send_spin_ns
                                        : calib_config.consumer_send_spin_ns;
     keep_one_in_ = calib_config.keep_one_in == 0 ? 1 : calib_config.keep_one_in;
+    if (role == Role::kProducer) {
+      stall_at_ = calib_config.producer_stall_at_send;
+      stall_ns_ = calib_config.producer_stall_ns;
+    }
     DatagramPairTransport::attach(role, peer);
   }
 
   void send(std::span<const std::byte> msg) override {
     spin_for(spin_ns_);
+    if (++stall_sends_ == stall_at_ && stall_ns_ > 0) {
+      std::this_thread::sleep_for(std::chrono::nanoseconds(stall_ns_));
+    }
     if (lossy_ && sends_++ % keep_one_in_ != 0) {
       drops.fetch_add(1, std::memory_order_relaxed);
       // The harness's wake-ups (kEndFlag in the sequence number) carry no data: counted apart.
@@ -93,6 +102,7 @@ class CalibTransport final : public DatagramPairTransport {
   std::uint64_t spin_ns_ = 0;
   std::uint64_t keep_one_in_ = 1;
   std::uint64_t sends_ = 0;  // this process's sends on this object
+  std::uint64_t stall_at_ = 0, stall_ns_ = 0, stall_sends_ = 0;  // the one stall (producer only)
 };
 
 TransportPtr make_calib(const TransportOptions& options) {

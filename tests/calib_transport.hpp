@@ -21,6 +21,12 @@ struct CalibConfig {
   // out when (n - 1) % keep_one_in == 0 and is dropped otherwise; 1 keeps everything, 100 keeps
   // the 1st, the 101st, ... Must be at least 1.
   std::uint64_t keep_one_in = 1;
+  // One stall of the producer (Load tests): its send number `producer_stall_at_send` (counted per
+  // transport object, from 1; 0: never) first sleeps `producer_stall_ns`, then sends. A sleep, not
+  // a spin: the stalled sender's CPU stays free for the other threads, as a real stall (a page
+  // fault, a preempted sender, a full buffer) leaves it.
+  std::uint64_t producer_stall_at_send = 0;
+  std::uint64_t producer_stall_ns = 0;
 };
 inline CalibConfig calib_config;
 

@@ -144,6 +144,16 @@ const std::vector<BadInput> kBadInputs = {
     BadInput{"--patterns=maybe", "maybe"},
     BadInput{"--counters=some", "some"},
     BadInput{"--counters=all --counters=all", "more than once"},
+    BadInput{"--rates=0", "rate of 0"},
+    BadInput{"--rates=-1000", "'-1000'"},
+    BadInput{"--rates=fast", "'fast'"},
+    BadInput{"--rates=1000,fast", "'fast'"},
+    BadInput{"--rates=1.5", "'1.5'"},
+    BadInput{"--rates=1000000000", "'1000000000'"},
+    BadInput{"--rates=99999999999999999999999", "99999999999999999999999"},
+    BadInput{"--rates=1000,1000", "given twice"},
+    BadInput{"--rates=", "--rates"},
+    BadInput{"--rates=10 --rates=20", "more than once"},
     BadInput{"--no_such_flag", "--no_such_flag"},
     BadInput{"stray_argument", "stray_argument"},
     BadInput{"--benchmark_repetitions=many", "--benchmark_repetitions=many"},
@@ -159,7 +169,8 @@ INSTANTIATE_TEST_SUITE_P(BadFlags, CliRejects, ::testing::ValuesIn(kBadInputs),
 TEST(Cli, GoodValuesOfTheSameFlagsAreAccepted) {
   std::vector<std::string> good = {"--transports=pipe",  "--transports=pipe,fifo", "--sizes=64",
                                    "--sizes=64,4K,128K", "--watchdog=5",           "--quick",
-                                   "--patterns=off",     "--placement=same_cpu",   "--cpus=0,0"};
+                                   "--patterns=off",     "--placement=same_cpu",   "--cpus=0,0",
+                                   "--rates=1000,50000"};
   if (::sysconf(_SC_NPROCESSORS_ONLN) >= 2) good.emplace_back("--cpus=0,1");
   for (const std::string& args : good) {
     const Ended e = run_bounded(std::string(IPCBENCH_BINARY) + " --list " + args, kRefusalLimit);
@@ -167,6 +178,28 @@ TEST(Cli, GoodValuesOfTheSameFlagsAreAccepted) {
     ASSERT_EQ(e.signal, 0) << args << ": killed by signal " << e.signal;
     EXPECT_EQ(e.code, 0) << args << ": " << e.output;
   }
+}
+
+// --rates names the Load cases exactly (none for a transport Load cannot run); without it the
+// sweep comes from a calibration stream run at registration: --quick's three rates, rising.
+TEST(Cli, LoadCasesAreTheRatesGivenOrASweepOfThree) {
+  const std::string base = std::string(IPCBENCH_BINARY) +
+                           " --patterns=off --benchmark_list_tests=true --benchmark_filter=^Load";
+  std::string out;
+  ASSERT_EQ(test::run_command(base + " --transports=pipe,sysv_sem --rates=1000,25000", out), 0)
+      << out;
+  EXPECT_NE(out.find("Load/pipe/rate:1000/bytes:64"), std::string::npos) << out;
+  EXPECT_NE(out.find("Load/pipe/rate:25000/bytes:64"), std::string::npos) << out;
+  EXPECT_EQ(out.find("Load/sysv_sem/rate:"), std::string::npos) << out;
+  ASSERT_EQ(test::run_command(base + " --transports=pipe --quick", out), 0) << out;
+  std::vector<long> rates;
+  for (std::size_t at = out.find("Load/pipe/rate:"); at != std::string::npos;
+       at = out.find("Load/pipe/rate:", at + 1)) {
+    rates.push_back(std::stol(out.substr(at + 15)));
+  }
+  ASSERT_EQ(rates.size(), 3u) << out;
+  EXPECT_LT(rates[0], rates[1]);
+  EXPECT_LT(rates[1], rates[2]);
 }
 
 TEST(Cli, ListShowsEveryRegisteredTransportWithItsLimit) {

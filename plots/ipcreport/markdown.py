@@ -7,9 +7,10 @@ import statistics
 
 from . import stats
 from .beyond import beyond_section
-from .model import (FAN_IN, FAN_OUT, LECTURE_TABLE, LIMIT, PAIRS, PATTERN_LIST, PATTERNS,
-                    PICTURES, ROUND_TRIP, STREAM, TIME_UNIT_NS, cpu_shared, sharing_segments,
-                    sharing_words, unique)
+from .model import (FAN_IN, FAN_OUT, LECTURE_TABLE, LIMIT, LOAD, LOAD_MAX_LOSS,
+                    LOAD_P99_BOUND_NS, LOAD_SUSTAINED_FRACTION, NS_PER_US, PAIRS, PATTERN_LIST,
+                    PATTERNS, PICTURES, ROUND_TRIP, STREAM, TIME_UNIT_NS, cpu_shared,
+                    load_sustained, sharing_segments, sharing_words, unique)
 from .fmt import (FORMATS, fmt_bytes, fmt_count, fmt_mbps, fmt_rate, fmt_ratio,
                   fmt_sig, fmt_us, md_table, placement_title)
 from .pictures import optional_pictures, group_title
@@ -711,6 +712,107 @@ def pattern_section(dataset, pattern):
     return out
 
 
+# ---------------------------------------------------------------------------------------------
+# Latency under load
+
+def first_unsustained_above(dataset, placement, transport, case):
+    """The good Load case of the lowest offered rate above `case`'s that was not sustained,
+    or None."""
+    rate = case.params.get("rate") or 0
+    for c in dataset.load(placement, transport):
+        if (c.params.get("rate") or 0) > rate and not load_sustained(c):
+            return c
+    return None
+
+
+def load_rows(dataset, placement):
+    """[(transport, highest sustained case, highest sustained with p99 under the bound, first
+    unsustained case above the highest sustained, the rates measured)] for every transport with
+    a good Load case at `placement`; a case is None when there is none."""
+    out = []
+    for t in dataset.load_transports():
+        cases = dataset.load(placement, t)
+        if not cases:
+            continue
+        best = dataset.highest_sustained(placement, t, bound_ns=float("inf"))
+        bounded = dataset.highest_sustained(placement, t)
+        above = (first_unsustained_above(dataset, placement, t, best) if best is not None
+                 else next((c for c in cases if not load_sustained(c)), None))
+        out.append((t, best, bounded, above, [c.params.get("rate") for c in cases]))
+    return out
+
+
+def omission_sentence(rows):
+    """What coordinated omission hides, in this input's numbers: for the transport whose
+    corrected p99 past its highest sustained rate is furthest above the uncorrected one, the two
+    p99 side by side at that highest sustained rate and at the first rate past it."""
+    found = [(t, best, above) for t, best, _, above, _ in rows if best is not None]
+    if not found:
+        return ("No transport sustained any of its rates in this input, so it has no rate at "
+                "which to set the corrected and uncorrected p99 side by side.")
+
+    def gap(item):
+        case = item[2] or item[1]
+        return (case.get("p99_ns") or 0) / max(case.get("uncorrected_p99_ns") or 1, 1)
+    t, best, above = max(found, key=gap)
+    text = (f"What coordinated omission hides: at {t}'s highest sustained rate, "
+            f"{fmt_rate(best.params.get('rate'))}, the corrected p99 was "
+            f"{fmt_us(best.get('p99_ns'))} and the uncorrected p99 "
+            f"{fmt_us(best.get('uncorrected_p99_ns'))}")
+    if above is not None:
+        text += (f"; past it, at {fmt_rate(above.params.get('rate'))}, where the schedule fell "
+                 f"behind, the corrected p99 was {fmt_us(above.get('p99_ns'))} against an "
+                 f"uncorrected p99 of {fmt_us(above.get('uncorrected_p99_ns'))}: a closed loop "
+                 "reports the second and never sees the queue behind the late messages.")
+    else:
+        text += ("; no rate above it was left unsustained in this input, so the sweep did not "
+                 "reach the knee.")
+    return text
+
+
+def load_section(dataset):
+    """Markdown lines for the Load pattern: what it measures, per placement the table of the
+    highest sustained rates, and what coordinated omission hides."""
+    out = ["## Latency under load (`Load/<transport>/rate:<r>/bytes:<n>`)", "",
+           "The producer sends on a fixed schedule (message k due at t0 + k/r) and never waits "
+           "for a reply; the consumer echoes each message and a receiver thread of the producer "
+           "times the replies. The corrected latency runs from each message's intended send time "
+           "(written into it), the uncorrected from its actual send time. A rate is sustained "
+           f"when the replies came at least {LOAD_SUSTAINED_FRACTION:.0%} as fast as offered "
+           f"with at most {LOAD_MAX_LOSS:.1%} lost; the bound on the corrected p99 is "
+           f"{fmt_us(LOAD_P99_BOUND_NS)}.", ""]
+    if not any(c.kind == LOAD for c in dataset.cases):
+        return out + ["Not measured in this input (no Load rows).", ""]
+    for p in dataset.load_placements:
+        rows = load_rows(dataset, p)
+        out += [f"### Placement: {placement_title(p)}", ""]
+        if not rows:
+            out += ["No Load case ran without error at this placement (listed at the end).", ""]
+            continue
+        table = []
+        for t, best, bounded, above, rates in rows:
+            table.append([
+                t,
+                fmt_rate(bounded.params.get("rate")) if bounded else "none",
+                fmt_rate(best.params.get("rate")) if best else "none",
+                fmt_us(best.get("p99_ns")) if best else "n/a",
+                fmt_us(best.get("uncorrected_p99_ns")) if best else "n/a",
+                (f"{fmt_rate(above.params.get('rate'))}: corrected p99 "
+                 f"{fmt_us(above.get('p99_ns'))}, uncorrected "
+                 f"{fmt_us(above.get('uncorrected_p99_ns'))}" if above else "not reached"),
+                ", ".join(str(r) for r in rates)])
+        out += [md_table(["Transport", "highest rate sustained with corrected p99 ≤ "
+                          f"{fmt_us(LOAD_P99_BOUND_NS)}", "highest rate sustained",
+                          "corrected p99 there", "uncorrected p99 there",
+                          "first rate not sustained", "rates measured (/s)"], table), "",
+                omission_sentence(rows), ""]
+        absent = [c for c in dataset.cases if c.kind == LOAD and c.placement == p and not c.good]
+        if absent:
+            out += ["Not plotted (listed at the end): "
+                    + ", ".join(f"`{c.name}`" for c in absent), ""]
+    return out
+
+
 def problems_section(dataset):
     """Errored, unsupported and corrupt cases, and rows of kinds this report does not show."""
     rows = []
@@ -784,6 +886,7 @@ def write_report(dataset, out_dir):
               "round trip; FanOut's delivery is one-way to the last consumer.", ""]
     for pattern in PATTERN_LIST:
         lines += pattern_section(dataset, pattern)
+    lines += load_section(dataset)
     lines += ["## Every measured case", ""]
     for p in dataset.placements:
         lines += [f"### Placement: {placement_title(p)}", ""]

@@ -23,7 +23,9 @@ FAN_IN = "FanIn"
 FAN_OUT = "FanOut"
 PAIRS = "Pairs"
 PATTERN_KINDS = (FAN_IN, FAN_OUT, PAIRS)
-REPORTED_KINDS = PLOTTED_KINDS + PATTERN_KINDS
+# Latency under a fixed offered load (issue 15): Load/<id>/rate:<r>/bytes:<n>.
+LOAD = "Load"
+REPORTED_KINDS = PLOTTED_KINDS + PATTERN_KINDS + (LOAD,)
 
 # The only build type whose numbers count (the context key ipcbench writes).
 RELEASE = "Release"
@@ -39,7 +41,9 @@ PLACEMENT_HINTS = ("cpu", "smt", "llc", "cache", "socket", "core")
 REQUIRED_FIELDS = {ROUND_TRIP: ("p50_ns", "p99_ns"), STREAM: ("bytes_per_second",),
                    FAN_IN: ("items_per_second", "p50_ns", "p99_ns"),
                    FAN_OUT: ("items_per_second", "delivery_p50_ns", "delivery_p99_ns"),
-                   PAIRS: ("items_per_second", "p50_ns", "p99_ns")}
+                   PAIRS: ("items_per_second", "p50_ns", "p99_ns"),
+                   LOAD: ("offered_per_second", "achieved_per_second", "p50_ns", "p99_ns",
+                          "uncorrected_p99_ns")}
 # Kinds whose required fields are times or rates that a measured case makes positive.
 POSITIVE_KINDS = (ROUND_TRIP,) + PATTERN_KINDS
 
@@ -152,6 +156,30 @@ PATTERNS = {p.kind: p for p in PATTERN_LIST}
 KILO = 1e3  # pattern rates are drawn in 10^3 messages/s
 
 PLACEMENT_PICTURE = "placement.png"
+
+# Load: a rate is sustained when the replies came at least this fraction as fast as the messages
+# were offered, with at most LOAD_MAX_LOSS of them lost (ipcbench's own `sustained` counter uses
+# the same two numbers); the report's table asks for a corrected p99 under LOAD_P99_BOUND_NS too.
+LOAD_SUSTAINED_FRACTION = 0.98
+LOAD_MAX_LOSS = 0.001
+LOAD_P99_BOUND_NS = 1_000_000
+
+
+def load_picture(transport):
+    """The name of a transport's latency-against-offered-load picture."""
+    return f"load_{transport}.png"
+
+
+def load_sustained(case):
+    """True when a Load case's replies kept up with its offered rate (medians over the
+    repetitions): achieved >= LOAD_SUSTAINED_FRACTION x offered and at most LOAD_MAX_LOSS lost."""
+    offered, achieved = case.get("offered_per_second"), case.get("achieved_per_second")
+    if not offered or achieved is None:
+        return False
+    sent = case.get("sent") or 0
+    lost = case.get("lost") or 0
+    return (achieved >= LOAD_SUSTAINED_FRACTION * offered
+            and lost <= LOAD_MAX_LOSS * max(sent, 1))
 
 
 class InputError(Exception):
@@ -282,7 +310,7 @@ class Dataset:
         # Every transport of any reported kind, those above first (one colour each everywhere).
         # Registry order again: with --benchmark_enable_random_interleaving the rows of a file
         # come in the order they ran, which is random.
-        patterned = unique(c.subject for c in self.cases if c.kind in PATTERN_KINDS)
+        patterned = unique(c.subject for c in self.cases if c.kind in PATTERN_KINDS + (LOAD,))
         self.all_transports = unique(self.transports + [t for t in self.info if t in patterned]
                                      + patterned)
         # The placements of the pair cases (the lecture's table, the four pictures); a file of
@@ -292,6 +320,8 @@ class Dataset:
         # The groups of pattern rows: the placement of the file each came from.
         self.pattern_placements = unique(c.placement for c in self.cases
                                          if c.kind in PATTERN_KINDS)
+        # The placements of the Load rows (a run of --placement= names each case's).
+        self.load_placements = unique(c.placement for c in self.cases if c.kind == LOAD)
 
     def lecture_row(self, mechanism):
         """The TransportInfo of every transport whose lecture_row is `mechanism`, registry order."""
@@ -388,6 +418,26 @@ class Dataset:
                and (transport is None or c.subject == transport) and (c.good or not good)]
         return sorted(out, key=lambda c: (not isinstance(c.params.get(n_key), int),
                                           c.params.get(n_key) or 0))
+
+    def load(self, placement, transport, good=True):
+        """The Load cases of one transport at one placement, lowest offered rate first."""
+        out = [c for c in self.cases if c.kind == LOAD and c.placement == placement
+               and c.subject == transport and (c.good or not good)]
+        return sorted(out, key=lambda c: (not isinstance(c.params.get("rate"), int),
+                                          c.params.get("rate") or 0))
+
+    def load_transports(self):
+        """The transports with a good Load case, registry order (then order of appearance)."""
+        found = [t for t in self.all_transports
+                 if any(self.load(p, t) for p in self.load_placements)]
+        return [t for t in self.info if t in found] + [t for t in found if t not in self.info]
+
+    def highest_sustained(self, placement, transport, bound_ns=LOAD_P99_BOUND_NS):
+        """The good Load case with the highest offered rate that was sustained with a corrected
+        p99 at most `bound_ns`, or None."""
+        ok = [c for c in self.load(placement, transport)
+              if load_sustained(c) and c.get("p99_ns") is not None and c.get("p99_ns") <= bound_ns]
+        return ok[-1] if ok else None
 
     def pattern_transports(self, kind):
         """The transports with a good case of a pattern, in registry order."""

@@ -4,8 +4,9 @@ only the data it needs from the dataset. matplotlib (Debian's python3-matplotlib
 import math
 import os
 
-from .model import (InputError, KILO, MB, NS_PER_US, PATTERN_LIST, PLACEMENT_PICTURE,
-                    ROUND_TRIP, STREAM, PERCENTILE_TAILS, cpu_shared, sharing_segments, unique)
+from .model import (InputError, KILO, LOAD, LOAD_P99_BOUND_NS, MB, NS_PER_US, PATTERN_LIST,
+                    PLACEMENT_PICTURE, ROUND_TRIP, STREAM, PERCENTILE_TAILS, cpu_shared,
+                    load_picture, load_sustained, sharing_segments, unique)
 from .fmt import fmt_bytes, fmt_sig, placement_title
 
 
@@ -358,6 +359,64 @@ def plot_placement(plt, dataset, out_dir, style):
     return save(fig, out_dir, PLACEMENT_PICTURE)
 
 
+LOAD_CAPTION = ("Latency under a fixed offered load for {t}: corrected latency (from each "
+                "message's intended send time) p50 solid and p99 dashed, and the uncorrected "
+                "p99 (from its actual send time, what a closed loop reports) dotted, in µs "
+                "against the offered rate in messages/s, both axes log; one colour per "
+                "placement; hollow markers: the rate was not sustained (replies slower than 98% "
+                "of the offered rate, or more than 0.1% lost); the grey line is the report's "
+                "p99 bound. Where the corrected lines leave the dotted one is the knee.")
+
+
+def rate_words(value):
+    """A rate axis label: 500, 10k, 2.5M."""
+    for scale, suffix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if value >= scale:
+            return f"{value / scale:g}{suffix}"
+    return f"{value:g}"
+
+
+def plot_load(plt, dataset, out_dir, transport):
+    """load_<transport>.png: corrected p50 and p99 and the uncorrected p99 against the
+    offered rate, one colour per placement, log-log. Good cases only."""
+    import matplotlib
+    from matplotlib.lines import Line2D
+    colours = matplotlib.colormaps["tab10"].colors
+    fig, ax = plt.subplots(figsize=(8.0, 5.5))
+    for i, placement in enumerate(dataset.load_placements):
+        cases = [c for c in dataset.load(placement, transport)
+                 if isinstance(c.params.get("rate"), int)]
+        if not cases:
+            continue
+        colour = colours[i % len(colours)]
+        xs = [c.params["rate"] for c in cases]
+        for key, line in (("p50_ns", "-"), ("p99_ns", "--"), ("uncorrected_p99_ns", ":")):
+            ys = [(c.get(key) or 0) / NS_PER_US for c in cases]
+            ax.plot(xs, ys, color=colour, linestyle=line, linewidth=1.2)
+            for x, y, c in zip(xs, ys, cases):
+                ax.plot([x], [y], marker="o", markersize=4, color=colour,
+                        markerfacecolor=colour if load_sustained(c) else "none")
+        ax.plot([], [], color=colour, label=placement_title(placement))
+    ax.axhline(LOAD_P99_BOUND_NS / NS_PER_US, color="grey", linewidth=0.8)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    plain_log_labels(plt, ax.yaxis)
+    # Rates span decades: decade labels only, in words short enough not to collide ("100k").
+    ax.xaxis.set_major_formatter(plt.FuncFormatter(lambda value, _: rate_words(value)))
+    ax.xaxis.set_minor_formatter(plt.NullFormatter())
+    ax.grid(which="both", alpha=0.3)
+    ax.set_xlabel("offered rate, messages/s (log scale)")
+    ax.set_ylabel("latency, µs (log scale)")
+    ax.set_title(f"Load/{transport}: latency against offered load", fontsize=10)
+    handles = ax.get_legend_handles_labels()[0] + [
+        Line2D([], [], color="black", linestyle="-", label="corrected p50"),
+        Line2D([], [], color="black", linestyle="--", label="corrected p99"),
+        Line2D([], [], color="black", linestyle=":", label="uncorrected p99"),
+        Line2D([], [], color="grey", label=f"p99 bound {LOAD_P99_BOUND_NS / NS_PER_US:g} µs")]
+    ax.legend(handles=handles, fontsize=7, loc="upper left")
+    return save(fig, out_dir, load_picture(transport))
+
+
 def optional_pictures(dataset):
     """[(name, caption, why it is not drawn or None)] for the pictures that need pattern or
     placement rows."""
@@ -388,6 +447,14 @@ def optional_pictures(dataset):
     else:
         why = None
     out.append((PLACEMENT_PICTURE, caption, why))
+    transports = dataset.load_transports()
+    for t in transports:
+        out.append((load_picture(t), LOAD_CAPTION.format(t=t), None))
+    if not transports:
+        rows = [c for c in dataset.cases if c.kind == LOAD]
+        why = ("the input has no Load rows" if not rows
+               else "no Load case ran without error (see the list of errored cases)")
+        out.append((load_picture("<transport>"), LOAD_CAPTION.format(t="each transport"), why))
     return out
 
 
@@ -404,6 +471,9 @@ def write_pictures(dataset, out_dir):
                 os.remove(stale)  # an earlier report's picture would show rows this input lacks
         elif name == PLACEMENT_PICTURE:
             optional.append(plot_placement(plt, dataset, out_dir, style))
+        elif name.startswith("load_"):
+            transport = next(t for t in dataset.load_transports() if load_picture(t) == name)
+            optional.append(plot_load(plt, dataset, out_dir, transport))
         else:
             pattern = next(p for p in PATTERN_LIST if p.picture == name)
             optional.append(plot_scaling(plt, dataset, out_dir, style, pattern))
