@@ -85,6 +85,8 @@ LoadResult run_load(const LoadConfig& config) {
           down->attach(Role::kConsumer, parent);
           up->attach(Role::kConsumer, parent);
           consume_load(*down, *up, plan, own ? *own : framer, *shared);
+          up->detach();  // its last echo out of the process (zeromq)
+          down->detach();
           peer.finish();
         },
         plan.in_process ? Launch::Kind::kThread : Launch::Kind::kProcess);

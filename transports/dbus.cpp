@@ -5,7 +5,8 @@
 // name, the consumer's message is the method return to that call. Fan-in: every client calls the
 // server's unique name on one bus, the server replies to each call. Every message goes client ->
 // daemon -> client: the daemon reads it, checks it against the policy and routes it.
-// In a stream, the calls after the first of a batch expect no reply (see send()).
+// In a stream, the calls after the first of a batch expect no reply (see send()); a consumer with
+// no call to answer (Load's echo direction) sends one-way calls of its own.
 // What a message costs beside unix_stream's write + read: the sender's sd-bus marshals it (the
 // payload copied into the message) and sendmsg()s it; the daemon wakes (epoll_wait), recvmsg()s
 // it (and once more for EAGAIN), validates it, adds the sender and sendmsg()s it on; the receiver
@@ -177,8 +178,11 @@ std::string recv_name(int fd, const std::string& object, Clock::time_point deadl
 // at its first call.
 class Endpoint {
  public:
-  // `calls`: this side receives method calls (the consumer, the server); else method returns.
-  explicit Endpoint(bool calls) : calls_(calls) {}
+  // What this side receives: method calls (the server), method returns (a fan-in client), or
+  // both (the pair form: the consumer's messages are returns to the producer's calls, or one-way
+  // calls of its own when it sends on a transport the producer only reads from, as in Load).
+  enum class Takes { kCalls, kReturns, kBoth };
+  explicit Endpoint(Takes takes) : takes_(takes) {}
   Endpoint(const Endpoint&) = delete;
   Endpoint& operator=(const Endpoint&) = delete;
   ~Endpoint() {
@@ -420,10 +424,13 @@ class Endpoint {
     }
     std::uint8_t type = 0;
     if (sd_bus_message_get_type(m.get(), &type) < 0) return nullptr;
-    const bool wanted =
-        calls_ ? (type == SD_BUS_MESSAGE_METHOD_CALL &&
-                  sd_bus_message_is_method_call(m.get(), kInterface, kMember) > 0)
-               : (type == SD_BUS_MESSAGE_METHOD_RETURN || type == SD_BUS_MESSAGE_METHOD_ERROR);
+    const bool call = type == SD_BUS_MESSAGE_METHOD_CALL &&
+                      sd_bus_message_is_method_call(m.get(), kInterface, kMember) > 0;
+    const bool answer =
+        type == SD_BUS_MESSAGE_METHOD_RETURN || type == SD_BUS_MESSAGE_METHOD_ERROR;
+    const bool wanted = takes_ == Takes::kCalls     ? call
+                        : takes_ == Takes::kReturns ? answer
+                                                    : call || answer;
     return wanted ? std::move(m) : nullptr;
   }
 
@@ -451,7 +458,7 @@ class Endpoint {
                         (e && e->message ? e->message : ""));
   }
 
-  bool calls_;
+  Takes takes_;
   BusPtr bus_;
   std::string object_;
   std::string unique_name_;
@@ -485,7 +492,7 @@ class DbusTransport final : public Transport {
     names_[1].reset();
     if (!producer_) bus_.forget();
     const auto deadline = Clock::now() + kAttachTimeout;
-    end_ = std::make_unique<Endpoint>(!producer_);
+    end_ = std::make_unique<Endpoint>(Endpoint::Takes::kBoth);
     end_->connect(bus_.daemon.address(), bus_.object, deadline);
     send_name(mine.get(), end_->unique_name(), bus_.object);
     peer_ = recv_name(mine.get(), bus_.object, deadline);
@@ -510,14 +517,23 @@ class DbusTransport final : public Transport {
       }
       return;
     }
-    if (!held_) throw_sys_error(EPROTO, "send", bus_.object + ": no call awaits a reply");
+    if (!held_) {
+      // No call of the producer's to answer: the producer only reads this transport (Load's echo
+      // direction), so the message goes as a one-way call of ours.
+      (void)end_->send_call(peer_.c_str(), kPath, false, msg);
+      return;
+    }
     end_->send_reply(held_.get(), msg);
     held_.reset();
   }
 
   Received recv(std::span<std::byte> msg) override {
     if (producer_) {
-      if (!awaiting_) throw_sys_error(EPROTO, "recv", bus_.object + ": no call awaits a reply");
+      if (!awaiting_) {  // a one-way call of the consumer's (see send())
+        MessagePtr m = end_->next_call(0, nullptr);
+        end_->copy_out(m.get(), msg);
+        return Received::kMessage;
+      }
       MessagePtr m = end_->await_reply(awaiting_cookie_, 0);
       awaiting_ = false;
       end_->copy_out(m.get(), msg);
@@ -569,7 +585,7 @@ class DbusFanIn final : public FanInTransport {
     name_in_.reset();
     bus_.forget();
     const auto deadline = Clock::now() + kAttachTimeout;
-    end_ = std::make_unique<Endpoint>(true);
+    end_ = std::make_unique<Endpoint>(Endpoint::Takes::kCalls);
     end_->connect(bus_.daemon.address(), bus_.object, deadline);
     // Every departure on this bus: the server learns its clients' names from their calls.
     end_->watch_departures("", clients_, deadline);
@@ -590,7 +606,7 @@ class DbusFanIn final : public FanInTransport {
     name_out_.reset();
     bus_.forget();
     const auto deadline = Clock::now() + kAttachTimeout;
-    end_ = std::make_unique<Endpoint>(false);
+    end_ = std::make_unique<Endpoint>(Endpoint::Takes::kReturns);
     end_->connect(bus_.daemon.address(), bus_.object, deadline);
     server_ = recv_name(name_in_.get(), bus_.object, deadline);
     name_in_.reset();
