@@ -438,7 +438,8 @@ std::string transports_json() {
            ", \"may_coalesce\": " + flag(caps.may_coalesce) +
            ", \"busy_polls\": " + flag(caps.busy_polls) +
            ", \"waits_by\": " + json_string(caps.waits_by) +
-           ", \"unavailable\": " + json_string(caps.unavailable) + ", \"forms\": {";
+           ", \"unavailable\": " + json_string(caps.unavailable) +
+           ", \"relay\": " + json_string(caps.relay) + ", \"forms\": {";
     bool first_form = true;
     for (Form form : kAllForms) {
       const FormSupport s = form_support(info, form);

@@ -78,6 +78,12 @@ void print_list() {
         }
       }
     }
+    if (!caps.relay.empty()) {
+      std::printf("%-14s   relay: every message passes through %s, a process of its own that runs "
+                  "unpinned: a placement places the two ends only, and cpu_ns_per_msg leaves its "
+                  "work out\n",
+                  "", caps.relay.c_str());
+    }
     if (!caps.unavailable.empty()) {
       std::printf("%-14s   unavailable on this machine: %s\n", "", caps.unavailable.c_str());
     }

@@ -83,6 +83,7 @@ Capabilities dbus_caps() {
   c.max_message_bytes = kMaxPayload;
   c.limit_source = limit_source();
   c.waits_by = "poll() on the bus socket (sd_bus_wait), through the dbus-daemon broker";
+  c.relay = "dbus-daemon";
   if (auto missing = dbus_daemon_missing(kDbusDaemonBinary)) c.unavailable = *missing;
   return c;
 }

@@ -42,6 +42,10 @@ struct Capabilities {
   // missing or forbidden: io_uring disabled, ptrace denied, no dbus-daemon). Every case of it is
   // then reported unsupported with this reason, and the rest of the run goes on.
   std::string unavailable{};
+  // Non-empty: a process of the transport's own that every message passes through (its name:
+  // "dbus-daemon"). It runs unpinned, so a placement places the two ends only, and the ends'
+  // CPU counters leave its work out.
+  std::string relay{};
 };
 
 // Per-run settings a transport may use. `name` is unique per run and unpredictable.
