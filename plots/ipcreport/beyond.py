@@ -28,8 +28,8 @@ BESIDE = {
                     "and copy out"),
     "memfd_pass": ("unix_stream", "a descriptor of a sealed memfd per message crosses the "
                                   "socket instead of the bytes"),
-    "io_uring": ("pipe", "reads and writes submitted through io_uring rings instead of "
-                         "system calls"),
+    "io_uring": ("unix_stream", "a Unix stream socket pair whose sends and receives are "
+                                "submitted through an io_uring ring instead of system calls"),
     "zeromq": ("unix_stream", "a messaging library over the same Unix sockets"),
     "dbus": ("unix_stream", "a broker (dbus-daemon) between two Unix-socket clients"),
 }
