@@ -88,7 +88,7 @@ std::string bench_usage() {
          "  --transports  transports to run, comma list of ids (default: all; see --list)\n"
          "  --sizes       message sizes in bytes, K and M are binary (default 64,1K,16K,64K,1M)\n"
          "  --cpus        producer and consumer CPU (default: two different CPUs; 0,0 shares one)\n"
-         "  --quick       the whole matrix with fixed, small iteration counts (about a minute)\n"
+         "  --quick       the whole matrix with fixed, small iteration counts\n"
          "  --list        the transports, what each can carry, and where its limit comes from\n"
          "  --placement   all, or a list of same_cpu,smt_sibling,same_llc,different_llc,\n"
          "                different_socket: run every pair case on each kind of CPU pair\n"
