@@ -97,12 +97,45 @@ class Deadline {
   std::thread timer_;
 };
 
-// A thread running `body`; what it throws is kept for join(). The destructor joins.
+// Where the two threads of a test run. A spinning wait on a CPU shared with its peer holds that
+// CPU until the scheduler takes it away, so two unpinned threads that the scheduler puts on one CPU
+// (a loaded 2-CPU machine does) pay a whole slice per message, as the benchmark never does: it pins
+// its two ends to different CPUs, or tells the wait policy they share one (same_cpu). The tests do
+// the same: the test's thread runs on the first allowed CPU and every Worker on the second; with
+// one allowed CPU both run there and the policies are told so.
+const CpuPair& thread_cpus() {
+  static const CpuPair pair = default_cpu_pair();
+  return pair;
+}
+TransportOptions thread_options() {
+  TransportOptions options;
+  options.same_cpu = thread_cpus().same();
+  return options;
+}
+// Set by a test that pins its own thread (ThreadPlacement): the CPU its Workers run on.
+std::atomic<int> worker_cpu{-1};
+
+// Pins the test's thread to the first CPU of thread_cpus() and its Workers to the second, for its
+// lifetime.
+class ThreadPlacement {
+ public:
+  ThreadPlacement() : pin_(thread_cpus().producer) { worker_cpu.store(thread_cpus().consumer); }
+  ThreadPlacement(const ThreadPlacement&) = delete;
+  ThreadPlacement& operator=(const ThreadPlacement&) = delete;
+  ~ThreadPlacement() { worker_cpu.store(-1); }
+
+ private:
+  ScopedPin pin_;
+};
+
+// A thread running `body` (on worker_cpu when a ThreadPlacement is live); what it throws is kept
+// for join(). The destructor joins.
 class Worker {
  public:
   explicit Worker(std::function<void()> body)
-      : thread_([this, b = std::move(body)] {
+      : thread_([this, b = std::move(body), cpu = worker_cpu.load()] {
           try {
+            if (cpu >= 0) pin_to_cpu(cpu);
             b();
           } catch (const std::exception& e) {
             error_ = e.what();
@@ -162,7 +195,7 @@ constexpr std::uint32_t kNearWrap = UINT32_MAX - 100;
 template <typename Wait>
 struct RingFixture {
   explicit RingFixture(const RingGeometry& g, std::uint32_t start = 0,
-                       const TransportOptions& options = {})
+                       const TransportOptions& options = thread_options())
       : segment(unique_name(), SlotRing<Wait>::bytes_for(g)) {
     SlotRing<Wait>::create(segment.data(), g, start);
     writer.emplace(segment.data(), Wait(options), "test ring (writer)");
@@ -237,10 +270,12 @@ std::vector<std::size_t> random_sizes(std::size_t count, SizeOf size_of) {
   return sizes;
 }
 
-// Every test of the suite runs under a Deadline.
+// Every test of the suite runs under a Deadline, its threads placed as the benchmark places its
+// two ends.
 template <typename Wait>
 class SlotRingTest : public ::testing::Test {
  protected:
+  ThreadPlacement placement_;
   Deadline deadline_{kTestDeadline};
 };
 using Policies = ::testing::Types<SpinWait, FutexWait, SemWait, CondvarWait>;
