@@ -6,6 +6,7 @@
 #include <cstring>
 #include <iostream>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -16,6 +17,7 @@
 #include "bench/options.hpp"
 #include "bench/pair.hpp"
 #include "bench/patterns.hpp"
+#include "bench/peer.hpp"
 #include "harness/frame.hpp"
 #include "harness/git_rev.hpp"
 #include "harness/resolve.hpp"
@@ -79,10 +81,11 @@ void print_list() {
       }
     }
     if (!caps.relay.empty()) {
-      std::printf("%-14s   relay: every message passes through %s, a process of its own that runs "
-                  "unpinned: a placement places the two ends only, and cpu_ns_per_msg leaves its "
-                  "work out\n",
-                  "", caps.relay.c_str());
+      std::printf(
+          "%-14s   relay: every message passes through %s, a process of its own that runs "
+          "unpinned: a placement places the two ends only, and cpu_ns_per_msg leaves its "
+          "work out\n",
+          "", caps.relay.c_str());
     }
     if (!caps.unavailable.empty()) {
       std::printf("%-14s   unavailable on this machine: %s\n", "", caps.unavailable.c_str());
@@ -142,6 +145,38 @@ int main(int argc, char** argv) {
   if (o.list) {
     print_list();
     return 0;
+  }
+  if (o.serve) {
+    ServeConfig config;
+    config.address = *o.serve;
+    config.watchdog = o.watchdog;
+    if (o.cpus_given) config.cpu = o.cpus.consumer;
+    config.on_listening = [&](std::uint16_t port) {
+      HostPort at = *o.serve;
+      at.port = port;
+      std::printf(
+          "ipcbench --serve: listening on %s (protocol version %d), one client at a "
+          "time; Ctrl-C or SIGTERM ends it\n",
+          at.text().c_str(), kPeerProtocolVersion);
+      std::fflush(stdout);
+    };
+    try {
+      return serve(config);
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "ipcbench: --serve=%s: %s\n", o.serve->text().c_str(), e.what());
+      return 1;
+    }
+  }
+  // --peer: the server is reached, and greets us, before anything else runs.
+  std::unique_ptr<PeerClient> peer;
+  if (o.peer) {
+    try {
+      peer = std::make_unique<PeerClient>(*o.peer, o.watchdog);
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "ipcbench: %s\n", e.what());
+      return 1;
+    }
+    set_peer_client(peer.get());
   }
   // A run killed with SIGKILL (or Ctrl-C) leaves nothing behind: the janitor removes what the
   // run's objects' owners could not.
@@ -249,10 +284,26 @@ int main(int argc, char** argv) {
           "clock reads / floor_handovers_per_sample), plain bytes/s; floor_handovers_per_sample "
           "is 1 MiB / n, at least 8, at most 16384. Absent on "
           "one CPU (Limit/same_cpu_copy there, not a floor) or when the copy failed");
+  if (peer) {
+    const PeerInfo& info = peer->info();
+    benchmark::AddCustomContext("ipcbench_peer_address", info.address);
+    benchmark::AddCustomContext("ipcbench_peer_kernel", info.kernel);
+    benchmark::AddCustomContext("ipcbench_peer_cpu_model", info.cpu_model);
+    benchmark::AddCustomContext("ipcbench_peer_cpus", info.cpus);
+    benchmark::AddCustomContext(
+        "ipcbench_peer_units",
+        "between two hosts: the producer runs here, the consumer on the --serve host; the two "
+        "clocks differ, so no one-way time is reported, only round trips (this host's clock) and "
+        "rates; only transports with a two-host form run (the others: one host only), in "
+        "RoundTrip, Stream and Load; no hardware floor is measured (they are one host's); a "
+        "reliable transport's case is never cut by its budget (the consumer on the other host "
+        "could not learn of the cut before the message it applies to)");
+  }
   // First: Google Benchmark runs in registration order, and the transport rows divide by these.
-  register_limit_benchmarks(o);
+  // None between two hosts: the floors and the many-process patterns are one host's.
+  if (!peer) register_limit_benchmarks(o);
   register_pair_benchmarks(o);
-  if (o.patterns) register_pattern_benchmarks(o);
+  if (o.patterns && !peer) register_pattern_benchmarks(o);
   register_load_benchmarks(o);
   set_case_budget(o.case_budget);
   start_heartbeat();
@@ -262,5 +313,6 @@ int main(int argc, char** argv) {
   stop_heartbeat();
   if (!console) print_unsupported_to_stderr();
   benchmark::Shutdown();
+  set_peer_client(nullptr);
   return 0;
 }

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "bench/cases.hpp"
+#include "bench/peer.hpp"
 #include "harness/clock.hpp"
 #include "harness/load.hpp"
 #include "harness/pair.hpp"
@@ -78,7 +79,7 @@ double saturation(const std::string& id, const CpuPair& cpus, const BenchOptions
   c.cpus = cpus;
   c.watchdog = o.watchdog;
   c.deadline_ns = now_ns() + kCalibrationNs;
-  const PairResult r = run_pair(c);
+  const PairResult r = run_pair_case(c);
   if (!(r.timed_seconds > 0) || r.received == 0) {
     throw std::runtime_error("the calibration stream measured nothing");
   }
@@ -146,7 +147,7 @@ void register_load_case(const BenchOptions& o, const std::string& id, std::uint6
         const std::uint64_t cap =
             now_ns() + static_cast<std::uint64_t>(3e9 * planned_s) + kStartAllowanceNs;
         c.deadline_ns = p.deadline_ns() == 0 ? cap : std::min(cap, p.deadline_ns());
-        publish(p, run_load(c), saturation_ps);
+        publish(p, run_load_case(c), saturation_ps);
       },
       benchmark::kMicrosecond, messages);
 }
@@ -199,9 +200,10 @@ void register_load_benchmarks(const BenchOptions& o) {
     const std::string suffix = where.kind.empty() ? "" : "/placement:" + where.kind;
     for (const std::string& id : ids) {
       const Resolved resolved = resolve_load(id, kLoadBytes, threads);
-      if (!resolved.runs()) {
-        record_unsupported("Load/" + id + "/bytes:" + std::to_string(kLoadBytes) + suffix,
-                           resolved.unsupported);
+      std::string why = across_hosts_unsupported(id, kLoadBytes);
+      if (why.empty() && !resolved.runs()) why = resolved.unsupported;
+      if (!why.empty()) {
+        record_unsupported("Load/" + id + "/bytes:" + std::to_string(kLoadBytes) + suffix, why);
         continue;
       }
       benchmark::AddCustomContext("ipcbench_load_placement/" + id + suffix,

@@ -33,7 +33,8 @@ std::size_t parse_size(std::string_view item, std::string_view whole) {
   if (item.empty() || item[0] == '-' || ec == std::errc::invalid_argument) {
     bad("--sizes", whole, "'" + std::string(item) + "' is not a size in bytes (e.g. 64, 16K, 1M)");
   }
-  if (ec == std::errc::result_out_of_range) bad("--sizes", whole, "'" + std::string(item) + "' is too large");
+  if (ec == std::errc::result_out_of_range)
+    bad("--sizes", whole, "'" + std::string(item) + "' is too large");
   const std::string_view suffix(end, static_cast<std::size_t>(item.data() + item.size() - end));
   std::size_t scale = 1;
   if (suffix == "K" || suffix == "k" || suffix == "KiB") {
@@ -82,9 +83,11 @@ std::vector<int> pattern_cpus(const BenchOptions& o) {
 std::string bench_usage() {
   return "usage: ipcbench [--transports=ID,...] [--sizes=N,...] [--cpus=A,B | --placement=KINDS]\n"
          "                [--quick] [--list] [--patterns=on|off] [--counters=brief|all]\n"
-         "                [--rates=R,...] [--watchdog=SECONDS]\n"
+         "                [--rates=R,...] [--watchdog=SECONDS] [--peer=ADDR:PORT]\n"
+         "       ipcbench --serve=ADDR:PORT [--cpus=A,B] [--watchdog=SECONDS]\n"
          "                [Google Benchmark flags: --benchmark_filter=...,\n"
-         "                --benchmark_format=json, --benchmark_out=FILE, --benchmark_repetitions=N]\n"
+         "                --benchmark_format=json, --benchmark_out=FILE, "
+         "--benchmark_repetitions=N]\n"
          "  --transports  transports to run, comma list of ids (default: all; see --list)\n"
          "  --sizes       message sizes in bytes, K and M are binary (default 64,1K,16K,64K,1M)\n"
          "  --cpus        producer and consumer CPU (default: two different CPUs; 0,0 shares one)\n"
@@ -102,13 +105,20 @@ std::string bench_usage() {
          "  --watchdog    seconds without progress before a hung peer is killed (default 10)\n"
          "  --case_budget seconds of wall time each repetition of a case may take, Google\n"
          "                Benchmark's search included; a case that reaches it stops after its\n"
-         "                current round trip or batch and says so (default 10, 2 with --quick)\n";
+         "                current round trip or batch and says so (default 10, 2 with --quick)\n"
+         "  --serve       two hosts: listen on this IPv4 address and port (0: any free port) and\n"
+         "                run the consumer side of every case a --peer client asks for, one\n"
+         "                client at a time, on the --cpus consumer CPU; until Ctrl-C or SIGTERM\n"
+         "  --peer        two hosts: run the socket transports' RoundTrip, Stream and Load cases\n"
+         "                against the --serve at ADDR:PORT (the others are listed unsupported:\n"
+         "                one host only); round trips and rates only, no one-way time\n";
 }
 
 BenchOptions parse_bench_options(int& argc, char** argv) {
   BenchOptions o;
   bool seen_sizes = false, seen_transports = false, seen_rates = false, seen_watchdog = false,
        seen_budget = false, seen_counters = false;
+  bool seen_serve = false, seen_peer = false;
   int out = 1;
   for (int i = 1; i < argc; ++i) {
     const std::string_view arg = argv[i];
@@ -144,8 +154,9 @@ BenchOptions parse_bench_options(int& argc, char** argv) {
       need_value();
       for (std::string_view item : split(value)) {
         if (find_transport(item) == nullptr) {
-          bad(flag, value, "unknown transport '" + std::string(item) + "' (known: " +
-                               known_transport_ids() + ")");
+          bad(flag, value,
+              "unknown transport '" + std::string(item) + "' (known: " + known_transport_ids() +
+                  ")");
         }
         if (std::find(o.transports.begin(), o.transports.end(), item) != o.transports.end()) {
           bad(flag, value, "transport '" + std::string(item) + "' is given twice");
@@ -200,6 +211,14 @@ BenchOptions parse_bench_options(int& argc, char** argv) {
       need_value();
       if (value != "brief" && value != "all") bad(flag, value, "expected brief or all");
       o.all_counters = value == "all";
+    } else if (flag == "--serve") {
+      once(seen_serve);
+      need_value();
+      o.serve = parse_host_port(value, flag, /*any_port=*/true);
+    } else if (flag == "--peer") {
+      once(seen_peer);
+      need_value();
+      o.peer = parse_host_port(value, flag, /*any_port=*/false);
     } else if (flag == "--quick") {
       no_value();
       o.quick = true;
@@ -230,6 +249,12 @@ BenchOptions parse_bench_options(int& argc, char** argv) {
   }
   if (o.cpus_given && !o.placements.empty()) {
     throw std::invalid_argument("--cpus and --placement both choose the CPUs: give one of them");
+  }
+  if (o.serve && o.peer) {
+    throw std::invalid_argument("--serve and --peer are the two ends of a two-host run: give one");
+  }
+  if (o.peer && !o.placements.empty()) {
+    throw std::invalid_argument("--peer runs on the --cpus pair only: --placement is one host's");
   }
   if (!o.cpus_given) o.cpus = default_cpu_pair();
   if (!seen_budget) o.case_budget = o.quick ? kQuickBudget : kFullBudget;

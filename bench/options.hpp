@@ -4,18 +4,20 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "harness/cpus.hpp"
+#include "harness/peer.hpp"
 #include "harness/topology.hpp"
 
 namespace ipcbench {
 
 struct BenchOptions {
-  std::vector<std::size_t> sizes;        // message sizes in bytes, in the order given
-  std::vector<std::string> transports;   // ids, in registry order unless given
-  bool transports_given = false;         // --transports named them (else: all)
+  std::vector<std::size_t> sizes;       // message sizes in bytes, in the order given
+  std::vector<std::string> transports;  // ids, in registry order unless given
+  bool transports_given = false;        // --transports named them (else: all)
   // --rates: the Load cases' offered rates in messages per second, in the order given; empty: a
   // sweep from each transport's stream rate (bench/load.hpp).
   std::vector<std::uint64_t> rates;
@@ -31,6 +33,9 @@ struct BenchOptions {
   // --case_budget: the wall time each repetition of a case may take, Google Benchmark's search
   // for an iteration count included (default: kFullBudget, or kQuickBudget with --quick).
   std::chrono::milliseconds case_budget{0};
+  // --serve=ADDR:PORT: serve another host's --peer runs (no cases here); --peer=ADDR:PORT: run the
+  // cases against that server (harness/peer.hpp).
+  std::optional<HostPort> serve, peer;
 };
 
 inline constexpr std::chrono::milliseconds kFullBudget{10'000};

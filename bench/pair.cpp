@@ -6,6 +6,7 @@
 
 #include "bench/cases.hpp"
 #include "bench/limits.hpp"
+#include "bench/peer.hpp"
 #include "harness/frame.hpp"
 #include "harness/pair.hpp"
 #include "transports/registry.hpp"
@@ -44,7 +45,8 @@ void publish(Publisher& p, const PairResult& r, Pattern pattern, std::size_t byt
   p.iteration_times(r.iteration_seconds, r.cut);
   if (pattern == Pattern::kRoundTrip) {
     p.latency(r.rtt, "", "rtt", "round trip", /*with_mean=*/true);
-    if (payload == Payload::kBytes) {
+    // Between two hosts the clocks differ: no one-way time (the report says so).
+    if (payload == Payload::kBytes && !r.across_hosts) {
       p.counter("oneway_p50_ns", static_cast<double>(r.oneway.percentile(50)));
       p.counter("oneway_p99_ns", static_cast<double>(r.oneway.percentile(99)));
       p.counter("oneway_fwd_p50_ns", static_cast<double>(r.oneway_fwd.percentile(50)));
@@ -111,6 +113,10 @@ void register_pair_case(const BenchOptions& o, const std::string& id, Pattern pa
                         std::size_t bytes, CpuPair cpus, const std::string& placement) {
   const std::string name = pair_case_name(pattern_name(pattern), id, bytes, placement);
   const Resolved resolved = resolve(id, Form::kPair, bytes);
+  if (const std::string why = across_hosts_unsupported(id, bytes); !why.empty()) {
+    record_unsupported(name, why);
+    return;
+  }
   if (!runs_or_record(name, resolved)) return;
   const Payload payload = resolved.caps.payload;
   const bool may_lose = resolved.caps.may_lose;
@@ -125,19 +131,21 @@ void register_pair_case(const BenchOptions& o, const std::string& id, Pattern pa
         config.cpus = cpus;
         config.watchdog = o.watchdog;
         config.deadline_ns = p.deadline_ns();
-        const bool floor_case =
-            pattern == Pattern::kRoundTrip && !cpus.same() && bytes <= kBurstMaxBytes && !may_lose;
+        // The floors are one host's (two CPUs of it): none between two hosts.
+        const bool one_host = peer_client() == nullptr;
+        const bool floor_case = one_host && pattern == Pattern::kRoundTrip && !cpus.same() &&
+                                bytes <= kBurstMaxBytes && !may_lose;
         if (floor_case) {
           config.burst_k = kBouncesPerSample;  // the floor's K: the two are timed alike
           config.burst_samples = kBurstSamples;
         }
-        const PairResult r = run_pair(config);
+        const PairResult r = run_pair_case(config);
         const CachelineFloor floor =
             floor_case ? cacheline_floor_now(cpus, o.watchdog) : CachelineFloor{};
         const CachelineFloor two_line =
             floor_case ? cacheline_floor_now(cpus, o.watchdog, /*two_lines=*/true)
                        : CachelineFloor{};
-        const bool copy_case = pattern == Pattern::kStream && !cpus.same() && bytes > 0;
+        const bool copy_case = one_host && pattern == Pattern::kStream && !cpus.same() && bytes > 0;
         const CopyFloor copy =
             copy_case ? cross_core_copy_now(cpus, bytes, o.watchdog) : CopyFloor{};
         publish(p, r, pattern, bytes, payload, floor, two_line, copy);

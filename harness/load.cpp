@@ -18,11 +18,40 @@ namespace ipcbench {
 namespace {
 
 constexpr std::uint64_t kDefaultWarmup = 100;
-// A lossy transport's receives give up after this: long beside a loopback round trip, short
-// enough that the end of a run (the last receive must time out) costs little.
-constexpr std::chrono::milliseconds kLossyRecvTimeout{20};
 
 }  // namespace
+
+LoadPlan load_plan(const LoadConfig& config, const Capabilities& caps) {
+  LoadPlan plan;
+  plan.bytes = config.message_bytes;
+  plan.warmup = config.warmup ? config.warmup : kDefaultWarmup;
+  plan.messages = config.messages;
+  plan.rate = config.rate;
+  plan.lossy = caps.may_lose;
+  plan.in_process = caps.in_process;
+  plan.deadline_ns = config.deadline_ns;
+  plan.late_tolerance_ns = config.late_tolerance_ns;
+  return plan;
+}
+
+void gather_load_result(LoadResult& result, const LoadTally& t, const LoadConsumerCounts& c) {
+  result.corrected = t.corrected;
+  result.uncorrected = t.uncorrected;
+  result.sent = t.sent;
+  result.received = t.corrected.count();
+  result.lost = t.lost;
+  result.corrupt = t.corrupt + c.corrupt;
+  result.reordered = t.reordered + c.reordered;
+  result.late_sends = t.late_sends;
+  result.max_send_lag_ns = t.max_send_lag_ns;
+  result.cut = t.cut;
+  result.cpu_seconds = t.cpu_seconds + static_cast<double>(c.cpu_ns) * 1e-9;
+  result.context_switches = t.context_switches + c.context_switches;
+  if (t.last_reply_ns > t.t0_ns) {
+    result.seconds = static_cast<double>(t.last_reply_ns - t.t0_ns) * 1e-9;
+    result.achieved_per_second = static_cast<double>(result.received) / result.seconds;
+  }
+}
 
 LoadResult run_load(const LoadConfig& config) {
   const std::vector<int> placement = load_placement(config.cpus);
@@ -34,15 +63,7 @@ LoadResult run_load(const LoadConfig& config) {
     throw std::invalid_argument(id + ": Load needs a positive rate and at least one message");
   }
 
-  LoadPlan plan;
-  plan.bytes = config.message_bytes;
-  plan.warmup = config.warmup ? config.warmup : kDefaultWarmup;
-  plan.messages = config.messages;
-  plan.rate = config.rate;
-  plan.lossy = caps.may_lose;
-  plan.in_process = caps.in_process;
-  plan.deadline_ns = config.deadline_ns;
-  plan.late_tolerance_ns = config.late_tolerance_ns;
+  LoadPlan plan = load_plan(config, caps);
   // The receiver's own CPU only where it has one: beside the sender it stays with the process's.
   plan.receiver_cpu = placement[1];
   plan.fault = config.fault;
@@ -63,7 +84,7 @@ LoadResult run_load(const LoadConfig& config) {
     options.message_bytes = config.message_bytes;
     options.tmp_root = config.tmp_root.empty() ? default_tmp_root() : config.tmp_root;
     options.same_cpu = config.cpus.same();
-    if (plan.lossy) options.recv_timeout = kLossyRecvTimeout;
+    if (plan.lossy) options.recv_timeout = kLoadLossyRecvTimeout;
     // One object per direction, each with its own name: down carries the data, up the echoes.
     // Declared before the launcher: its peers are ended before the transports are destroyed.
     options.name = unique_name();
@@ -112,23 +133,7 @@ LoadResult run_load(const LoadConfig& config) {
     }
     const std::string status = launch.end(consumer, false);
     if (!status.empty()) launch.fail(status);
-    const LoadTally& t = *tally;
-    result.corrected = t.corrected;
-    result.uncorrected = t.uncorrected;
-    result.sent = t.sent;
-    result.received = t.corrected.count();
-    result.lost = t.lost;
-    result.corrupt = t.corrupt + shared->corrupt;
-    result.reordered = t.reordered + shared->reordered;
-    result.late_sends = t.late_sends;
-    result.max_send_lag_ns = t.max_send_lag_ns;
-    result.cut = t.cut;
-    result.cpu_seconds = t.cpu_seconds + static_cast<double>(shared->cpu_ns) * 1e-9;
-    result.context_switches = t.context_switches + shared->context_switches;
-    if (t.last_reply_ns > t.t0_ns) {
-      result.seconds = static_cast<double>(t.last_reply_ns - t.t0_ns) * 1e-9;
-      result.achieved_per_second = static_cast<double>(result.received) / result.seconds;
-    }
+    gather_load_result(result, *tally, LoadConsumerCounts::of(*shared));
   } catch (const std::system_error& e) {
     throw std::runtime_error(id + ": " + e.what());
   }

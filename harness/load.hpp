@@ -58,6 +58,25 @@ struct LoadResult {
   std::string checks;          // which checks applied to every message
 };
 
+// A lossy transport's receives give up after this: long beside a loopback round trip, short
+// enough that the end of a run (the last receive must time out) costs little.
+inline constexpr std::chrono::milliseconds kLoadLossyRecvTimeout{20};
+
+// What the consumer of a Load run counted (LoadShared's counts, or the same sent across hosts).
+struct LoadConsumerCounts {
+  std::uint64_t received = 0, corrupt = 0, reordered = 0, cpu_ns = 0, context_switches = 0;
+  static LoadConsumerCounts of(const LoadShared& s) noexcept {
+    return {s.received, s.corrupt, s.reordered, s.cpu_ns, s.context_switches};
+  }
+};
+
+// The parts of run_load() the two-host driver (harness/peer.hpp) shares with it: the plan from the
+// config and the mechanism's capabilities (receiver_cpu and fault left to the caller), and what
+// the two sides measured gathered into `result`.
+[[nodiscard]] LoadPlan load_plan(const LoadConfig& config, const Capabilities& caps);
+void gather_load_result(LoadResult& result, const LoadTally& producer,
+                        const LoadConsumerCounts& consumer);
+
 // Runs one Load case: resolve_load() on load_placement(config.cpus); two transport objects, one
 // per direction (data down on one, echoes up on the other, so no object is used by two threads
 // of one process); forks the consumer (a thread for an in_process transport) through the

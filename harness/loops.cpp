@@ -77,7 +77,12 @@ ControlChannel::ControlChannel() {
   }
 }
 
+ControlChannel::ControlChannel(Role self, int connected_fd) noexcept : owned_(false) {
+  fds_[self == Role::kProducer ? 0 : 1] = connected_fd;
+}
+
 ControlChannel::~ControlChannel() {
+  if (!owned_) return;
   for (int fd : fds_) {
     if (fd >= 0) ::close(fd);
   }
@@ -85,8 +90,17 @@ ControlChannel::~ControlChannel() {
 
 void ControlChannel::send(Role from, const Message& m) {
   const int fd = fds_[from == Role::kProducer ? 0 : 1];
-  while (::send(fd, &m, sizeof m, MSG_NOSIGNAL) != static_cast<ssize_t>(sizeof m)) {
-    if (errno != EINTR) throw_sys_error(errno, "send", "control channel");
+  // Whole: a stream socket (across hosts) may take a message in parts.
+  const auto* bytes = reinterpret_cast<const char*>(&m);
+  std::size_t done = 0;
+  while (done < sizeof m) {
+    const ssize_t n = ::send(fd, bytes + done, sizeof m - done, MSG_NOSIGNAL);
+    if (n < 0) {
+      if (errno != EINTR) throw_sys_error(errno, "send", "control channel");
+      throw_if_interrupted("send", "control channel");
+      continue;
+    }
+    done += static_cast<std::size_t>(n);
   }
 }
 
@@ -96,9 +110,9 @@ std::optional<ControlChannel::Message> ControlChannel::recv(Role to,
   pollfd p{fd, POLLIN, 0};
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   while (true) {
-    const auto left = std::max(std::chrono::nanoseconds(0),
-                               std::chrono::duration_cast<std::chrono::nanoseconds>(
-                                   deadline - std::chrono::steady_clock::now()));
+    const auto left =
+        std::max(std::chrono::nanoseconds(0), std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                                  deadline - std::chrono::steady_clock::now()));
     const timespec ts{static_cast<time_t>(left.count() / 1'000'000'000),
                       static_cast<long>(left.count() % 1'000'000'000)};
     const int ready = ::ppoll(&p, 1, &ts, nullptr);
@@ -108,7 +122,11 @@ std::optional<ControlChannel::Message> ControlChannel::recv(Role to,
     if (std::chrono::steady_clock::now() >= deadline) return std::nullopt;
   }
   Message m;
-  const ssize_t n = ::recv(fd, &m, sizeof m, 0);
+  // MSG_WAITALL: a stream socket (across hosts) may deliver a message in parts.
+  ssize_t n = 0;
+  do {
+    n = ::recv(fd, &m, sizeof m, MSG_WAITALL);
+  } while (n < 0 && errno == EINTR && !interrupted());
   if (n == 0) throw_sys_error(ECONNRESET, "recv", "control channel (the peer is gone)");
   if (n != static_cast<ssize_t>(sizeof m)) {
     throw_sys_error(n < 0 ? errno : EPROTO, "recv", "control channel");
@@ -158,8 +176,9 @@ class Producer {
 
   void round_trips() {
     require_control(plan_, control_);
-    if (plan_.lossy) (void)control_->expect(Role::kProducer, ControlChannel::Kind::kReady,
-                                            plan_.control_timeout, "consumer ready");
+    if (plan_.lossy)
+      (void)control_->expect(Role::kProducer, ControlChannel::Kind::kReady, plan_.control_timeout,
+                             "consumer ready");
     std::uint64_t seq = 0;
     // The handshake and the warm-up: a lossy transport's lost one is simply not repeated (the
     // consumer is known to be there: it said so on the control channel).
@@ -215,8 +234,9 @@ class Producer {
 
   void stream() {
     require_control(plan_, control_);
-    if (plan_.lossy) (void)control_->expect(Role::kProducer, ControlChannel::Kind::kReady,
-                                            plan_.control_timeout, "consumer ready");
+    if (plan_.lossy)
+      (void)control_->expect(Role::kProducer, ControlChannel::Kind::kReady, plan_.control_timeout,
+                             "consumer ready");
     std::uint64_t seq = 0;
     r_.iteration_seconds.reserve(plan_.iterations);
     Usage start{};
@@ -456,8 +476,7 @@ void consume_stream(Transport& t, const PairPlan& plan, Framer& framer, PairShar
       const Received got = t.recv(buf);
       // Lossy only: nothing for a while, or a wake-up (kEndFlag): the batch may be over; its end
       // is on the control channel, never on the lossy path.
-      if (got == Received::kTimeout ||
-          (plan.lossy && (Framer::seq_of(buf) & kEndFlag) != 0)) {
+      if (got == Received::kTimeout || (plan.lossy && (Framer::seq_of(buf) & kEndFlag) != 0)) {
         const auto m = control->recv(Role::kConsumer, std::chrono::microseconds(0));
         if (!m) continue;
         if (m->kind == ControlChannel::Kind::kStop) {

@@ -180,6 +180,9 @@ class ControlChannel {
   };
   // Throws std::system_error when the socket pair cannot be made.
   ControlChannel();
+  // Across hosts: `self`'s end is `connected_fd`, a stream socket to the other host's ipcbench
+  // (its control connection, not owned), and the other end is there. The same messages, whole.
+  ControlChannel(Role self, int connected_fd) noexcept;
   ~ControlChannel();
   ControlChannel(const ControlChannel&) = delete;
   ControlChannel& operator=(const ControlChannel&) = delete;
@@ -193,6 +196,7 @@ class ControlChannel {
 
  private:
   int fds_[2] = {-1, -1};  // [0] the producer's end, [1] the consumer's
+  bool owned_ = true;
 };
 
 // How the two sides of a pair run, agreed before fork().

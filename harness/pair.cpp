@@ -30,14 +30,7 @@ std::uint64_t default_batch(std::size_t message_bytes) noexcept {
   return std::clamp<std::uint64_t>((4u << 20) / std::max<std::size_t>(message_bytes, 1), 16, 4096);
 }
 
-PairResult run_pair(const PairConfig& config) {
-  const Resolved resolved = resolve(config.transport_id, Form::kPair, config.message_bytes);
-  resolved.require();
-  const TransportInfo& info = *resolved.info;
-  const std::string id = resolved.id();
-  const Capabilities& caps = resolved.caps;
-  if (config.iterations == 0) throw std::invalid_argument(id + ": iterations must be at least 1");
-
+PairPlan pair_plan(const PairConfig& config, const Capabilities& caps) {
   PairPlan plan{config.pattern,
                 caps.payload,
                 config.message_bytes,
@@ -55,6 +48,62 @@ PairResult run_pair(const PairConfig& config) {
   plan.deadline_ns = config.deadline_ns;
   // Longer than the watchdog, so a hung or dead peer is reported by it (it interrupts the wait).
   plan.control_timeout = 4 * config.watchdog;
+  return plan;
+}
+
+std::uint64_t planned_last(const PairPlan& plan) noexcept {
+  return plan.pattern == Pattern::kRoundTrip ? plan.untimed_round_trips() + plan.iterations - 1
+                                             : plan.iterations;
+}
+
+void gather_pair_result(PairResult& result, ProducerTally& tally, const ConsumerTally& report,
+                        const PairPlan& plan) {
+  result.iteration_seconds = std::move(tally.iteration_seconds);
+  result.rtt = tally.rtt;
+  result.oneway_rev = tally.oneway_rev;
+  result.sent = tally.sent;
+  result.lost = tally.lost;
+  result.corrupt = tally.corrupt;
+  result.reordered = tally.reordered;
+  result.timed_start_ns = tally.timed_start_ns;
+  result.timed_end_ns = tally.timed_end_ns;
+  result.cpu_seconds = tally.cpu_seconds;
+  result.context_switches = tally.context_switches;
+  result.cut = tally.cut;
+  if (!tally.burst_ns.empty()) {
+    std::vector<double> b = tally.burst_ns;
+    std::nth_element(b.begin(), b.begin() + static_cast<std::ptrdiff_t>(b.size() / 2), b.end());
+    result.rtt_burst_ns = b[b.size() / 2];
+    result.burst_k = plan.burst_k;
+    result.burst_samples = b.size();
+  }
+  result.oneway_fwd.merge(report.oneway);
+  result.oneway.merge(result.oneway_fwd);
+  result.oneway.merge(result.oneway_rev);
+  result.received = report.received;
+  result.bytes_received = report.bytes;
+  result.lost += report.lost;
+  result.corrupt += report.corrupt;
+  result.reordered += report.reordered;
+  result.coalesced += report.coalesced;
+  result.cpu_seconds += static_cast<double>(report.cpu_ns) * 1e-9;
+  result.context_switches += report.context_switches;
+  for (double s : result.iteration_seconds) result.timed_seconds += s;
+  // Requests and their echoes, or data and one ack per batch.
+  result.messages = plan.pattern == Pattern::kRoundTrip
+                        ? result.sent + result.received
+                        : result.sent + result.iteration_seconds.size();
+}
+
+PairResult run_pair(const PairConfig& config) {
+  const Resolved resolved = resolve(config.transport_id, Form::kPair, config.message_bytes);
+  resolved.require();
+  const TransportInfo& info = *resolved.info;
+  const std::string id = resolved.id();
+  const Capabilities& caps = resolved.caps;
+  if (config.iterations == 0) throw std::invalid_argument(id + ": iterations must be at least 1");
+
+  const PairPlan plan = pair_plan(config, caps);
   if (plan.in_process &&
       (config.fault.kind == Fault::Kind::kKill || config.fault.kind == Fault::Kind::kStop)) {
     throw std::invalid_argument(id +
@@ -84,9 +133,7 @@ PairResult run_pair(const PairConfig& config) {
     TransportPtr transport = info.make(options);
     Framer framer(caps.payload, config.message_bytes);
     SharedRegion<PairShared> shared;
-    shared->last.store(plan.pattern == Pattern::kRoundTrip
-                           ? plan.untimed_round_trips() + plan.iterations - 1
-                           : plan.iterations);
+    shared->last.store(planned_last(plan));
     ControlChannel* ctl = control ? &*control : nullptr;
     ScopedPin pinned(config.cpus.producer);
     const pid_t parent = ::getpid();
@@ -135,45 +182,10 @@ PairResult run_pair(const PairConfig& config) {
     }
     const std::string status = launch.end(consumer, false);
     if (!status.empty()) launch.fail(status);
-    result.iteration_seconds = std::move(tally->iteration_seconds);
-    result.rtt = tally->rtt;
-    result.oneway_rev = tally->oneway_rev;
-    result.sent = tally->sent;
-    result.lost = tally->lost;
-    result.corrupt = tally->corrupt;
-    result.reordered = tally->reordered;
-    result.timed_start_ns = tally->timed_start_ns;
-    result.timed_end_ns = tally->timed_end_ns;
-    result.cpu_seconds = tally->cpu_seconds;
-    result.context_switches = tally->context_switches;
-    result.cut = tally->cut;
-    if (!tally->burst_ns.empty()) {
-      std::vector<double> b = tally->burst_ns;
-      std::nth_element(b.begin(), b.begin() + static_cast<std::ptrdiff_t>(b.size() / 2), b.end());
-      result.rtt_burst_ns = b[b.size() / 2];
-      result.burst_k = plan.burst_k;
-      result.burst_samples = b.size();
-    }
-    const ConsumerTally& report = shared->tally;
-    result.oneway_fwd.merge(report.oneway);
-    result.oneway.merge(result.oneway_fwd);
-    result.oneway.merge(result.oneway_rev);
-    result.received = report.received;
-    result.bytes_received = report.bytes;
-    result.lost += report.lost;
-    result.corrupt += report.corrupt;
-    result.reordered += report.reordered;
-    result.coalesced += report.coalesced;
-    result.cpu_seconds += static_cast<double>(report.cpu_ns) * 1e-9;
-    result.context_switches += report.context_switches;
+    gather_pair_result(result, *tally, shared->tally, plan);
   } catch (const std::system_error& e) {
     throw std::runtime_error(id + ": " + e.what());
   }
-  for (double s : result.iteration_seconds) result.timed_seconds += s;
-  // Requests and their echoes, or data and one ack per batch.
-  result.messages = config.pattern == Pattern::kRoundTrip
-                        ? result.sent + result.received
-                        : result.sent + result.iteration_seconds.size();
   return result;
 }
 

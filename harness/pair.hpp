@@ -49,19 +49,19 @@ struct PairResult {
   // One per measured round trip (a lost one has none) or stream batch. Shorter than planned when
   // `cut`, or when a lossy transport lost so many that twice the planned tries ran out.
   std::vector<double> iteration_seconds;
-  Histogram rtt;                          // round trip, ns (round trip only)
+  Histogram rtt;            // round trip, ns (round trip only)
   Histogram oneway;         // one-way latency, ns, both directions merged (round trip, kBytes only)
   Histogram oneway_fwd;     // one-way producer->consumer, ns (the consumer's receipts)
   Histogram oneway_rev;     // one-way consumer->producer, ns (the producer's receipts)
   std::uint64_t batch = 0;  // messages per stream batch
   std::uint64_t sent = 0;   // timed data messages (round trips: requests) sent by the producer
-  std::uint64_t received = 0;          // timed data messages received and checked
-  std::uint64_t bytes_received = 0;    // their bytes
-  std::uint64_t lost = 0;              // missing by sequence gap or timeout (may_lose only)
-  std::uint64_t corrupt = 0;           // wrong payload or size, warm-up included
-  std::uint64_t reordered = 0;         // arrived after a later sequence number
-  std::uint64_t coalesced = 0;         // sent but merged into another delivery (standard signals)
-  double timed_seconds = 0;            // sum of iteration_seconds
+  std::uint64_t received = 0;        // timed data messages received and checked
+  std::uint64_t bytes_received = 0;  // their bytes
+  std::uint64_t lost = 0;            // missing by sequence gap or timeout (may_lose only)
+  std::uint64_t corrupt = 0;         // wrong payload or size, warm-up included
+  std::uint64_t reordered = 0;       // arrived after a later sequence number
+  std::uint64_t coalesced = 0;       // sent but merged into another delivery (standard signals)
+  double timed_seconds = 0;          // sum of iteration_seconds
   // CPU time (user + system) of the two working threads, each over its own timed part only (no
   // warm-up, barrier, watchdog thread, teardown), and their context switches.
   double cpu_seconds = 0;
@@ -70,10 +70,13 @@ struct PairResult {
   std::uint64_t messages = 0;
   double rtt_burst_ns = 0;  // median over the burst samples of (sample time / burst_k), ns
   std::uint64_t burst_k = 0, burst_samples = 0;
-  bool cut = false;  // ended early by deadline_ns
-  std::string checks;                  // which checks applied to every message
-  std::uint64_t timed_start_ns = 0;    // CLOCK_MONOTONIC when timing began and ended (producer)
+  bool cut = false;                  // ended early by deadline_ns
+  std::string checks;                // which checks applied to every message
+  std::uint64_t timed_start_ns = 0;  // CLOCK_MONOTONIC when timing began and ended (producer)
   std::uint64_t timed_end_ns = 0;
+  // Between two hosts (--peer): the two clocks differ, so no one-way time was measured (the
+  // one-way histograms are empty) and only round trips and rates are reported.
+  bool across_hosts = false;
 };
 
 // Forks the consumer (or, for an in_process transport, starts it as a thread) through the
@@ -82,6 +85,15 @@ struct PairResult {
 // std::invalid_argument for an unknown transport, and std::runtime_error "<transport>: <what>"
 // when anything fails (the peer died, hung, or a call failed); the child is always reaped.
 [[nodiscard]] PairResult run_pair(const PairConfig& config);
+
+// The parts of run_pair() the two-host driver (harness/peer.hpp) shares with it: the plan both
+// sides run from the config and the mechanism's capabilities; the consumer's planned last index
+// (PairShared::last); and what the two sides measured gathered into `result` (timed seconds and
+// messages included).
+[[nodiscard]] PairPlan pair_plan(const PairConfig& config, const Capabilities& caps);
+[[nodiscard]] std::uint64_t planned_last(const PairPlan& plan) noexcept;
+void gather_pair_result(PairResult& result, ProducerTally& producer, const ConsumerTally& consumer,
+                        const PairPlan& plan);
 
 // Defaults the harness uses when PairConfig leaves them 0.
 [[nodiscard]] std::uint64_t default_warmup(std::size_t message_bytes) noexcept;

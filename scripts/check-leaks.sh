@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Fails when ipcbench left an IPC object behind: a SysV object, a POSIX queue or shared-memory
-# name of ours ("ipcb..."), or a private directory of ours under the temporary directory.
+# name of ours ("ipcb..."), a private directory of ours under the temporary directory, or a network
+# namespace of the two-hosts test.
 #
 #   scripts/check-leaks.sh                 every such object now counts
 #   scripts/check-leaks.sh --save FILE     records what exists now (before a run) and exits 0
@@ -39,6 +40,10 @@ inventory() {
   fi
   ls /dev/shm 2>/dev/null | grep 'ipcb' | sed 's/^/shm /'
   find "${TMPDIR:-/tmp}" -maxdepth 1 -name 'ipcbench-*' 2>/dev/null | sed 's/^/dir /'
+  # The two-hosts test's network namespaces (tests/two_hosts_test.sh), "ipcb<pid>a" and "...b".
+  if command -v ip > /dev/null; then
+    ip netns list 2>/dev/null | awk '$1 ~ /^ipcb[0-9]+[ab]$/ {print "netns " $1}'
+  fi
   return 0
 }
 

@@ -16,10 +16,14 @@
 # DIR/suite-times.json (each run writes its measured wall time there), or without one the bound
 # case-repetitions x the per-case budget. At the end it prints each run's time and their total.
 #
-# usage: scripts/run-suite.sh [--quick] [--out DIR] [--case_budget=SECONDS]
+# usage: scripts/run-suite.sh [--quick] [--out DIR] [--case_budget=SECONDS] [--peer=ADDR:PORT]
 #                             [other ipcbench flags, e.g. --transports=...]
 #   DIR (default: report/) receives different_cpus.json, same_cpu.json (with their histogram
 #   side files *.hist.jsonl), the PNGs, REPORT.md, verdicts.json and suite-times.json.
+#   --peer=ADDR:PORT  two hosts: after the two local runs, a third against the
+#                     `ipcbench --serve=ADDR:PORT` running on the other host (the socket
+#                     transports' RoundTrip, Stream and Load, same profile and flags) into
+#                     DIR/peer.json; the report then has its "Between hosts" section.
 #   --case_budget=SECONDS  passed on to ipcbench (the most one repetition of one case may take;
 #                          ipcbench's default: 10 s, 2 s with --quick); the bound above uses it.
 set -euo pipefail
@@ -28,6 +32,7 @@ cd "$(dirname "$0")/.."
 out=report
 quick=0
 budget=""
+peer=""
 args=()
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -35,6 +40,9 @@ while [ $# -gt 0 ]; do
     --out=*) out=${1#--out=}; shift ;;
     --cpus*) echo "run-suite: --cpus is chosen by this script (both placements run)" >&2; exit 2 ;;
     --quick) quick=1; args+=("$1"); shift ;;
+    --peer=*) peer=${1#--peer=}; shift ;;
+    --peer) echo "run-suite: --peer expects a value (--peer=ADDR:PORT)" >&2; exit 2 ;;
+    --serve*) echo "run-suite: --serve runs on the other host: build/release/bench/ipcbench --serve=ADDR:PORT" >&2; exit 2 ;;
     --case_budget=*) budget=${1#--case_budget=}; args+=("$1"); shift ;;
     --case_budget)
       echo "run-suite: --case_budget expects a value (--case_budget=SECONDS)" >&2; exit 2 ;;
@@ -152,6 +160,18 @@ run_placement "one CPU" same_cpu "$n_same" "${same[@]}"
 echo "run-suite: both runs took $(seconds $((took_different + took_us))) s" \
   "(different CPUs $(seconds "$took_different") s + one CPU $(seconds "$took_us") s)"
 
+inputs=("$out/different_cpus.json" "$out/same_cpu.json")
+if [ -n "$peer" ]; then
+  echo "== ipcbench: against the server at $peer (two hosts) =="
+  t0=$(now_us)
+  "$bin" "${repeat[@]}" "${args[@]}" --peer="$peer" --benchmark_out="$out/peer.json" \
+    --benchmark_out_format=json
+  echo "run-suite: the two-host run took $(seconds $(($(now_us) - t0))) s"
+  inputs+=("$out/peer.json")
+else
+  rm -f "$out/peer.json" "$out/peer.json.hist.jsonl"  # a stale one would describe another run
+fi
+
 echo "== report =="
-/usr/bin/python3 plots/report.py --out "$out" "$out/different_cpus.json" "$out/same_cpu.json"
+/usr/bin/python3 plots/report.py --out "$out" "${inputs[@]}"
 echo "run-suite: report in $out/REPORT.md, verdicts in $out/verdicts.json"

@@ -154,6 +154,19 @@ const std::vector<BadInput> kBadInputs = {
     BadInput{"--rates=1000,1000", "given twice"},
     BadInput{"--rates=", "--rates"},
     BadInput{"--rates=10 --rates=20", "more than once"},
+    BadInput{"--peer=localhost:7000", "'localhost' is not an IPv4 address"},
+    BadInput{"--peer=127.0.0.1", "--peer=127.0.0.1"},
+    BadInput{"--peer=127.0.0.1:0", "port 0 is out of range"},
+    BadInput{"--peer=127.0.0.1:70000", "port 70000 is out of range"},
+    BadInput{"--peer=127.0.0.1:http", "'http' is not a port"},
+    BadInput{"--peer=999.1.1.1:7000", "'999.1.1.1'"},
+    BadInput{"--peer=", "--peer"},
+    BadInput{"--peer=127.0.0.1:1", "127.0.0.1:1"},  // nobody listens: refused at once
+    BadInput{"--peer=127.0.0.1:1 --placement=all", "--placement"},
+    BadInput{"--serve=127.0.0.1:65536", "port 65536 is out of range"},
+    BadInput{"--serve=nowhere", "--serve=nowhere"},
+    BadInput{"--serve=203.0.113.7:7000", "203.0.113.7:7000"},  // not this machine's: bind fails
+    BadInput{"--serve=127.0.0.1:0 --peer=127.0.0.1:1", "--serve and --peer"},
     BadInput{"--no_such_flag", "--no_such_flag"},
     BadInput{"stray_argument", "stray_argument"},
     BadInput{"--benchmark_repetitions=many", "--benchmark_repetitions=many"},
@@ -167,10 +180,11 @@ INSTANTIATE_TEST_SUITE_P(BadFlags, CliRejects, ::testing::ValuesIn(kBadInputs),
 // The control for CliRejects: the same flags with good values are accepted (exit 0), so a
 // refusal above is about the value, not the flag. --list parses every flag, then lists and exits.
 TEST(Cli, GoodValuesOfTheSameFlagsAreAccepted) {
-  std::vector<std::string> good = {"--transports=pipe",  "--transports=pipe,fifo", "--sizes=64",
-                                   "--sizes=64,4K,128K", "--watchdog=5",           "--quick",
-                                   "--patterns=off",     "--placement=same_cpu",   "--cpus=0,0",
-                                   "--rates=1000,50000"};
+  std::vector<std::string> good = {
+      "--transports=pipe",  "--transports=pipe,fifo", "--sizes=64",
+      "--sizes=64,4K,128K", "--watchdog=5",           "--quick",
+      "--patterns=off",     "--placement=same_cpu",   "--cpus=0,0",
+      "--rates=1000,50000", "--peer=127.0.0.1:7000",  "--serve=127.0.0.1:0"};
   if (::sysconf(_SC_NPROCESSORS_ONLN) >= 2) good.emplace_back("--cpus=0,1");
   for (const std::string& args : good) {
     const Ended e = run_bounded(std::string(IPCBENCH_BINARY) + " --list " + args, kRefusalLimit);
@@ -246,8 +260,7 @@ TEST(Cli, UnsupportedPatternsAppearOnTheConsole) {
   // The console wraps long lines at 160 columns, continuing them indented by six spaces.
   for (std::size_t at; (at = out.find("\n      ")) != std::string::npos;) out.replace(at, 7, " ");
   const TransportInfo& info = *find_transport("threads");
-  EXPECT_NE(out.find("threads: FanIn: " + form_support(info, Form::kFanIn).text),
-            std::string::npos)
+  EXPECT_NE(out.find("threads: FanIn: " + form_support(info, Form::kFanIn).text), std::string::npos)
       << out;
   EXPECT_NE(out.find("threads: FanOut: " + form_support(info, Form::kFanOut).text),
             std::string::npos)
@@ -307,12 +320,10 @@ TEST(Cli, ConsoleHasOneRowPerCaseWithin160Columns) {
   }
   EXPECT_NE(out.find("RTT p50 us"), std::string::npos) << out;
   EXPECT_EQ(out.find("cpu_ns_per_msg"), std::string::npos) << out;
-  const std::map<std::string, int> want{{"RoundTrip/pipe/bytes:64", 1},
-                                        {"RoundTrip/pipe/bytes:1048576", 1},
-                                        {"RoundTrip/sysv_mq/bytes:64", 1},
-                                        {"Stream/pipe/bytes:64", 1},
-                                        {"Stream/pipe/bytes:1048576", 1},
-                                        {"Stream/sysv_mq/bytes:64", 1}};
+  const std::map<std::string, int> want{
+      {"RoundTrip/pipe/bytes:64", 1},    {"RoundTrip/pipe/bytes:1048576", 1},
+      {"RoundTrip/sysv_mq/bytes:64", 1}, {"Stream/pipe/bytes:64", 1},
+      {"Stream/pipe/bytes:1048576", 1},  {"Stream/sysv_mq/bytes:64", 1}};
   EXPECT_EQ(rows, want) << out;
   ASSERT_EQ(test::run_command(base + " --counters=all 2>/dev/null", out), 0) << out;
   EXPECT_NE(out.find("cpu_ns_per_msg"), std::string::npos) << out;

@@ -676,12 +676,13 @@ TEST(CondvarMonitor, APeerKilledHoldingTheMutexEndsWaitsWithAnErrorNotAHang) {
   {
     Deadline deadline(10s);
     try {
-      policy.wait(*shared, RingEvent::kData, word,
-                  [&] {
-                    region->waiter_checks.fetch_add(1);
-                    return false;
-                  },
-                  "test monitor (waiter)");
+      policy.wait(
+          *shared, RingEvent::kData, word,
+          [&] {
+            region->waiter_checks.fetch_add(1);
+            return false;
+          },
+          "test monitor (waiter)");
     } catch (const std::system_error& e) {
       error = e.what();
     }
@@ -703,9 +704,8 @@ TEST(CondvarMonitor, APeerKilledHoldingTheMutexEndsWaitsWithAnErrorNotAHang) {
   {
     Deadline deadline(10s);
     try {
-      policy.notify(*shared, RingEvent::kSpace, "test monitor (notifier)", [](std::uint32_t) {
-        return nullptr;
-      });
+      policy.notify(*shared, RingEvent::kSpace, "test monitor (notifier)",
+                    [](std::uint32_t) { return nullptr; });
     } catch (const std::system_error& e) {
       error = e.what();
     }

@@ -27,6 +27,7 @@ TransportInfo with_forms(TransportInfo info, const TransportForms& forms) {
   info.no_fan_in = forms.no_fan_in;
   info.broadcast = forms.broadcast;
   info.no_broadcast = forms.no_broadcast;
+  info.peer = forms.peer;
   return info;
 }
 

@@ -27,6 +27,17 @@ struct BroadcastForm {
   ShmBroadcastPtr (*make)(const TransportOptions&, std::size_t readers);
 };
 
+// The two-host form (sockets only): an end built on each host (PeerEnd), the consumer's on the
+// --serve host and the producer's on the --peer host, each bound to `local` (its port 0).
+struct PeerForm {
+  std::string_view design;
+  PeerEndPtr (*make)(const TransportOptions&, Role role, std::uint32_t local_address_be);
+};
+
+// Why a mechanism without a PeerForm is not measured between two hosts.
+inline constexpr std::string_view kOneHostOnly =
+    "one host only: the mechanism lives in one kernel, and only sockets reach another host";
+
 struct TransportInfo {
   std::string_view id;
   std::string_view family;       // "pipes", "sockets", ...: how the report groups mechanisms
@@ -40,6 +51,7 @@ struct TransportInfo {
   std::string_view no_fan_in{};              // why there is no fan-in form
   const BroadcastForm* broadcast = nullptr;  // nullptr: FanOut uses one pair channel per consumer
   std::string_view no_broadcast{};           // why there is no broadcast form
+  const PeerForm* peer = nullptr;            // nullptr: one host only (kOneHostOnly)
 };
 
 // What transports/<id>.cpp declares beside its pair form (make_<id>, describe_<id>): each other
@@ -50,6 +62,7 @@ struct TransportForms {
   std::string_view no_fan_in{};
   const BroadcastForm* broadcast = nullptr;
   std::string_view no_broadcast{};
+  const PeerForm* peer = nullptr;
 };
 
 // The `make` of a fan-in form whose class T is built from (options, clients).

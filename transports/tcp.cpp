@@ -1,6 +1,7 @@
 // tcp: AF_INET SOCK_STREAM on 127.0.0.1 with the lecture's server/client sequence, TCP_NODELAY.
 // Pair: one connection. Fan-in: listen, accept one data socket per client, one epoll loop
-// (StreamSocketFanIn). Broadcast: none (a byte on a connection goes to one peer).
+// (StreamSocketFanIn). Broadcast: none (a byte on a connection goes to one peer). Two hosts: the
+// consumer's end listens on the --serve address, the producer's end connects from its own.
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
@@ -112,6 +113,60 @@ class TcpFanIn final : public StreamSocketFanIn {
   std::uint16_t port_;
 };
 
+// Across hosts. The consumer's end (on the --serve host) listens on the serve address; the
+// producer's end is bound before the case is asked for, so the consumer accepts that one address
+// and port only. Every wait (accept, connect, read, write) gives up after peer_timeout.
+class TcpPeerEnd final : public InetPeerEnd {
+ public:
+  TcpPeerEnd(const TransportOptions& options, Role role, std::uint32_t local_be)
+      : InetPeerEnd(SOCK_STREAM, /*reuse_addr=*/true, local_be),
+        role_(role),
+        timeout_(options.peer_timeout) {
+    if (role_ == Role::kConsumer && ::listen(sock_.get(), 1) != 0) {
+      throw_sys_error(errno, "listen", name_);
+    }
+  }
+  void attach(Role /*role*/, pid_t /*peer*/) override {
+    if (role_ == Role::kConsumer) {
+      set_io_timeout(sock_.get(), timeout_, name_);  // accept() gives up too
+      while (!conn_.valid()) {
+        sockaddr_in from{};
+        socklen_t len = sizeof from;
+        UniqueFd accepted = accept_retrying(sock_.get(), &from, &len, name_);
+        if (from.sin_addr.s_addr == peer_.sin_addr.s_addr && from.sin_port == peer_.sin_port) {
+          conn_ = std::move(accepted);
+        }  // else a stranger: closed, and we keep waiting for the producer's one port
+      }
+      sock_.reset();
+    } else {
+      connect_within(sock_.get(), peer_, timeout_);
+      conn_ = std::move(sock_);
+    }
+    name_ += " <-> " + address_name(peer_);
+    set_nodelay(conn_.get(), name_);
+    set_io_timeout(conn_.get(), timeout_, name_);
+  }
+  void send(std::span<const std::byte> msg) override { write_all(conn_.get(), msg, name_); }
+  Received recv(std::span<std::byte> msg) override {
+    read_all(conn_.get(), msg, name_);
+    return Received::kMessage;
+  }
+
+ private:
+  Role role_;
+  std::chrono::milliseconds timeout_;
+  UniqueFd conn_;
+};
+
+PeerEndPtr make_peer_end(const TransportOptions& options, Role role, std::uint32_t local_be) {
+  return std::make_unique<TcpPeerEnd>(options, role, local_be);
+}
+
+constexpr PeerForm kPeer{
+    "one TCP connection from the client's address to a port the server listens on at its "
+    "--serve address (TCP_NODELAY)",
+    &make_peer_end};
+
 constexpr FanInForm kFanIn{
     "127.0.0.1: listen + accept one data socket per client, one epoll loop over them",
     &describe_stream_fan_in, &make_fan_in_of<TcpFanIn>};
@@ -130,7 +185,8 @@ TransportForms forms_tcp() {
   return {.fan_in = &kFanIn,
           .no_broadcast =
               "a byte on a TCP connection reaches its one peer: FanOut uses one "
-              "connection per consumer"};
+              "connection per consumer",
+          .peer = &kPeer};
 }
 
 }  // namespace ipcbench

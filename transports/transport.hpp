@@ -58,6 +58,8 @@ struct TransportOptions {
   // 0 (always, in benchmarks): the kernel's default receive buffer, what users get. Tests set it
   // to shrink a lossy transport's SO_RCVBUF and force real losses; others ignore it.
   std::size_t recv_buffer_bytes = 0;
+  // Two hosts only (PeerEnd): the longest any blocking call waits for the other host.
+  std::chrono::milliseconds peer_timeout{10'000};
 };
 
 // What recv() got.
@@ -89,6 +91,22 @@ class Transport {
 };
 
 using TransportPtr = std::unique_ptr<Transport>;
+
+// One end of a pair whose two ends run on two hosts (--serve and --peer; sockets only). Each host
+// builds its own end, bound to its own address on a port the kernel picks; the ends learn each
+// other's address over ipcbench's control connection, then each attaches: the consumer's end (the
+// server's) with Role::kConsumer, the producer's (the client's) with Role::kProducer. `peer` of
+// attach() is unused. Every blocking call gives up after the options' watchdog time, naming the
+// object: a host that vanished never hangs the other.
+class PeerEnd : public Transport {
+ public:
+  // This end's data port, bound at construction.
+  [[nodiscard]] virtual std::uint16_t port() const = 0;
+  // The other end's address and data port (host order); called once, before attach().
+  virtual void set_peer(std::uint32_t address_be, std::uint16_t port) = 0;
+};
+
+using PeerEndPtr = std::unique_ptr<PeerEnd>;
 
 // What FanInTransport::server_recv() got.
 struct FanInEvent {

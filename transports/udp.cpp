@@ -1,7 +1,8 @@
 // udp: AF_INET SOCK_DGRAM on 127.0.0.1, sockets bound to port 0 before fork(); may lose datagrams.
 // Pair: two sockets connected to each other. Fan-in: one server socket every client sends to and
 // one bound, connected socket per client; the server learns the sender's port from recvfrom() and
-// replies with sendto(). Broadcast: none.
+// replies with sendto(). Broadcast: none. Two hosts: a socket on each host's address, each
+// connected to the other's.
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -15,6 +16,7 @@
 #include "transports/os/datagram.hpp"
 #include "transports/os/epoll_server.hpp"
 #include "transports/os/inet_socket.hpp"
+#include "transports/os/io.hpp"
 #include "transports/os/proc.hpp"
 #include "transports/os/sys_error.hpp"
 #include "transports/os/unique_fd.hpp"
@@ -144,6 +146,36 @@ Capabilities describe_fan_in(std::size_t) {
           .may_lose = true};
 }
 
+// Across hosts: one socket on each host's address, connected to the other's once the control
+// connection has told each the other's port; receives time out after recv_timeout (a loss).
+class UdpPeerEnd final : public InetPeerEnd {
+ public:
+  UdpPeerEnd(const TransportOptions& options, Role /*role*/, std::uint32_t local_be)
+      : InetPeerEnd(SOCK_DGRAM, /*reuse_addr=*/false, local_be) {
+    set_recv_timeout(sock_.get(), options.recv_timeout, name_);
+    if (options.recv_buffer_bytes > 0)
+      set_recv_buffer(sock_.get(), options.recv_buffer_bytes, name_);
+  }
+  void attach(Role /*role*/, pid_t /*peer*/) override {
+    // Connected: send() needs no address, and only the other end's datagrams are accepted.
+    connect_retrying(sock_.get(), &peer_, sizeof peer_, name_);
+    name_ += " <-> " + address_name(peer_);
+  }
+  void send(std::span<const std::byte> msg) override { send_datagram(sock_.get(), msg, name_); }
+  Received recv(std::span<std::byte> msg) override {
+    return recv_datagram(sock_.get(), msg, name_) == DgramResult::kMessage ? Received::kMessage
+                                                                           : Received::kTimeout;
+  }
+};
+
+PeerEndPtr make_peer_end(const TransportOptions& options, Role role, std::uint32_t local_be) {
+  return std::make_unique<UdpPeerEnd>(options, role, local_be);
+}
+
+constexpr PeerForm kPeer{
+    "one datagram socket on each host's address, connected to the other's; may lose",
+    &make_peer_end};
+
 constexpr FanInForm kFanIn{
     "127.0.0.1: one server socket; replies sendto() the sender's port; may lose", &describe_fan_in,
     &make_fan_in_of<UdpFanIn>};
@@ -169,7 +201,8 @@ TransportForms forms_udp() {
   return {.fan_in = &kFanIn,
           .no_broadcast =
               "a unicast datagram reaches the one socket it is sent to: FanOut uses "
-              "one socket pair per consumer"};
+              "one socket pair per consumer",
+          .peer = &kPeer};
 }
 
 }  // namespace ipcbench

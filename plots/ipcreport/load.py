@@ -8,9 +8,10 @@ import math
 import os
 import statistics
 
-from .model import (Case, InputError, PATTERN_KINDS, POSITIVE_KINDS, REPORTED_KINDS,
-                    REQUIRED_FIELDS, RELEASE, Run, RUN_LENGTH_KEYS, TIMING_SUFFIXES,
-                    PLACEMENT_HINTS, UNKNOWN_PLACEMENT, PER_CASE, TransportInfo, Dataset)
+from .model import (BETWEEN_HOSTS, Case, InputError, LOAD, PATTERN_KINDS, PEER_KEY,
+                    POSITIVE_KINDS, REPORTED_KINDS, REQUIRED_FIELDS, RELEASE, ROUND_TRIP, Run,
+                    RUN_LENGTH_KEYS, STREAM, TIMING_SUFFIXES, PLACEMENT_HINTS, UNKNOWN_PLACEMENT,
+                    PER_CASE, TransportInfo, Dataset)
 from .stats import Histogram, merge_all
 
 TRANSPORTS_KEY = "ipcbench_transports"
@@ -119,6 +120,22 @@ def check_required(path, kind, name, counters):
             what = "rate" if key.endswith("_per_second") else "time"
             raise InputError(f"{path}: benchmark '{name}' has {key} = {counters[key]:g}: a "
                              f"measured {what} is positive")
+
+
+def peer_address(path, context):
+    """The --serve host of a two-host run (context PEER_KEY), or None for a local run;
+    InputError when the key is there but is not a non-empty string."""
+    address = context.get(PEER_KEY)
+    if address is None:
+        return None
+    if not isinstance(address, str) or not address.strip():
+        raise InputError(f"{path}: context '{PEER_KEY}' is not a non-empty string (a two-host "
+                         "run names the --serve host it ran against)")
+    return address.strip()
+
+
+# The kinds a two-host run measures (ipcbench --peer: the socket transports' pair cases).
+PEER_KINDS = (ROUND_TRIP, STREAM, LOAD)
 
 
 def file_placement(context):
@@ -350,7 +367,9 @@ def load_run(path, fallback_transports=None):
     check_build_type(path, context)
     transports = load_transports(path, context, fallback_transports)
     side, by_id = load_histograms(path, context)
-    default_placement = file_placement(context)
+    peer = peer_address(path, context)
+    # A two-host run's cases all share one placement of their own: never a local one.
+    default_placement = BETWEEN_HOSTS if peer is not None else file_placement(context)
 
     groups = {}  # run name -> rows, in order of first appearance
     for i, row in enumerate(data["benchmarks"]):
@@ -366,6 +385,8 @@ def load_run(path, fallback_transports=None):
         if kind not in REPORTED_KINDS:
             ignored.append(run_name)
             continue
+        if peer is not None:
+            placement = None
         case = Case(kind, subject, params, placement or default_placement, path, run_name)
         errored = [r for r in rows if r.get("error_occurred")]
         if errored:
@@ -388,12 +409,19 @@ def load_run(path, fallback_transports=None):
         if key.startswith("unsupported/"):
             name = key[len("unsupported/"):]
             kind, subject, params, placement = parse_name(name)
+            if peer is not None:
+                placement = None
             if kind in REPORTED_KINDS:
                 cases.append(Case(kind, subject, params, placement or default_placement, path,
                                   name, unsupported=str(reason)))
-    return Run(path, context, cases, ignored, transports, side)
+    if peer is not None and not any(c.kind in PEER_KINDS and c.unsupported is None
+                                    for c in cases):
+        raise InputError(f"{path}: a two-host run (context '{PEER_KEY}' = '{peer}') with no "
+                         f"{', '.join(PEER_KINDS)} row: nothing was measured between the hosts")
+    return Run(path, context, cases, ignored, transports, side, peer)
 
 
 def load_dataset(paths):
-    """Loads and combines the files; raises InputError on bad input."""
+    """Loads and combines the files (a two-host run, recognised by its context key
+    ipcbench_peer_address, is kept apart: Dataset.peer); raises InputError on bad input."""
     return Dataset([load_run(p) for p in paths])

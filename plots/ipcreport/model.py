@@ -77,8 +77,14 @@ VOLUME_WORDS = ("very small", "small", "large")
 PLACEMENT_NAMES = {"same_cpu": "same CPU", "different_cpus": "different CPUs",
                    "smt_sibling": "SMT siblings", "same_llc": "same last-level cache",
                    "different_llc": "different last-level caches",
-                   "different_socket": "different sockets", "per_case": "CPUs chosen per case"}
+                   "different_socket": "different sockets", "per_case": "CPUs chosen per case",
+                   "between_hosts": "between hosts"}
 UNKNOWN_PLACEMENT = "unknown"
+# Two hosts (`ipcbench --peer=ADDR:PORT`, the consumer on the `--serve` host): a file whose
+# context has PEER_KEY is a peer run; its cases get this placement and are kept apart from the
+# local runs' (Dataset.peer), shown only in the "Between hosts" section and its claim.
+PEER_KEY = "ipcbench_peer_address"
+BETWEEN_HOSTS = "between_hosts"
 # The placement of a file run with --placement=: its context says "per case (...)" and each
 # pair case names its own; rows without one in their name (the patterns) are grouped here.
 PER_CASE = "per_case"
@@ -250,6 +256,12 @@ class Run:
     ignored: list  # names of rows whose kind this program does not report
     transports: list = field(default_factory=list)  # TransportInfo, registry order
     histogram_file: str = None  # the side file read, or None (older runs: per-row counters)
+    peer_address: str = None  # the --serve host of a two-host run (context PEER_KEY), or None
+
+    @property
+    def is_peer(self):
+        """True for a two-host run (`ipcbench --peer=ADDR:PORT`)."""
+        return self.peer_address is not None
 
 
 @dataclass(frozen=True)
@@ -283,10 +295,41 @@ class TransportInfo:
 
 
 class Dataset:
-    """The cases of all input files, with the queries the pictures and the report need."""
+    """The cases of all input files, with the queries the pictures and the report need.
+
+    A two-host run (Run.is_peer) is kept apart: `runs`, `cases` and every query below are the
+    local runs' only; the peer run is `peer`, a Dataset of its own (None without one), which
+    only the "Between hosts" section and its claim read."""
 
     def __init__(self, runs):
-        self.runs = runs
+        peers = [r for r in runs if r.is_peer]
+        if len(peers) > 1:
+            raise InputError(f"{peers[1].path}: a second two-host run (context '{PEER_KEY}'), "
+                             f"after {peers[0].path}: give one peer run")
+        self.runs = [r for r in runs if not r.is_peer]
+        if peers and not self.runs:
+            raise InputError(f"{peers[0].path}: a two-host run (context '{PEER_KEY}' = "
+                             f"'{peers[0].peer_address}') is reported beside this host's own "
+                             "runs, and none was given: give the local runs too (e.g. "
+                             "different_cpus.json same_cpu.json peer.json, as "
+                             "scripts/run-suite.sh --peer=ADDR:PORT passes them)")
+        self.peer = Dataset._of(peers) if peers else None
+        self.input_runs = list(runs)  # every input file, local and peer, in command-line order
+        self._collect()
+
+    @classmethod
+    def _of(cls, runs):
+        """A Dataset of exactly these runs (the peer side: not split again)."""
+        dataset = cls.__new__(cls)
+        dataset.peer = None
+        dataset.runs = list(runs)
+        dataset.input_runs = list(runs)
+        dataset._collect()
+        return dataset
+
+    def _collect(self):
+        """Gathers the cases, transports and placements of self.runs."""
+        runs = self.runs
         self.cases = []
         seen = {}
         for run in runs:

@@ -12,8 +12,8 @@ import statistics
 from dataclasses import dataclass, field
 
 from . import stats
-from .model import LECTURE_TABLE, ROUND_TRIP, STREAM, FAN_IN, FAN_OUT, PATTERNS, WORD_BYTES, \
-    unique
+from .model import BETWEEN_HOSTS, LECTURE_TABLE, ROUND_TRIP, STREAM, FAN_IN, FAN_OUT, \
+    PATTERNS, WORD_BYTES, unique
 
 HOLDS = "holds"
 DOES_NOT_HOLD = "does_not_hold"
@@ -825,11 +825,125 @@ PATTERN_CLAIMS = {FAN_IN: claim_server, FAN_OUT: claim_mailbox}
 
 
 # ---------------------------------------------------------------------------------------------
+# Two hosts
+
+HOSTS_CLAIM = "inet_serves_hosts"
+HOSTS_TITLE = "Internet sockets (AF_INET) serve processes on different hosts (001, 003)"
+
+
+def inet_sockets(dataset):
+    """The AF_INET sockets of the lecture's Socket row, registry order: from the transport list
+    of the peer run (when there is one), then of the local runs."""
+    out = []
+    for side in ([dataset.peer] if dataset.peer is not None else []) + [dataset]:
+        for info in side.lecture_row("Socket"):
+            if socket_kind(info)[0] == "inet" and info.id not in out:
+                out.append(info.id)
+    return out
+
+
+def rep_sum(cases, key):
+    """The sum of a counter over every repetition of the cases (0 when none carries it)."""
+    return sum(sum(c.values(key)) for c in cases)
+
+
+def round_trips_back(case):
+    """How many round trips of a case came back, summed over its repetitions: its samples
+    counter (iterations for a row without one)."""
+    return sum(case.values("samples")) or sum(case.values("iterations"))
+
+
+def served_between_hosts(peer, transport):
+    """(status, evidence dict, words) of one AF_INET socket between the two hosts, from its
+    RoundTrip cases in the peer run: does not hold when one errored, delivered a corrupt message
+    or had no round trip come back; holds when every one ran, each round trip came back checked
+    (received > 0, corrupt 0; losses counted and stated); inconclusive when none ran or a row
+    does not record the corrupt count."""
+    cases = [c for c in peer.cases if c.kind == ROUND_TRIP and c.subject == transport]
+    ran = [c for c in cases if c.unsupported is None]
+    if not ran:
+        why = unique(c.unsupported for c in cases)
+        return INCONCLUSIVE, {"round_trip_cases": 0}, (
+            f"{transport}: no round trip ran between the hosts"
+            + (f" (unsupported: {why[0]})" if why else " (no RoundTrip row)"))
+    errored = [c for c in ran if c.error is not None]
+    done = [c for c in ran if c.error is None]
+    back, corrupt, lost = (sum(round_trips_back(c) for c in done), rep_sum(done, "corrupt"),
+                           rep_sum(done, "lost"))
+    empty = [c for c in done if round_trips_back(c) <= 0]
+    unchecked = [c for c in done if not c.values("corrupt")]
+    evidence = {"round_trip_cases": len(ran), "errored": {c.name: c.error for c in errored},
+                "round_trips_back": back, "corrupt": corrupt, "lost": lost}
+    small = peer.small_rtt(BETWEEN_HOSTS, transport)
+    peak = peer.peak_stream(BETWEEN_HOSTS, transport)
+    words = (f"{transport}: {len(done)} of {len(ran)} round-trip cases ran without error, "
+             f"{back:.0f} round trips came back with {corrupt:.0f} corrupt and {lost:.0f} lost")
+    if small is not None:
+        evidence.update(rtt_p50_ns=small.get("p50_ns"), rtt_bytes=small.bytes)
+        n = len(small.reps)
+        words += (f"; RTT p50 {fmt_ns(small.get('p50_ns'))} at {small.bytes} B (median of "
+                  f"{n} repetition{'' if n == 1 else 's'})")
+    if peak is not None:
+        streams = peer.select(STREAM, BETWEEN_HOSTS, transport)
+        sent, streamed_lost = rep_sum(streams, "sent"), rep_sum(streams, "lost")
+        evidence.update(stream_bytes_per_second=peak.get("bytes_per_second"),
+                        stream_bytes=peak.bytes, stream_lost=streamed_lost, stream_sent=sent)
+        words += (f"; stream {fmt_bps(peak.get('bytes_per_second'))} "
+                  f"({peak.get('items_per_second'):.0f} msg/s) at {peak.bytes} B, "
+                  f"{streamed_lost:.0f} of {sent:.0f} streamed messages lost")
+    stream_errors = [c for c in peer.cases if c.kind == STREAM and c.subject == transport
+                     and c.error is not None]
+    if stream_errors:
+        evidence["stream_errored"] = {c.name: c.error for c in stream_errors}
+        words += "; stream errored: " + "; ".join(f"{c.name}: {c.error}" for c in stream_errors)
+    if errored:
+        return DOES_NOT_HOLD, evidence, (
+            words + "; errored: " + "; ".join(f"{c.name}: {c.error}" for c in errored))
+    if corrupt > 0:
+        return DOES_NOT_HOLD, evidence, words + ": a message arrived corrupt"
+    if empty:
+        return DOES_NOT_HOLD, evidence, (words + ": no round trip came back in "
+                                         + ", ".join(c.name for c in empty))
+    if unchecked:
+        return INCONCLUSIVE, evidence, (words + ": the rows do not record a corrupt count, so "
+                                        "whether every message was checked is not known")
+    return HOLDS, evidence, words
+
+
+def claim_inet_between_hosts(dataset):
+    """Internet sockets serve processes on different hosts (001, 003), judged from the peer run
+    (ipcbench --peer): for each AF_INET socket of the lecture's Socket row, see
+    served_between_hosts; the claim holds when every one holds, does not hold when one does
+    not, and is inconclusive otherwise, and without a peer run."""
+    if dataset.peer is None:
+        return Verdict(HOSTS_CLAIM, HOSTS_TITLE, BETWEEN_HOSTS, INCONCLUSIVE,
+                       "not measured: no two-host run was given (ipcbench --peer=ADDR:PORT "
+                       "against `ipcbench --serve` on the other host; scripts/run-suite.sh "
+                       "--peer=ADDR:PORT passes it to the report)",
+                       {"needs": "a two-host run (context ipcbench_peer_address)"})
+    run = dataset.peer.runs[0]
+    sockets = inet_sockets(dataset)
+    if not sockets:
+        return Verdict(HOSTS_CLAIM, HOSTS_TITLE, BETWEEN_HOSTS, INCONCLUSIVE,
+                       "the input's transport list has no AF_INET socket in the lecture's Socket "
+                       "row", {"peer_address": run.peer_address, "file": run.path})
+    judged = {t: served_between_hosts(dataset.peer, t) for t in sockets}
+    status = combine([s for s, _, _ in judged.values()])
+    sentence = (f"between this host and {run.peer_address}: "
+                + "; ".join(words for _, _, words in judged.values()))
+    evidence = {"peer_address": run.peer_address, "file": run.path,
+                "transports": {t: dict(e, status=s) for t, (s, e, _) in judged.items()}}
+    return Verdict(HOSTS_CLAIM, HOSTS_TITLE, BETWEEN_HOSTS, status, sentence, evidence,
+                   ", ".join(sockets))
+
+
+# ---------------------------------------------------------------------------------------------
 # Everything
 
 def all_verdicts(dataset):
     """Every verdict of the report: the lecture's table and its other claims per placement of
-    the pair cases, then the pattern claims per group of pattern rows."""
+    the pair cases, then the pattern claims per group of pattern rows, then the claim judged
+    between two hosts (inconclusive without a peer run)."""
     out = []
     for placement in dataset.placements:
         context = next((r.context for r in dataset.runs
@@ -841,6 +955,7 @@ def all_verdicts(dataset):
         for kind, claim in PATTERN_CLAIMS.items():
             if any(c.kind == kind and c.placement == placement for c in dataset.cases):
                 out += claim(dataset, placement)
+    out.append(claim_inet_between_hosts(dataset))
     return out
 
 

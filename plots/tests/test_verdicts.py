@@ -313,7 +313,8 @@ class Schema(unittest.TestCase):
         for v in judge(rtt(**dict(KERNEL, shm_spin=150))).values():
             entry = v.as_json()
             self.assertIn(entry["status"], ("holds", "does_not_hold", "inconclusive"))
-            self.assertEqual(entry["placement"], "different_cpus")
+            # The claim judged between two hosts has a placement of its own.
+            self.assertIn(entry["placement"], ("different_cpus", "between_hosts"))
             self.assertIsInstance(entry["claim"], str)
             self.assertIsInstance(entry["evidence"]["sentence"], str)
 
