@@ -27,6 +27,7 @@
 #include <charconv>
 #include <chrono>
 #include <cstring>
+#include <deque>
 #include <memory>
 #include <span>
 #include <string>
@@ -187,7 +188,7 @@ class Endpoint {
   Endpoint(const Endpoint&) = delete;
   Endpoint& operator=(const Endpoint&) = delete;
   ~Endpoint() {
-    while (stash_count_ > 0) (void)pop_stash();
+    stash_.clear();  // unreferenced while the bus still exists
     bus_.reset();
   }
 
@@ -278,7 +279,7 @@ class Endpoint {
   // ends the wait too, or SIZE_MAX.
   MessagePtr await_reply(std::uint64_t cookie, std::size_t peer) {
     while (true) {
-      if (peer != SIZE_MAX && gone_[peer] != 0 && stash_count_ == 0) departed(peer, "recv");
+      if (peer != SIZE_MAX && gone_[peer] != 0 && stash_.empty()) departed(peer, "recv");
       MessagePtr m = step("recv", Clock::time_point::max(), nullptr, true);
       if (!m) continue;
       std::uint64_t reply_to = 0;
@@ -295,7 +296,7 @@ class Endpoint {
   // watched `peer` (SIZE_MAX: none) has left.
   MessagePtr next_call(std::size_t peer, bool* idle) {
     while (true) {
-      if (peer != SIZE_MAX && gone_[peer] != 0 && stash_count_ == 0) departed(peer, "recv");
+      if (peer != SIZE_MAX && gone_[peer] != 0 && stash_.empty()) departed(peer, "recv");
       MessagePtr m = step("recv", Clock::time_point::max(), idle, true);
       if (m) return m;
       if (idle != nullptr && *idle) return nullptr;
@@ -387,7 +388,7 @@ class Endpoint {
   // nullptr. Callers that keep what they get (connecting, flushing) pass kept = false, so they
   // make progress on the bus instead of taking back what they kept.
   MessagePtr step(const char* call, Clock::time_point deadline, bool* idle, bool kept) {
-    if (kept && stash_count_ > 0) return pop_stash();
+    if (kept && !stash_.empty()) return pop_stash();
     sd_bus_message* got = nullptr;
     const int r = sd_bus_process(bus_.get(), &got);
     if (r < 0) throw_sys_error(-r, "sd_bus_process", object_);
@@ -427,27 +428,23 @@ class Endpoint {
     if (sd_bus_message_get_type(m.get(), &type) < 0) return nullptr;
     const bool call = type == SD_BUS_MESSAGE_METHOD_CALL &&
                       sd_bus_message_is_method_call(m.get(), kInterface, kMember) > 0;
-    const bool answer =
-        type == SD_BUS_MESSAGE_METHOD_RETURN || type == SD_BUS_MESSAGE_METHOD_ERROR;
+    const bool answer = type == SD_BUS_MESSAGE_METHOD_RETURN || type == SD_BUS_MESSAGE_METHOD_ERROR;
     const bool wanted = takes_ == Takes::kCalls     ? call
                         : takes_ == Takes::kReturns ? answer
                                                     : call || answer;
     return wanted ? std::move(m) : nullptr;
   }
 
-  // Keeps a message that arrived while we waited for something else, for step() to return.
-  void keep(MessagePtr m) {
-    if (stash_count_ == stash_.size()) {
-      throw_sys_error(EPROTO, "recv", object_ + ": more messages arrived than the protocol allows");
-    }
-    stash_[(stash_head_ + stash_count_) % stash_.size()] = m.release();
-    ++stash_count_;
-  }
+  // Keeps a message that arrived while we waited for something else, for step() to return. How
+  // many come is the peer's affair: a stream's producer that finished attaching first sends its
+  // whole first batch (thousands of calls) while this side still waits for the bus driver's
+  // replies of its own attach (seen on one CPU), so the stash grows as needed (allocating only
+  // then: a kept message is the exception, not the hot path).
+  void keep(MessagePtr m) { stash_.push_back(std::move(m)); }
 
   MessagePtr pop_stash() noexcept {
-    MessagePtr m(stash_[stash_head_]);
-    stash_head_ = (stash_head_ + 1) % stash_.size();
-    --stash_count_;
+    MessagePtr m = std::move(stash_.front());
+    stash_.pop_front();
     return m;
   }
 
@@ -463,10 +460,9 @@ class Endpoint {
   BusPtr bus_;
   std::string object_;
   std::string unique_name_;
-  std::vector<std::string> watched_;         // peers whose departure we watch, by index
-  std::vector<char> gone_;                   // 1 once watched_[i] left the bus
-  std::array<sd_bus_message*, 64> stash_{};  // messages kept for later, a ring
-  std::size_t stash_head_ = 0, stash_count_ = 0;
+  std::vector<std::string> watched_;  // peers whose departure we watch, by index
+  std::vector<char> gone_;            // 1 once watched_[i] left the bus
+  std::deque<MessagePtr> stash_;      // messages kept for later, oldest first
 };
 
 class DbusTransport final : public Transport {
