@@ -98,6 +98,12 @@ void publish(Publisher& p, const PairResult& r, Pattern pattern, std::size_t byt
     }
   }
   p.checks(r.lost, r.corrupt, r.reordered);
+  // A notification mechanism's wake-ups: what both sides' read()s took, and how many of those
+  // notifications merged into a read() that already took one (eventfd; never eventfd_sem).
+  if (r.wakes.counted) {
+    p.counter("notifications_taken", static_cast<double>(r.wakes.notifications));
+    p.counter("notifications_merged", static_cast<double>(r.wakes.merged()));
+  }
   p.cpu_cost(r.cpu_seconds, r.context_switches, static_cast<double>(r.messages));
   std::string label = short_checks(payload);
   if (r.coalesced > 0) {

@@ -149,6 +149,7 @@ struct ConsumerTally {
   Histogram oneway;  // producer -> consumer
   std::uint64_t received = 0, bytes = 0, lost = 0, corrupt = 0, reordered = 0, coalesced = 0;
   std::uint64_t cpu_ns = 0, context_switches = 0;
+  WakeCounts wakes;  // the consumer's transport's, once it is done (Transport::wake_counts)
 };
 
 // The pair's shared memory: the consumer's tally, and where the producer tells a reliable
@@ -241,6 +242,7 @@ struct ProducerTally {
   double cpu_seconds = 0;                              // the producer's own, over the timed part
   std::uint64_t context_switches = 0;
   bool cut = false;  // ended early by plan.deadline_ns (iteration_seconds is shorter than planned)
+  WakeCounts wakes;  // the producer's transport's, once it is done (Transport::wake_counts)
 };
 
 // The producer's part: the handshake, warm-up and bursts, then `before_timing` (may be empty; may

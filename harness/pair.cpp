@@ -88,6 +88,9 @@ void gather_pair_result(PairResult& result, ProducerTally& tally, const Consumer
   result.coalesced += report.coalesced;
   result.cpu_seconds += static_cast<double>(report.cpu_ns) * 1e-9;
   result.context_switches += report.context_switches;
+  result.wakes = {tally.wakes.counted || report.wakes.counted,
+                  tally.wakes.reads + report.wakes.reads,
+                  tally.wakes.notifications + report.wakes.notifications};
   for (double s : result.iteration_seconds) result.timed_seconds += s;
   // Requests and their echoes, or data and one ack per batch.
   result.messages = plan.pattern == Pattern::kRoundTrip
@@ -152,6 +155,7 @@ PairResult run_pair(const PairConfig& config) {
           } else {
             consume_stream(*transport, plan, f, *shared, ctl);
           }
+          shared->tally.wakes = transport->wake_counts();
           transport->detach();  // its last reply or ack out of the process (zeromq)
           peer.finish();
         },
@@ -169,6 +173,7 @@ PairResult run_pair(const PairConfig& config) {
         produce_stream(*transport, plan, framer, progress, *tally, *shared, ctl,
                        config.before_timing);
       }
+      tally->wakes = transport->wake_counts();
     });
     if (!failure.empty()) {
       const std::string status = launch.end(consumer, true);

@@ -77,6 +77,9 @@ struct PairResult {
   // Between two hosts (--peer): the two clocks differ, so no one-way time was measured (the
   // one-way histograms are empty) and only round trips and rates are reported.
   bool across_hosts = false;
+  // Both sides' waits, warm-up included (Transport::wake_counts; counted only by notification
+  // mechanisms that count them: eventfd, eventfd_sem).
+  WakeCounts wakes;
 };
 
 // Forks the consumer (or, for an in_process transport, starts it as a thread) through the

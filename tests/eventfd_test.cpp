@@ -18,6 +18,8 @@
 #include <system_error>
 #include <thread>
 
+#include "harness/cpus.hpp"
+#include "harness/pair.hpp"
 #include "harness/process.hpp"
 #include "transports/os/eventfd_wait.hpp"
 #include "transports/os/private_dir.hpp"
@@ -270,6 +272,51 @@ TEST(EventfdTransport, StatsAreOnlyForEventfdTransports) {
   EXPECT_TRUE(eventfd_stats(*make("eventfd", 8)).has_value());
   EXPECT_TRUE(eventfd_stats(*make("eventfd_sem", 8)).has_value());
   EXPECT_FALSE(eventfd_stats(*make("pipe", 8)).has_value());
+}
+
+// Transport::wake_counts() is the eventfd transports' own counts (both rings' waits of this
+// process), zero after attach(); a mechanism that counts nothing of the kind says so.
+TEST(EventfdTransport, WakeCountsAreItsStatsAndOtherTransportsCountNothing) {
+  for (const char* id : {"eventfd", "eventfd_sem"}) {
+    const TransportPtr t = make(id, 8);
+    t->attach(Role::kProducer, ::getpid());
+    const WakeCounts w = t->wake_counts();
+    EXPECT_TRUE(w.counted) << id;
+    EXPECT_EQ(w.reads, 0u) << id;
+    EXPECT_EQ(w.notifications, 0u) << id;
+  }
+  EXPECT_FALSE(make("pipe", 8)->wake_counts().counted);
+}
+
+// A pair run gathers both sides' counts (the consumer's from its process): a stream and a round
+// trip of eventfd_sem merge nothing, and no read() of either takes fewer than one notification.
+TEST(EventfdTransport, APairRunCarriesBothSidesWakeCounts) {
+  for (const char* id : {"eventfd", "eventfd_sem"}) {
+    for (Pattern pattern : {Pattern::kRoundTrip, Pattern::kStream}) {
+      SCOPED_TRACE(std::string(id) + " " + std::string(pattern_name(pattern)));
+      PairConfig c;
+      c.transport_id = id;
+      c.pattern = pattern;
+      c.message_bytes = 64;
+      c.iterations = pattern == Pattern::kStream ? 4 : 500;
+      c.cpus = default_cpu_pair();
+      const PairResult r = run_pair(c);
+      EXPECT_TRUE(r.wakes.counted);
+      EXPECT_LE(r.wakes.reads, r.wakes.notifications);
+      if (std::string_view(id) == "eventfd_sem") {
+        EXPECT_EQ(r.wakes.merged(), 0u);
+      }
+      // Round trips: each side sleeps for nearly every reply or request it waits for.
+      if (pattern == Pattern::kRoundTrip) {
+        EXPECT_GT(r.wakes.reads, 0u);
+      }
+    }
+  }
+  PairConfig pipe;
+  pipe.transport_id = "pipe";
+  pipe.iterations = 10;
+  pipe.cpus = default_cpu_pair();
+  EXPECT_FALSE(run_pair(pipe).wakes.counted);
 }
 
 TEST(EventfdTransport, DescribesHowItWaitsAndIsAvailableHere) {

@@ -70,6 +70,12 @@ class EventfdTransport final : public Transport {
   }
 
   [[nodiscard]] const EventfdStats& stats() const noexcept { return stats_; }
+  // Both rings' waits of this process: data it waited for, space it waited for.
+  [[nodiscard]] WakeCounts wake_counts() const noexcept override {
+    return {.counted = true,
+            .reads = stats_.data.reads + stats_.space.reads,
+            .notifications = stats_.data.notifications + stats_.space.notifications};
+  }
 
  private:
   EventfdWait wait_for(const RingBells& bells, const TransportOptions& options) noexcept {

@@ -69,6 +69,16 @@ enum class Received {
   kTimeout,  // nothing within recv_timeout (only transports that may lose)
 };
 
+// What the waits of a notification-based mechanism took in one process, since its attach():
+// read()s that returned and the notifications they took. A plain eventfd hands its whole counter
+// to one read(), so notifications posted before the reader got to it merge into one wake-up
+// (merged()). `counted` is false for a mechanism that counts nothing of the kind.
+struct WakeCounts {
+  bool counted = false;
+  std::uint64_t reads = 0, notifications = 0;
+  [[nodiscard]] std::uint64_t merged() const noexcept { return notifications - reads; }
+};
+
 // One IPC mechanism, picked by id at run time (a virtual call costs every mechanism the same).
 // Built before fork(); each side calls attach() once, then send()/recv(). Throws std::system_error
 // whose what() names the object. send()/recv() block, move whole messages and never allocate.
@@ -88,6 +98,9 @@ class Transport {
   // (zeromq: its I/O thread writes them later) delivers them here, within a bounded time; the
   // process's end would otherwise take them with it.
   virtual void detach() {}
+  // What this process's waits took since attach() (WakeCounts); read it after the last
+  // send()/recv(). Mechanisms that count nothing return counted = false.
+  [[nodiscard]] virtual WakeCounts wake_counts() const noexcept { return {}; }
 };
 
 using TransportPtr = std::unique_ptr<Transport>;
