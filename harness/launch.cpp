@@ -263,6 +263,16 @@ std::string Launch::end(std::size_t i, bool kill) {
   return p.failure;
 }
 
+void Launch::end_after_watch(std::size_t i, const std::string& failure) {
+  if (failure.empty()) {
+    if (const std::string status = end(i, false); !status.empty()) fail(status);
+    return;
+  }
+  const std::string status = end(i, true);
+  const char* error = slot(i).error;
+  fail(failure + "; " + (error[0] != '\0' ? peers_[i].label + ": " + error : status));
+}
+
 std::string Launch::end_all(bool kill) {
   std::string out;
   for (std::size_t i = 0; i < peers_.size(); ++i) {

@@ -117,6 +117,11 @@ class Launch {
   std::string end(std::size_t i, bool kill);
   // Ends every peer (killing them when `kill`) and joins what failed, "; "-separated.
   std::string end_all(bool kill);
+  // After watch() returned `failure` for the parent's side of a two-sided case: ends peer i, killed
+  // when `failure` says the parent failed, and throws (fail) the parent's failure with the peer's
+  // own error (or its status), or the peer's failure alone when only the peer failed; returns when
+  // both sides ended well.
+  void end_after_watch(std::size_t i, const std::string& failure);
   // Sends `sig` to peer i's process (not to a thread); false if it has exited.
   bool signal(std::size_t i, int sig) const noexcept;
   [[nodiscard]] bool exited(std::size_t i) const noexcept;

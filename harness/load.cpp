@@ -67,12 +67,7 @@ LoadResult run_load(const LoadConfig& config) {
   // The receiver's own CPU only where it has one: beside the sender it stays with the process's.
   plan.receiver_cpu = placement[1];
   plan.fault = config.fault;
-  if (plan.in_process &&
-      (config.fault.kind == Fault::Kind::kKill || config.fault.kind == Fault::Kind::kStop)) {
-    throw std::invalid_argument(id +
-                                ": a kill or stop fault acts on a process, and the consumer of "
-                                "an in_process transport is a thread");
-  }
+  require_process_fault(id, config.fault, plan.in_process);
 
   LoadResult result;
   result.placement = placement;
@@ -121,18 +116,7 @@ LoadResult run_load(const LoadConfig& config) {
       produce_load(*down, *up, plan, framer, progress, *tally, *shared);
       shared->stop.store(1, std::memory_order_release);  // a lossy consumer: no more data
     });
-    if (!failure.empty()) {
-      const std::string status = launch.end(consumer, true);
-      std::string what = failure;
-      if (launch.slot(consumer).error[0] != '\0') {
-        what += "; consumer: " + std::string(launch.slot(consumer).error);
-      } else {
-        what += "; " + status;
-      }
-      launch.fail(what);
-    }
-    const std::string status = launch.end(consumer, false);
-    if (!status.empty()) launch.fail(status);
+    launch.end_after_watch(consumer, failure);
     gather_load_result(result, *tally, LoadConsumerCounts::of(*shared));
   } catch (const std::system_error& e) {
     throw std::runtime_error(id + ": " + e.what());

@@ -34,6 +34,14 @@ struct PeerExit : std::runtime_error {
 
 }  // namespace
 
+void require_process_fault(const std::string& id, const Fault& fault, bool in_process) {
+  if (in_process && (fault.kind == Fault::Kind::kKill || fault.kind == Fault::Kind::kStop)) {
+    throw std::invalid_argument(id +
+                                ": a kill or stop fault acts on a process, and the consumer of "
+                                "an in_process transport is a thread");
+  }
+}
+
 void inject_fault(const Fault& fault, std::uint64_t count, bool thread) {
   if (fault.kind == Fault::Kind::kNone || count != fault.after_messages) return;
   switch (fault.kind) {

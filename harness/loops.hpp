@@ -10,6 +10,7 @@
 #include <functional>
 #include <optional>
 #include <span>
+#include <string>
 #include <vector>
 
 #include "harness/clock.hpp"
@@ -33,6 +34,9 @@ struct Fault {
 // Acts out `fault` when `count` == fault.after_messages (kDropReply is the caller's). `thread`:
 // the caller is a peer thread, which throws to end early instead of _exit().
 void inject_fault(const Fault& fault, std::uint64_t count, bool thread);
+// Throws std::invalid_argument "<id>: a kill or stop fault acts on a process, ..." when `fault`
+// would kill or stop a consumer that is a thread (`in_process`).
+void require_process_fault(const std::string& id, const Fault& fault, bool in_process);
 
 // CPU time (user + system, in ns from the CPU-time clocks) and context switches (voluntary +
 // involuntary) so far, of the calling process, or with `thread` of the calling thread only (what

@@ -107,12 +107,7 @@ PairResult run_pair(const PairConfig& config) {
   if (config.iterations == 0) throw std::invalid_argument(id + ": iterations must be at least 1");
 
   const PairPlan plan = pair_plan(config, caps);
-  if (plan.in_process &&
-      (config.fault.kind == Fault::Kind::kKill || config.fault.kind == Fault::Kind::kStop)) {
-    throw std::invalid_argument(id +
-                                ": a kill or stop fault acts on a process, and the consumer of "
-                                "an in_process transport is a thread");
-  }
+  require_process_fault(id, config.fault, plan.in_process);
 
   PairResult result;
   result.batch = config.pattern == Pattern::kStream ? plan.batch : 0;
@@ -175,18 +170,7 @@ PairResult run_pair(const PairConfig& config) {
       }
       tally->wakes = transport->wake_counts();
     });
-    if (!failure.empty()) {
-      const std::string status = launch.end(consumer, true);
-      std::string what = failure;
-      if (launch.slot(consumer).error[0] != '\0') {
-        what += "; consumer: " + std::string(launch.slot(consumer).error);
-      } else {
-        what += "; " + status;
-      }
-      launch.fail(what);
-    }
-    const std::string status = launch.end(consumer, false);
-    if (!status.empty()) launch.fail(status);
+    launch.end_after_watch(consumer, failure);
     gather_pair_result(result, *tally, shared->tally, plan);
   } catch (const std::system_error& e) {
     throw std::runtime_error(id + ": " + e.what());

@@ -28,6 +28,7 @@
 #include <system_error>
 #include <vector>
 
+#include "tests/seqpacket_server.hpp"
 #include "tests/test_util.hpp"
 #include "transports/os/private_dir.hpp"
 #include "transports/os/unique_fd.hpp"
@@ -104,60 +105,17 @@ std::vector<std::byte> length_record(std::uint64_t length) {
   return out;
 }
 
-// A memfd_pass fan-in server for one client, in this process, whose client is a raw
-// SOCK_SEQPACKET socket of the test (connected and introduced before the server accepts it).
-class MemfdPassServer : public ::testing::Test {
+// A memfd_pass fan-in server for one client, whose client is a raw SOCK_SEQPACKET socket.
+class MemfdPassServer : public test::SeqpacketServerTest {
  protected:
-  void SetUp() override {
-    fds_before_ = test::open_fd_count();
-    const TransportInfo* info = find_transport("memfd_pass");
-    ASSERT_NE(info, nullptr);
-    ASSERT_NE(info->fan_in, nullptr);
-    const Capabilities caps = info->describe();
-    if (!caps.unavailable.empty()) GTEST_SKIP() << caps.unavailable;
-    TransportOptions options;
-    options.name = unique_name();
-    options.tmp_root = dir_.path();
-    options.message_bytes = kBytes;
-    server_ = info->fan_in->make(options, 1);
-    std::string path;
-    for (const auto& e : std::filesystem::recursive_directory_iterator(dir_.path())) {
-      if (e.path().filename() == "server.sock") path = e.path().string();
-    }
-    ASSERT_FALSE(path.empty());
-    client_.reset(::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0));
-    ASSERT_TRUE(client_.valid());
-    connect_unix_socket(client_.get(), path);
-    const std::uint32_t hello = 0;
-    ASSERT_EQ(::send(client_.get(), &hello, sizeof hello, 0), static_cast<ssize_t>(sizeof hello));
-    server_->attach_server();
-  }
-  void TearDown() override {
-    server_.reset();
-    client_.reset();
-    EXPECT_EQ(test::open_fd_count(), fds_before_);
-  }
-
+  void SetUp() override { serve("memfd_pass", kBytes); }
   // server_recv() must throw a system_error whose what() holds `expected` and the server's path,
   // and close every fd the record brought (the count of open fds is what it was before).
   void expect_refused(const std::string& expected) {
     const std::size_t fds = test::open_fd_count();
-    std::vector<std::byte> buf(kBytes);
-    try {
-      (void)server_->server_recv(buf);
-      ADD_FAILURE() << "the record was accepted";
-    } catch (const std::system_error& e) {
-      const std::string what = e.what();
-      EXPECT_NE(what.find(expected), std::string::npos) << what;
-      EXPECT_NE(what.find("server.sock"), std::string::npos) << what;
-    }
+    SeqpacketServerTest::expect_refused(kBytes, expected);
     EXPECT_EQ(test::open_fd_count(), fds);
   }
-
-  test::ScratchDir dir_;
-  std::size_t fds_before_ = 0;
-  FanInPtr server_;
-  UniqueFd client_;
 };
 
 TEST_F(MemfdPassServer, TakesASealedMemfdOfTheRightSize) {
@@ -335,51 +293,12 @@ TEST(MemfdPass, LimitsNameTheRunTimeFacts) {
 // what it printed; empty with `why` set when this machine
 // does not let a test install a filter.
 std::string run_without_memfds(std::string& why) {
-  int out[2];
-  if (::pipe2(out, O_CLOEXEC) != 0) {
-    why = std::strerror(errno);
-    return {};
-  }
-  const pid_t child = ::fork();
-  if (child == 0) {
-    ::dup2(out[1], STDOUT_FILENO);
-    ::dup2(out[1], STDERR_FILENO);
-    sock_filter filter[] = {
-        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, arch)),
-        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 1, 0),
-        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
-        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, nr)),
-        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_memfd_create, 0, 1),
-        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM),
-        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
-    };
-    sock_fprog prog{sizeof filter / sizeof filter[0], filter};
-    if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 ||
-        ::prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) != 0) {
-      std::printf("NO SECCOMP: %s\n", std::strerror(errno));
-      std::fflush(stdout);
-      ::_exit(2);
-    }
-    ::execl(IPCBENCH_BINARY, IPCBENCH_BINARY, "--transports=memfd_pass,pipe", "--sizes=64",
-            "--patterns=off", "--quick", "--counters=all", "--benchmark_filter=RoundTrip",
-            static_cast<char*>(nullptr));
-    ::_exit(127);
-  }
-  ::close(out[1]);
-  const UniqueFd reader(out[0]);
-  std::string text;
-  char buf[4096];
-  for (ssize_t n; (n = ::read(reader.get(), buf, sizeof buf)) > 0;) {
-    text.append(buf, static_cast<std::size_t>(n));
-  }
-  int status = 0;
-  ::waitpid(child, &status, 0);
-  if (WIFEXITED(status) && WEXITSTATUS(status) == 2) {
-    why = text;
-    return {};
-  }
-  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status << text;
-  return text;
+  const std::vector<sock_filter> rules = {
+      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_memfd_create, 0, 1),
+      BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM),
+      BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+  };
+  return test::run_round_trips_under_seccomp(rules, "memfd_pass,pipe", why);
 }
 
 TEST(MemfdPass, IsUnavailableWithTheReasonWhereMemfdCreateIsForbidden) {

@@ -1,5 +1,5 @@
-// The signal transports: coalescing is counted, realtime signals queue and lose nothing, only the
-// peer's signals count, and no signal is left pending or blocked afterwards.
+// The signal transports: coalescing is counted, realtime signals (rt_signal and signalfd) queue and
+// lose nothing, also at RLIMIT_SIGPENDING, only the peer's signals count, and no signal is left pending or blocked afterwards.
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
@@ -60,8 +60,19 @@ TEST(SignalTransport, StreamCountsEveryNotificationAsReceivedOrCoalesced) {
   EXPECT_TRUE(r.coalesced > 0 || r.received == r.sent);
 }
 
-TEST(RtSignalTransport, StreamLosesAndCoalescesNothing) {
-  const PairResult r = run_pair(stream_config("rt_signal", 8));
+// The two transports that send realtime signals with sigqueue() (transports/os/rt_queue.hpp):
+// rt_signal (received with sigwaitinfo()) and signalfd (read as records from a signalfd, several
+// per read() when they queue up).
+class QueuedWordTransport : public ::testing::TestWithParam<const char*> {};
+
+INSTANTIATE_TEST_SUITE_P(RealtimeSignals, QueuedWordTransport,
+                         ::testing::Values("rt_signal", "signalfd"),
+                         [](const ::testing::TestParamInfo<const char*>& p) {
+                           return std::string(p.param);
+                         });
+
+TEST_P(QueuedWordTransport, StreamLosesAndCoalescesNothing) {
+  const PairResult r = run_pair(stream_config(GetParam(), kWordBytes));
   EXPECT_EQ(r.sent, 3u * 4096u);
   EXPECT_EQ(r.received, r.sent);
   EXPECT_EQ(r.lost, 0u);
@@ -71,10 +82,11 @@ TEST(RtSignalTransport, StreamLosesAndCoalescesNothing) {
 }
 
 // The receiver's RLIMIT_SIGPENDING is tiny and it does not read at first, so sigqueue() reaches
-// EAGAIN; the sender must wait and retry, and every word must still arrive, in order.
-TEST(RtSignalTransport, SenderWaitsAtRlimitSigpendingAndLosesNothing) {
+// EAGAIN; the sender must wait and retry, and every word must still arrive, in order (signalfd's
+// receiver then reads several records per read()).
+TEST_P(QueuedWordTransport, SenderWaitsAtRlimitSigpendingAndLosesNothing) {
   install_signal_handling();
-  TransportPtr t = make("rt_signal");
+  TransportPtr t = make(GetParam());
   constexpr std::uint64_t kWords = 300;
   SharedRegion<std::atomic<std::uint32_t>> done;
   const pid_t parent = ::getpid();

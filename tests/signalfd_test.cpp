@@ -1,6 +1,6 @@
-// The signalfd transport: realtime signals read as signalfd_siginfo records queue and lose
-// nothing, the sender waits at RLIMIT_SIGPENDING, only the peer's sigqueue() words count, a
-// blocked read() is interrupted by the watchdog, and no signal is left pending or blocked.
+// The signalfd transport: only the peer's sigqueue() words count, a blocked read() is interrupted
+// by the watchdog, and no signal is left pending or blocked. That its words queue and lose nothing,
+// also at RLIMIT_SIGPENDING, is tested with rt_signal's in signal_test.cpp (QueuedWordTransport).
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <pthread.h>
@@ -45,62 +45,6 @@ std::uint64_t word_of(std::span<const std::byte> buf) {
   std::uint64_t w = 0;
   std::memcpy(&w, buf.data(), sizeof w);
   return w;
-}
-
-TEST(SignalfdTransport, StreamLosesAndCoalescesNothing) {
-  PairConfig c;
-  c.transport_id = "signalfd";
-  c.pattern = Pattern::kStream;
-  c.message_bytes = kWordBytes;
-  c.iterations = 3;
-  c.warmup = 1;
-  c.batch = 4096;  // back to back: several records queue up and are read together
-  c.cpus = default_cpu_pair();
-  c.watchdog = std::chrono::milliseconds(5000);
-  const PairResult r = run_pair(c);
-  EXPECT_EQ(r.sent, 3u * 4096u);
-  EXPECT_EQ(r.received, r.sent);
-  EXPECT_EQ(r.lost, 0u);
-  EXPECT_EQ(r.coalesced, 0u);
-  EXPECT_EQ(r.corrupt, 0u);
-  EXPECT_EQ(r.reordered, 0u);
-}
-
-// The receiver's RLIMIT_SIGPENDING is tiny and it does not read at first, so sigqueue() reaches
-// EAGAIN; the sender must wait and retry, and every word must still arrive, in order (the
-// receiver then reads several records per read()).
-TEST(SignalfdTransport, SenderWaitsAtRlimitSigpendingAndLosesNothing) {
-  install_signal_handling();
-  TransportPtr t = make();
-  constexpr std::uint64_t kWords = 300;
-  SharedRegion<std::atomic<std::uint32_t>> done;
-  const pid_t parent = ::getpid();
-  ChildProcess child("receiver", [&] {
-    const rlimit tiny{8, 8};
-    if (::setrlimit(RLIMIT_SIGPENDING, &tiny) != 0) ::_exit(5);
-    t->attach(Role::kConsumer, parent);
-    ::usleep(100'000);  // let the sender fill the queue up to the limit
-    std::byte buf[8];
-    for (std::uint64_t i = 0; i < kWords; ++i) {
-      if (t->recv(buf) != Received::kMessage) ::_exit(6);
-      if (word_of(buf) != i * 3 + 1) ::_exit(7);
-    }
-    done->store(1);
-  });
-  std::atomic<std::uint64_t> progress{0};
-  {
-    Watchdog watchdog(child.pid(), "receiver", std::chrono::milliseconds(5000), &progress, &*done);
-    t->attach(Role::kProducer, child.pid());
-    for (std::uint64_t i = 0; i < kWords; ++i) {
-      const std::uint64_t word = i * 3 + 1;
-      std::byte buf[8];
-      std::memcpy(buf, &word, sizeof word);
-      t->send(buf);
-      progress.store(i + 1);
-    }
-  }
-  bool ok = false;
-  EXPECT_EQ(child.wait(&ok), "exited with status 0");
 }
 
 // Queued ahead of the peer's word, in one read(): a stranger's sigqueue() of the same signal and

@@ -3,15 +3,20 @@
 #include "harness/process.hpp"
 
 #include <fcntl.h>
+#include <gtest/gtest.h>
+#include <linux/audit.h>
+#include <linux/seccomp.h>
 #include <sched.h>
 #include <signal.h>
 #include <poll.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdio>
 #include <algorithm>
 #include <cerrno>
+#include <cstddef>
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
@@ -106,6 +111,57 @@ int run_command(const std::string& cmd, std::string& output) {
   while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) output.append(buf, n);
   const int status = ::pclose(p);
   return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+std::string run_round_trips_under_seccomp(const std::vector<sock_filter>& rules,
+                                          const std::string& transports, std::string& why) {
+  std::string binary = IPCBENCH_BINARY;
+  std::vector<std::string> args = {"--transports=" + transports, "--sizes=64", "--patterns=off",
+                                   "--quick", "--counters=all", "--benchmark_filter=RoundTrip"};
+  std::vector<char*> argv{binary.data()};
+  for (std::string& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  std::vector<sock_filter> code = {
+      BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, arch)),
+      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 1, 0),
+      BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+      BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, nr)),
+  };
+  code.insert(code.end(), rules.begin(), rules.end());
+  const sock_fprog prog{static_cast<unsigned short>(code.size()), code.data()};
+  int out[2];
+  if (::pipe2(out, O_CLOEXEC) != 0) {
+    why = std::strerror(errno);
+    return {};
+  }
+  const pid_t child = ::fork();
+  if (child == 0) {
+    ::dup2(out[1], STDOUT_FILENO);
+    ::dup2(out[1], STDERR_FILENO);
+    if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 ||
+        ::prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) != 0) {
+      std::printf("NO SECCOMP: %s\n", std::strerror(errno));
+      std::fflush(stdout);
+      ::_exit(2);
+    }
+    ::execv(argv[0], argv.data());
+    ::_exit(127);
+  }
+  ::close(out[1]);
+  std::string text;
+  char buf[4096];
+  for (ssize_t n; (n = ::read(out[0], buf, sizeof buf)) > 0;) {
+    text.append(buf, static_cast<std::size_t>(n));
+  }
+  ::close(out[0]);
+  int status = 0;
+  ::waitpid(child, &status, 0);
+  if (WIFEXITED(status) && WEXITSTATUS(status) == 2) {
+    why = text;
+    return {};
+  }
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status << text;
+  return text;
 }
 
 }  // namespace ipcbench::test

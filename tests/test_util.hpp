@@ -1,6 +1,8 @@
 // Helpers shared by the tests: counting open fds, a private scratch directory, timing a call.
 #pragma once
 
+#include <linux/filter.h>
+
 #include <chrono>
 #include <filesystem>
 #include <functional>
@@ -46,5 +48,15 @@ NamespaceOutcome in_private_namespaces(int clone_flags, const std::function<std:
 
 // Runs `cmd` through /bin/sh, returns its exit status and sets `output` to stdout+stderr.
 int run_command(const std::string& cmd, std::string& output);
+
+// Runs `ipcbench --transports=<transports> --sizes=64 --patterns=off --quick --counters=all
+// --benchmark_filter=RoundTrip` in a forked child that first installs a seccomp filter (with
+// no_new_privs), as a container's or sandbox's policy might, and returns what it printed (stdout
+// and stderr). The filter allows every call of another architecture than x86-64, loads the system
+// call number and goes on with `rules`. Returns "" with `why` set when this machine does not let a
+// test install a filter. A non-zero exit of ipcbench is a test failure (an unsupported case is
+// reported and the run goes on).
+std::string run_round_trips_under_seccomp(const std::vector<sock_filter>& rules,
+                                          const std::string& transports, std::string& why);
 
 }  // namespace ipcbench::test

@@ -22,6 +22,7 @@
 #include <system_error>
 #include <vector>
 
+#include "tests/seqpacket_server.hpp"
 #include "tests/test_util.hpp"
 #include "transports/os/private_dir.hpp"
 #include "transports/os/unique_fd.hpp"
@@ -87,54 +88,10 @@ TEST(UnixSeqpacket, PairRefusesARecordLargerThanTheSendBufferSayingWhy) {
   EXPECT_TRUE(dir.leftovers().empty());
 }
 
-// A unix_seqpacket fan-in server for one client, in this process, whose client is a raw
-// SOCK_SEQPACKET socket of the test (connected and introduced before the server accepts it).
-class UnixSeqpacketServer : public ::testing::Test {
+// A unix_seqpacket fan-in server for one client, whose client is a raw SOCK_SEQPACKET socket.
+class UnixSeqpacketServer : public test::SeqpacketServerTest {
  protected:
-  void serve(std::size_t bytes) {
-    fds_before_ = test::open_fd_count();
-    const TransportInfo* info = find_transport("unix_seqpacket");
-    ASSERT_NE(info->fan_in, nullptr);
-    TransportOptions options;
-    options.name = unique_name();
-    options.tmp_root = dir_.path();
-    options.message_bytes = bytes;
-    server_ = info->fan_in->make(options, 1);
-    std::string path;
-    for (const auto& e : std::filesystem::recursive_directory_iterator(dir_.path())) {
-      if (e.path().filename() == "server.sock") path = e.path().string();
-    }
-    ASSERT_FALSE(path.empty());
-    client_.reset(::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0));
-    ASSERT_TRUE(client_.valid());
-    connect_unix_socket(client_.get(), path);
-    const std::uint32_t hello = 0;
-    ASSERT_EQ(::send(client_.get(), &hello, sizeof hello, 0), static_cast<ssize_t>(sizeof hello));
-    server_->attach_server();
-  }
-  void TearDown() override {
-    server_.reset();
-    client_.reset();
-    EXPECT_EQ(test::open_fd_count(), fds_before_);
-  }
-
-  // server_recv() into `bytes` must throw a system_error holding `expected` and the server's path.
-  void expect_refused(std::size_t bytes, const std::string& expected) {
-    std::vector<std::byte> buf(bytes);
-    try {
-      (void)server_->server_recv(buf);
-      ADD_FAILURE() << "the record was accepted";
-    } catch (const std::system_error& e) {
-      const std::string what = e.what();
-      EXPECT_NE(what.find(expected), std::string::npos) << what;
-      EXPECT_NE(what.find("server.sock"), std::string::npos) << what;
-    }
-  }
-
-  test::ScratchDir dir_;
-  std::size_t fds_before_ = 0;
-  FanInPtr server_;
-  UniqueFd client_;
+  void serve(std::size_t bytes) { SeqpacketServerTest::serve("unix_seqpacket", bytes); }
 };
 
 TEST_F(UnixSeqpacketServer, LargestRecordGoesBothWaysAndOneByteMoreIsRefused) {
@@ -205,56 +162,17 @@ TEST_F(UnixSeqpacketServer, ReportsAClosedClientAndNoLongerSendsToIt) {
 // seccomp filter makes socket(AF_UNIX, SOCK_SEQPACKET) fail with EPERM, as a sandbox's policy
 // might, and returns what it printed; empty with `why` set when no filter can be installed here.
 std::string run_without_seqpacket_sockets(std::string& why) {
-  int out[2];
-  if (::pipe2(out, O_CLOEXEC) != 0) {
-    why = std::strerror(errno);
-    return {};
-  }
-  const pid_t child = ::fork();
-  if (child == 0) {
-    ::dup2(out[1], STDOUT_FILENO);
-    ::dup2(out[1], STDERR_FILENO);
-    sock_filter filter[] = {
-        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, arch)),
-        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 1, 0),
-        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
-        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, nr)),
-        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_socket, 0, 6),
-        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, args[0])),  // low word
-        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AF_UNIX, 0, 4),
-        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, args[1])),
-        BPF_STMT(BPF_ALU | BPF_AND | BPF_K, 0xf),  // the type without SOCK_CLOEXEC/NONBLOCK
-        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SOCK_SEQPACKET, 0, 1),
-        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM),
-        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
-    };
-    sock_fprog prog{sizeof filter / sizeof filter[0], filter};
-    if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 ||
-        ::prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) != 0) {
-      std::printf("NO SECCOMP: %s\n", std::strerror(errno));
-      std::fflush(stdout);
-      ::_exit(2);
-    }
-    ::execl(IPCBENCH_BINARY, IPCBENCH_BINARY, "--transports=unix_seqpacket,pipe", "--sizes=64",
-            "--patterns=off", "--quick", "--counters=all", "--benchmark_filter=RoundTrip",
-            static_cast<char*>(nullptr));
-    ::_exit(127);
-  }
-  ::close(out[1]);
-  const UniqueFd reader(out[0]);
-  std::string text;
-  char buf[4096];
-  for (ssize_t n; (n = ::read(reader.get(), buf, sizeof buf)) > 0;) {
-    text.append(buf, static_cast<std::size_t>(n));
-  }
-  int status = 0;
-  ::waitpid(child, &status, 0);
-  if (WIFEXITED(status) && WEXITSTATUS(status) == 2) {
-    why = text;
-    return {};
-  }
-  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status << text;
-  return text;
+  const std::vector<sock_filter> rules = {
+      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_socket, 0, 6),
+      BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, args[0])),  // low word
+      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AF_UNIX, 0, 4),
+      BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, args[1])),
+      BPF_STMT(BPF_ALU | BPF_AND | BPF_K, 0xf),  // the type without SOCK_CLOEXEC/NONBLOCK
+      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SOCK_SEQPACKET, 0, 1),
+      BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM),
+      BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+  };
+  return test::run_round_trips_under_seccomp(rules, "unix_seqpacket,pipe", why);
 }
 
 TEST(UnixSeqpacket, IsUnavailableWithTheReasonWhereSeqpacketSocketsAreForbidden) {

@@ -38,22 +38,13 @@
 
 #include "transports/os/cma_probe.hpp"
 #include "transports/os/io.hpp"
+#include "transports/os/pipes.hpp"
 #include "transports/os/sys_error.hpp"
 #include "transports/os/unique_fd.hpp"
 #include "transports/registry.hpp"
 
 namespace ipcbench {
 namespace {
-
-struct Pipe {
-  UniqueFd read_end, write_end;
-};
-
-Pipe open_pipe(std::string_view object) {
-  int fds[2];
-  if (::pipe2(fds, O_CLOEXEC) != 0) throw_sys_error(errno, "pipe2", object);
-  return {UniqueFd(fds[0]), UniqueFd(fds[1])};
-}
 
 // What travels through the pipes. kReady: process `pid` waits with `bytes` bytes at `address` (in
 // its own address space). kDone: the sender has copied `bytes` bytes there.
@@ -74,7 +65,7 @@ std::string_view kind_name(std::uint64_t kind) {
 class CmaTransport final : public Transport {
  public:
   explicit CmaTransport(const TransportOptions&)
-      : down_(open_pipe("cma record pipe")), up_(open_pipe("cma record pipe")) {}
+      : pipes_("cma record pipe") {}
   ~CmaTransport() override {
     if (ptracer_set_) ::prctl(PR_SET_PTRACER, 0, 0, 0, 0);
   }
@@ -82,12 +73,8 @@ class CmaTransport final : public Transport {
   CmaTransport& operator=(const CmaTransport&) = delete;
 
   void attach(Role role, pid_t peer) override {
-    // After fork() both processes hold all four ends; keep the two this role uses.
+    pipes_.keep(role, in_, out_);
     const bool producer = role == Role::kProducer;
-    in_ = std::move(producer ? up_.read_end : down_.read_end);
-    out_ = std::move(producer ? down_.write_end : up_.write_end);
-    down_ = {};
-    up_ = {};
     self_ = ::getpid();
     object_ = std::string("cma ") + (producer ? "to consumer" : "to producer");
     // Under Yama's ptrace_scope 1 a process may reach only its descendants: the consumer could
@@ -158,7 +145,7 @@ class CmaTransport final : public Transport {
     write_all(out_.get(), std::as_bytes(std::span(&r, 1)), object_);
   }
 
-  Pipe down_, up_;  // producer -> consumer, consumer -> producer
+  PipePair pipes_;
   UniqueFd in_, out_;
   pid_t self_ = -1;
   bool ptracer_set_ = false;

@@ -87,18 +87,36 @@ int create_memfd(const char* label, unsigned flags) noexcept {
   return ::memfd_create(label, flags);
 }
 
-// Sends one 8-byte record carrying `fd` with SCM_RIGHTS; flags as sendmsg's. -1 with errno set.
-ssize_t send_fd_record(int sock, int fd, std::uint64_t length, int flags) noexcept {
-  iovec iov{&length, sizeof length};
-  union {
-    cmsghdr align;
-    char buf[CMSG_SPACE(sizeof(int))];
+// One 8-byte length record with room for `MaxFds` passed fds in its control data, as sendmsg()
+// and recvmsg() take it. Not copyable: the header points into the object itself.
+template <std::size_t MaxFds>
+struct LengthRecord {
+  LengthRecord() noexcept { rewind(); }
+  LengthRecord(const LengthRecord&) = delete;
+  LengthRecord& operator=(const LengthRecord&) = delete;
+  // Points the header at the length and the whole control buffer again (recvmsg() shrinks it).
+  void rewind() noexcept {
+    iov = {&length, sizeof length};
+    mh = {};
+    mh.msg_iov = &iov;
+    mh.msg_iovlen = 1;
+    mh.msg_control = control.buf;
+    mh.msg_controllen = sizeof control.buf;
+  }
+
+  std::uint64_t length = 0;
+  iovec iov{};
+  struct {
+    alignas(cmsghdr) char buf[CMSG_SPACE(sizeof(int) * MaxFds)];
   } control{};
   msghdr mh{};
-  mh.msg_iov = &iov;
-  mh.msg_iovlen = 1;
-  mh.msg_control = control.buf;
-  mh.msg_controllen = sizeof control.buf;
+};
+
+// Sends one 8-byte record carrying `fd` with SCM_RIGHTS; flags as sendmsg's. -1 with errno set.
+ssize_t send_fd_record(int sock, int fd, std::uint64_t length, int flags) noexcept {
+  LengthRecord<1> rec;
+  rec.length = length;
+  msghdr& mh = rec.mh;
   cmsghdr* c = CMSG_FIRSTHDR(&mh);
   c->cmsg_level = SOL_SOCKET;
   c->cmsg_type = SCM_RIGHTS;
@@ -169,18 +187,9 @@ MemfdFacts probe() {
     return f;
   }
   // Receiving checks that a security module lets the fd in (it would drop it with MSG_CTRUNC).
-  std::uint64_t length = 0;
-  iovec iov{&length, sizeof length};
-  union {
-    cmsghdr align;
-    char buf[CMSG_SPACE(sizeof(int))];
-  } control{};
-  msghdr mh{};
-  mh.msg_iov = &iov;
-  mh.msg_iovlen = 1;
-  mh.msg_control = control.buf;
-  mh.msg_controllen = sizeof control.buf;
-  if (::recvmsg(b.get(), &mh, MSG_CMSG_CLOEXEC | MSG_DONTWAIT) < 0) {
+  LengthRecord<1> rec;
+  const msghdr& mh = rec.mh;
+  if (::recvmsg(b.get(), &rec.mh, MSG_CMSG_CLOEXEC | MSG_DONTWAIT) < 0) {
     f.unavailable = errno_text("recvmsg(SCM_RIGHTS)", errno);
     return f;
   }
@@ -246,20 +255,12 @@ bool send_memfd(int sock, std::span<const std::byte> msg, const char* label, uns
 // holding exactly msg.size() bytes, and reads the bytes into `msg`. False when the peer closed.
 // Every fd the record brought is closed on every path. Throws naming `object` and the fault.
 bool recv_memfd(int sock, std::span<std::byte> msg, std::string_view object) {
-  std::uint64_t length = 0;
-  iovec iov{&length, sizeof length};
-  union {
-    cmsghdr align;
-    char buf[CMSG_SPACE(sizeof(int) * kMaxFds)];
-  } control;
-  msghdr mh{};
+  LengthRecord<kMaxFds> rec;
+  msghdr& mh = rec.mh;
+  const std::uint64_t& length = rec.length;
   ssize_t n = -1;
   while (true) {
-    mh = {};
-    mh.msg_iov = &iov;
-    mh.msg_iovlen = 1;
-    mh.msg_control = control.buf;
-    mh.msg_controllen = sizeof control.buf;
+    rec.rewind();
     // MSG_CMSG_CLOEXEC: the fd is close-on-exec from the start; MSG_TRUNC: a longer record shows
     // its real length instead of being cut to 8 bytes unnoticed.
     n = ::recvmsg(sock, &mh, MSG_CMSG_CLOEXEC | MSG_TRUNC);

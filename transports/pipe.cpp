@@ -1,48 +1,22 @@
 // pipe: anonymous pipes, the lecture's pipe() + fork(). Pair: one pipe per direction. Fan-in: two
 // pipes per client (request, reply); the server waits on every request pipe with one epoll.
 // Broadcast: none (a byte in a pipe goes to one reader).
-#include <fcntl.h>
-#include <unistd.h>
-
-#include <cerrno>
 #include <string>
-#include <string_view>
-#include <vector>
 
 #include "transports/os/epoll_server.hpp"
 #include "transports/os/io.hpp"
-#include "transports/os/sys_error.hpp"
+#include "transports/os/pipes.hpp"
 #include "transports/os/unique_fd.hpp"
 #include "transports/registry.hpp"
 
 namespace ipcbench {
 namespace {
 
-struct Pipe {
-  UniqueFd read_end, write_end;
-};
-
-Pipe open_pipe(std::string_view object) {
-  int fds[2];
-  if (::pipe2(fds, O_CLOEXEC) != 0) throw_sys_error(errno, "pipe2", object);
-  // The capacity stays the kernel default (F_GETPIPE_SZ, recorded in the run's context): that is
-  // what the lecture's pipe is, and what a user gets.
-  return {UniqueFd(fds[0]), UniqueFd(fds[1])};
-}
-
 class PipeTransport final : public Transport {
  public:
-  explicit PipeTransport(const TransportOptions&)
-      : down_(open_pipe("anonymous pipe")), up_(open_pipe("anonymous pipe")) {}
+  explicit PipeTransport(const TransportOptions&) : pipes_("anonymous pipe") {}
 
-  void attach(Role role, pid_t /*peer*/) override {
-    // After fork() both processes hold all four ends; keep the two this role uses.
-    const bool producer = role == Role::kProducer;
-    in_ = std::move(producer ? up_.read_end : down_.read_end);
-    out_ = std::move(producer ? down_.write_end : up_.write_end);
-    down_ = {};
-    up_ = {};
-  }
+  void attach(Role role, pid_t /*peer*/) override { pipes_.keep(role, in_, out_); }
   void send(std::span<const std::byte> msg) override { write_all(out_.get(), msg, "pipe"); }
   Received recv(std::span<std::byte> msg) override {
     read_all(in_.get(), msg, "pipe");
@@ -50,7 +24,7 @@ class PipeTransport final : public Transport {
   }
 
  private:
-  Pipe down_, up_;  // producer -> consumer, consumer -> producer
+  PipePair pipes_;
   UniqueFd in_, out_;
 };
 
@@ -59,33 +33,17 @@ class PipeTransport final : public Transport {
 // client anyway, so each client gets its own pair and the server multiplexes.
 class PipeFanIn final : public FanInTransport {
  public:
-  PipeFanIn(const TransportOptions&, std::size_t clients) {
-    for (std::size_t i = 0; i < clients; ++i) {
-      const std::string object = "fan-in pipe of client " + std::to_string(i);
-      requests_.push_back(open_pipe(object));
-      replies_.push_back(open_pipe(object));
-    }
-  }
+  PipeFanIn(const TransportOptions&, std::size_t clients) : pipes_(clients, "fan-in pipe") {}
 
   void attach_server() override {
-    server_.open(requests_.size(), "pipe fan-in server");
-    for (std::size_t i = 0; i < requests_.size(); ++i) {
-      requests_[i].write_end.reset();  // the server must not hold a writer, or EOF never comes
-      replies_[i].read_end.reset();
-      server_.add(i, requests_[i].read_end.get());
+    pipes_.keep_server_ends();
+    server_.open(pipes_.requests.size(), "pipe fan-in server");
+    for (std::size_t i = 0; i < pipes_.requests.size(); ++i) {
+      server_.add(i, pipes_.requests[i].read_end.get());
     }
   }
-  void attach_client(std::size_t index) override {
-    // After fork() every process holds every end; keep this client's two.
-    out_ = std::move(requests_[index].write_end);
-    in_ = std::move(replies_[index].read_end);
-    requests_.clear();
-    replies_.clear();
-  }
-  void after_attach() override {  // the parent: its copies would hide a client's EOF
-    requests_.clear();
-    replies_.clear();
-  }
+  void attach_client(std::size_t index) override { pipes_.keep_client_ends(index, in_, out_); }
+  void after_attach() override { pipes_.close_all(); }
 
   void client_send(std::span<const std::byte> msg) override { write_all(out_.get(), msg, "pipe"); }
   Received client_recv(std::span<std::byte> msg) override {
@@ -94,11 +52,11 @@ class PipeFanIn final : public FanInTransport {
   }
   FanInEvent server_recv(std::span<std::byte> msg) override { return server_.recv(msg); }
   bool server_send(std::size_t client, std::span<const std::byte> msg) override {
-    return write_message(replies_[client].write_end.get(), msg, "pipe");
+    return write_message(pipes_.replies[client].write_end.get(), msg, "pipe");
   }
 
  private:
-  std::vector<Pipe> requests_, replies_;  // client -> server, server -> client, per client
+  ClientPipes pipes_;
   EpollServer server_;
   UniqueFd in_, out_;  // a client's ends
 };

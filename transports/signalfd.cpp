@@ -3,10 +3,8 @@
 // file-descriptor interface to pending signals) instead of sigwaitinfo(). The signals stay
 // blocked, so they wait in the process's queue until read. They queue, never coalesce.
 #include <signal.h>
-#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/types.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <cassert>
@@ -14,6 +12,7 @@
 #include <cstring>
 #include <string>
 
+#include "transports/os/rt_queue.hpp"
 #include "transports/os/signal_mask.hpp"
 #include "transports/os/sys_error.hpp"
 #include "transports/os/unique_fd.hpp"
@@ -22,7 +21,6 @@
 namespace ipcbench {
 namespace {
 
-static_assert(sizeof(sigval) == kWordBytes, "the word travels in one sigval");
 static_assert(sizeof(signalfd_siginfo::ssi_ptr) == kWordBytes,
               "the record carries the sigval whole in ssi_ptr");
 
@@ -34,13 +32,6 @@ int up_signal() { return SIGRTMIN + 3; }    // consumer -> producer
 // Records one read() may take. In a round trip one is pending; in a stream the receiver takes
 // whatever has queued up to this many with one system call (sigwaitinfo() takes one per call).
 constexpr std::size_t kBatch = 16;
-
-std::string sigpending_limit() {
-  rlimit lim{};
-  if (::getrlimit(RLIMIT_SIGPENDING, &lim) != 0) return "unreadable";
-  if (lim.rlim_cur == RLIM_INFINITY) return "unlimited";
-  return std::to_string(lim.rlim_cur);
-}
 
 sigset_t signal_set(std::initializer_list<int> signals) {
   sigset_t set;
@@ -55,14 +46,7 @@ class SignalfdTransport final : public Transport {
   // not blocked would be delivered (its default action ends the process) rather than queued for
   // a signalfd.
   SignalfdTransport() : blocked_({down_signal(), up_signal()}, "SIGRTMIN+2/SIGRTMIN+3") {
-    if (up_signal() > SIGRTMAX) {
-      throw_sys_error(EINVAL, "sigqueue", "SIGRTMIN+3 is above SIGRTMAX on this system");
-    }
-    rlimit lim{};
-    if (::getrlimit(RLIMIT_SIGPENDING, &lim) == 0 && lim.rlim_cur == 0) {
-      throw_sys_error(EAGAIN, "sigqueue",
-                      "RLIMIT_SIGPENDING = 0: no realtime signal can be queued");
-    }
+    require_realtime_signals(up_signal(), "SIGRTMIN+3");
   }
 
   void attach(Role role, pid_t peer) override {
@@ -81,28 +65,11 @@ class SignalfdTransport final : public Transport {
     if (fd_.get() < 0) throw_sys_error(errno, "signalfd", name_);
   }
   void send(std::span<const std::byte> msg) override {
-    check_size(msg.size(), "sigqueue");
-    sigval value{};
-    std::memcpy(&value, msg.data(), sizeof value);
-    int waits = 0;
-    while (::sigqueue(peer_, out_signal_, value) != 0) {
-      const int err = errno;
-      if (err != EAGAIN) throw_sys_error(err, "sigqueue", name_);
-      // The user's queued signals reached RLIMIT_SIGPENDING: the send blocks until the receiver
-      // takes some, sleeping briefly so it does not take the CPU the receiver may need. Full for
-      // 2 s (100'000 pauses of 20 us) means nobody drains it: an error naming the limit.
-      throw_if_interrupted("sigqueue", name_);
-      if (++waits > 100'000) {
-        throw_sys_error(EAGAIN, "sigqueue",
-                        name_ + ": RLIMIT_SIGPENDING = " + sigpending_limit() +
-                            " reached and not drained for 2 s");
-      }
-      const timespec pause{0, 20'000};
-      ::nanosleep(&pause, nullptr);
-    }
+    check_word_message(msg.size(), "sigqueue", name_);
+    queue_word(peer_, out_signal_, msg, name_);
   }
   Received recv(std::span<std::byte> msg) override {
-    check_size(msg.size(), "read");
+    check_word_message(msg.size(), "read", name_);
     while (true) {
       if (next_ == taken_) refill();
       const signalfd_siginfo& info = records_[next_++];
@@ -114,13 +81,6 @@ class SignalfdTransport final : public Transport {
   }
 
  private:
-  void check_size(std::size_t bytes, const char* call) const {
-    if (bytes != kWordBytes) {
-      throw_sys_error(EMSGSIZE, call,
-                      name_ + ": a realtime signal carries exactly " + std::to_string(kWordBytes) +
-                          " bytes (one sigval), not " + std::to_string(bytes));
-    }
-  }
   // Blocks until at least one signal is queued, then takes up to kBatch records in one read().
   // EINTR (the watchdog's SIGALRM, which is not in the signalfd's set and has a handler without
   // SA_RESTART) throws once interrupted() is set, else reads again.
@@ -175,12 +135,7 @@ TransportPtr make_signalfd(const TransportOptions&) {
 Capabilities describe_signalfd() {
   return {.payload = Payload::kWord,
           .max_message_bytes = kWordBytes,
-          .limit_source =
-              "one sigval (8 bytes) per signal; queued signals are bounded by "
-              "RLIMIT_SIGPENDING = " +
-              sigpending_limit() +
-              " (getrlimit), beyond which sigqueue() fails with EAGAIN and the "
-              "sender waits",
+          .limit_source = queued_word_limit_source(),
           .waits_by = "read() of signalfd_siginfo records (up to " + std::to_string(kBatch) +
                       " per call) from a signalfd on blocked signals",
           .unavailable = signalfd_unavailable()};

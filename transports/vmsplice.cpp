@@ -25,6 +25,7 @@
 
 #include "transports/os/epoll_server.hpp"
 #include "transports/os/io.hpp"
+#include "transports/os/pipes.hpp"
 #include "transports/os/sys_error.hpp"
 #include "transports/os/unique_fd.hpp"
 #include "transports/os/vmsplice_arena.hpp"
@@ -33,35 +34,20 @@
 namespace ipcbench {
 namespace {
 
-struct Pipe {
-  UniqueFd read_end, write_end;
-};
-
-Pipe open_pipe(std::string_view object) {
-  int fds[2];
-  if (::pipe2(fds, O_CLOEXEC) != 0) throw_sys_error(errno, "pipe2", object);
-  // The capacity stays the kernel default, as for the pipe transport; the writer reads it back.
-  return {UniqueFd(fds[0]), UniqueFd(fds[1])};
-}
-
-// A writer for `pipe`'s write end, sized from the capacity that pipe reports now.
+// The pipes keep the kernel's default capacity, as for the pipe transport; the writer reads it
+// back. A writer for `pipe`'s write end, sized from the capacity that pipe reports now.
 VmspliceWriter writer_for(int fd, const std::string& object) {
   return VmspliceWriter(fd, pipe_capacity(fd, object), object);
 }
 
 class VmspliceTransport final : public Transport {
  public:
-  explicit VmspliceTransport(const TransportOptions&)
-      : down_(open_pipe("vmsplice pipe")), up_(open_pipe("vmsplice pipe")) {}
+  explicit VmspliceTransport(const TransportOptions&) : pipes_("vmsplice pipe") {}
 
   void attach(Role role, pid_t /*peer*/) override {
-    // After fork() both processes hold all four ends; keep the two this role uses. The arena is
-    // mapped here, in the process that writes, so it is nobody else's copy-on-write page.
-    const bool producer = role == Role::kProducer;
-    in_ = std::move(producer ? up_.read_end : down_.read_end);
-    out_ = std::move(producer ? down_.write_end : up_.write_end);
-    down_ = {};
-    up_ = {};
+    // The arena is mapped here, in the process that writes, so it is nobody else's copy-on-write
+    // page.
+    pipes_.keep(role, in_, out_);
     writer_ = writer_for(out_.get(), "vmsplice pipe");
   }
   void send(std::span<const std::byte> msg) override {
@@ -73,7 +59,7 @@ class VmspliceTransport final : public Transport {
   }
 
  private:
-  Pipe down_, up_;  // producer -> consumer, consumer -> producer
+  PipePair pipes_;
   UniqueFd in_, out_;
   VmspliceWriter writer_;
 };
@@ -83,37 +69,24 @@ class VmspliceTransport final : public Transport {
 // per client) has its own arena, since the reuse rule counts the bytes of one pipe.
 class VmspliceFanIn final : public FanInTransport {
  public:
-  VmspliceFanIn(const TransportOptions&, std::size_t clients) {
-    for (std::size_t i = 0; i < clients; ++i) {
-      const std::string object = "fan-in vmsplice pipe of client " + std::to_string(i);
-      requests_.push_back(open_pipe(object));
-      replies_.push_back(open_pipe(object));
-    }
-  }
+  VmspliceFanIn(const TransportOptions&, std::size_t clients)
+      : pipes_(clients, "fan-in vmsplice pipe") {}
 
   void attach_server() override {
-    server_.open(requests_.size(), "vmsplice fan-in server");
-    writers_.reserve(requests_.size());
-    for (std::size_t i = 0; i < requests_.size(); ++i) {
-      requests_[i].write_end.reset();  // the server must not hold a writer, or EOF never comes
-      replies_[i].read_end.reset();
-      server_.add(i, requests_[i].read_end.get());
-      writers_.push_back(writer_for(replies_[i].write_end.get(),
+    pipes_.keep_server_ends();
+    server_.open(pipes_.requests.size(), "vmsplice fan-in server");
+    writers_.reserve(pipes_.requests.size());
+    for (std::size_t i = 0; i < pipes_.requests.size(); ++i) {
+      server_.add(i, pipes_.requests[i].read_end.get());
+      writers_.push_back(writer_for(pipes_.replies[i].write_end.get(),
                                     "fan-in vmsplice pipe of client " + std::to_string(i)));
     }
   }
   void attach_client(std::size_t index) override {
-    // After fork() every process holds every end; keep this client's two.
-    out_ = std::move(requests_[index].write_end);
-    in_ = std::move(replies_[index].read_end);
-    requests_.clear();
-    replies_.clear();
+    pipes_.keep_client_ends(index, in_, out_);
     writer_ = writer_for(out_.get(), "fan-in vmsplice pipe of client " + std::to_string(index));
   }
-  void after_attach() override {  // the parent: its copies would hide a client's EOF
-    requests_.clear();
-    replies_.clear();
-  }
+  void after_attach() override { pipes_.close_all(); }
 
   void client_send(std::span<const std::byte> msg) override {
     if (!writer_.write(msg)) throw_sys_error(EPIPE, "vmsplice", "vmsplice fan-in request pipe");
@@ -128,7 +101,7 @@ class VmspliceFanIn final : public FanInTransport {
   }
 
  private:
-  std::vector<Pipe> requests_, replies_;  // client -> server, server -> client, per client
+  ClientPipes pipes_;
   EpollServer server_;
   std::vector<VmspliceWriter> writers_;  // the server's, one per reply pipe
   UniqueFd in_, out_;                    // a client's ends

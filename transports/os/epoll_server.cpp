@@ -35,31 +35,27 @@ void EpollServer::drop(std::size_t client) noexcept {
   fds_[client] = -1;
 }
 
-FanInEvent EpollServer::recv(std::span<std::byte> msg) {
-  while (true) {
-    if (next_ == pending_) {
-      const int n = ::epoll_wait(epoll_.get(), events_.data(), static_cast<int>(events_.size()),
-                                 kFanInIdleMs);
-      if (n < 0) {
-        const int err = errno;
-        if (err != EINTR) throw_sys_error(err, "epoll_wait", object_);
-        throw_if_interrupted("epoll_wait", object_);
-        return {};  // a signal: let the caller look at its stop flag
-      }
-      if (n == 0) return {};
-      pending_ = n;
-      next_ = 0;
+std::size_t EpollServer::next_ready() {
+  if (next_ == pending_) {
+    const int n = ::epoll_wait(epoll_.get(), events_.data(), static_cast<int>(events_.size()),
+                               kFanInIdleMs);
+    if (n < 0) {
+      const int err = errno;
+      if (err != EINTR) throw_sys_error(err, "epoll_wait", object_);
+      throw_if_interrupted("epoll_wait", object_);
+      return kNone;
     }
-    const auto client =
-        static_cast<std::size_t>(events_[static_cast<std::size_t>(next_++)].data.u64);
-    const int fd = fds_[client];
-    if (fd < 0) continue;  // dropped after this batch was returned
-    if (!read_message(fd, msg, object_)) {
-      drop(client);
-      return {FanInEvent::Kind::kDisconnected, client};
-    }
-    return {FanInEvent::Kind::kRequest, client};
+    if (n == 0) return kNone;
+    pending_ = n;
+    next_ = 0;
   }
+  return static_cast<std::size_t>(events_[static_cast<std::size_t>(next_++)].data.u64);
+}
+
+FanInEvent EpollServer::recv(std::span<std::byte> msg) {
+  return recv_with(msg, [this](int fd, std::span<std::byte> m) {
+    return read_message(fd, m, object_);
+  });
 }
 
 bool read_message(int fd, std::span<std::byte> msg, std::string_view object) {

@@ -35,8 +35,29 @@ class EpollServer {
   // Blocks up to kFanInIdleMs for a whole request of msg.size() bytes from any client. A client
   // whose fd reports end of file (or a reset) is dropped from the loop and reported.
   [[nodiscard]] FanInEvent recv(std::span<std::byte> msg);
+  // As recv, taking one request from a ready client's fd with `read(fd, msg)`, which returns false
+  // when the client has closed (a record socket, or a memfd passed over one).
+  template <typename Read>
+  [[nodiscard]] FanInEvent recv_with(std::span<std::byte> msg, Read&& read) {
+    while (true) {
+      const std::size_t client = next_ready();
+      if (client == kNone) return {};
+      const int fd = fds_[client];
+      if (fd < 0) continue;  // dropped after this batch was returned
+      if (!read(fd, msg)) {
+        drop(client);
+        return {FanInEvent::Kind::kDisconnected, client};
+      }
+      return {FanInEvent::Kind::kRequest, client};
+    }
+  }
 
  private:
+  static constexpr std::size_t kNone = static_cast<std::size_t>(-1);
+  // The next client the last epoll_wait reported ready, waiting (up to kFanInIdleMs) for a new
+  // batch when every one was served; kNone when none came in that time or a signal woke the wait
+  // (the caller looks at its stop flag).
+  [[nodiscard]] std::size_t next_ready();
   void drop(std::size_t client) noexcept;
 
   UniqueFd epoll_;

@@ -114,9 +114,7 @@ SeqpacketFanIn::SeqpacketFanIn(const TransportOptions& options, std::size_t clie
 void SeqpacketFanIn::attach_server() {
   dir_.release();  // a forked child: the parent removes the directory
   conns_.resize(clients_);
-  epoll_.reset(::epoll_create1(EPOLL_CLOEXEC));
-  if (!epoll_.valid()) throw_sys_error(errno, "epoll_create1", object_);
-  events_.resize(clients_);
+  server_.open(clients_, object_);
   // Clients connect in any order; each says which it is in a 4-byte record before any request.
   for (std::size_t accepted = 0; accepted < clients_; ++accepted) {
     UniqueFd conn = accept_retrying(listener_.get(), nullptr, nullptr, object_);
@@ -127,12 +125,7 @@ void SeqpacketFanIn::attach_server() {
     if (index >= clients_ || conns_[index].valid()) {
       throw_sys_error(EPROTO, "accept", object_ + ": bad client index " + std::to_string(index));
     }
-    epoll_event ev{};
-    ev.events = EPOLLIN;  // level-triggered: a record not yet read is reported again
-    ev.data.u64 = index;
-    if (::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, conn.get(), &ev) != 0) {
-      throw_sys_error(errno, "epoll_ctl(ADD)", object_ + " client " + std::to_string(index));
-    }
+    server_.add(index, conn.get());
     conns_[index] = std::move(conn);
   }
   listener_.reset();  // every client has its socket: the listening socket is no longer needed
@@ -165,35 +158,11 @@ Received SeqpacketFanIn::client_recv(std::span<std::byte> msg) {
   return Received::kMessage;
 }
 
-void SeqpacketFanIn::drop(std::size_t client) noexcept {
-  ::epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, conns_[client].get(), nullptr);
-  conns_[client].reset();
-}
-
 FanInEvent SeqpacketFanIn::server_recv(std::span<std::byte> msg) {
-  while (true) {
-    if (next_ == pending_) {
-      const int n = ::epoll_wait(epoll_.get(), events_.data(), static_cast<int>(events_.size()),
-                                 kFanInIdleMs);
-      if (n < 0) {
-        const int err = errno;
-        if (err != EINTR) throw_sys_error(err, "epoll_wait", object_);
-        throw_if_interrupted("epoll_wait", object_);
-        return {};  // a signal: let the caller look at its stop flag
-      }
-      if (n == 0) return {};
-      pending_ = n;
-      next_ = 0;
-    }
-    const auto client =
-        static_cast<std::size_t>(events_[static_cast<std::size_t>(next_++)].data.u64);
-    if (!conns_[client].valid()) continue;  // dropped after this batch was returned
-    if (!take(conns_[client].get(), msg)) {
-      drop(client);
-      return {FanInEvent::Kind::kDisconnected, client};
-    }
-    return {FanInEvent::Kind::kRequest, client};
-  }
+  const FanInEvent e =
+      server_.recv_with(msg, [this](int fd, std::span<std::byte> m) { return take(fd, m); });
+  if (e.kind == FanInEvent::Kind::kDisconnected) conns_[e.client].reset();  // out of the loop
+  return e;
 }
 
 bool SeqpacketFanIn::server_send(std::size_t client, std::span<const std::byte> msg) {

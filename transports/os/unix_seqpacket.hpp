@@ -4,8 +4,6 @@
 // one epoll loop).
 #pragma once
 
-#include <sys/epoll.h>
-
 #include <cstddef>
 #include <optional>
 #include <span>
@@ -13,6 +11,7 @@
 #include <string_view>
 #include <vector>
 
+#include "transports/os/epoll_server.hpp"
 #include "transports/os/private_dir.hpp"
 #include "transports/os/unique_fd.hpp"
 #include "transports/transport.hpp"
@@ -85,17 +84,13 @@ class SeqpacketFanIn : public FanInTransport {
   [[nodiscard]] int listener() const noexcept { return listener_.get(); }
 
  private:
-  void drop(std::size_t client) noexcept;
-
   std::size_t clients_;
   PrivateDir dir_;
   std::string object_;  // the server's path, which names the transport's objects in errors
   UniqueFd listener_;
   std::vector<UniqueFd> conns_;  // server: one socket per client, by client index
   UniqueFd conn_;                // a client's socket
-  UniqueFd epoll_;
-  std::vector<epoll_event> events_;
-  int pending_ = 0, next_ = 0;  // events of the last epoll_wait not yet served
+  EpollServer server_;           // server: waits on every client's socket
 };
 
 }  // namespace ipcbench
