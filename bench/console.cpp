@@ -18,9 +18,14 @@
 namespace ipcbench {
 namespace {
 
-// The columns after the case name, each kValueWidth wide.
-constexpr int kValueWidth = 11;
-constexpr std::size_t kMaxNameWidth = 64;
+// The case name's column (the longest name of today's matrix has 42 characters; a longer one is
+// cut with "..."), then five value columns, each kValueWidth wide, then the notes from column
+// kNotesColumn on, which continue on lines of their own, indented to that column, rather than
+// cross kConsoleWidth.
+constexpr int kValueWidth = 10;
+constexpr std::size_t kMaxNameWidth = 44;
+constexpr std::size_t kNotesColumn = kMaxNameWidth + 5 * (kValueWidth + 1) + 2;
+constexpr std::size_t kConsoleWidth = 160;
 
 std::string trimmed_name(const benchmark::BenchmarkReporter::Run& run) {
   std::string name = run.benchmark_name();
@@ -138,11 +143,8 @@ bool BriefConsole::ReportContext(const Context& context) {
       << " MHz. RTT: the full round trip; 1-way: sender's time stamp to receipt, both directions\n"
          "merged; times in us, MB/s = 10^6 bytes/s. With repetitions each row is their median. "
          "Every counter is in\nthe JSON (--benchmark_out=FILE); --counters=all prints them here.\n\n";
-  char line[256];
-  std::snprintf(line, sizeof line, "%-*s %*s %*s %*s %*s %*s  %s\n", static_cast<int>(kMaxNameWidth),
-                "case", kValueWidth, "RTT p50 us", kValueWidth, "RTT p99 us", kValueWidth,
-                "1-way p50", kValueWidth, "MB/s", kValueWidth, "msgs/s", "notes");
-  out << line << std::string(kMaxNameWidth + 6 * (kValueWidth + 1) + 1, '-') << "\n";
+  const std::vector<std::string> titles{"RTT p50 us", "RTT p99 us", "1-way p50", "MB/s", "msgs/s"};
+  out << brief_row("case", titles, "notes") << std::string(kNotesColumn + 5, '-') << "\n";
   return true;
 }
 
@@ -167,21 +169,47 @@ void BriefConsole::ReportRuns(const std::vector<Run>& reports) {
     }
   }
   std::ostream& out = GetOutputStream();
-  char line[512];
   if (failed != nullptr) {
     failed_case_ = trimmed_name(*failed);
-    std::snprintf(line, sizeof line, "%-*s ERROR: %s\n", static_cast<int>(kMaxNameWidth),
-                  failed_case_.c_str(), failed->error_message.c_str());
-    out << line;
+    // The error, however long, in lines within kConsoleWidth, continued under its first word.
+    const std::string name = failed_case_ + std::string(kMaxNameWidth - failed_case_.size(), ' ');
+    std::string text = wrapped(failed->error_message, kConsoleWidth, name.size() + 8,
+                               name.size() + 8);
+    out << text.replace(0, name.size() + 8, name + " ERROR: ");
     return;
   }
   if (chosen == nullptr) return;
-  const std::vector<std::string> c = brief_cells(*chosen);
-  std::snprintf(line, sizeof line, "%-*s %*s %*s %*s %*s %*s  %s\n",
-                static_cast<int>(kMaxNameWidth), trimmed_name(*chosen).c_str(), kValueWidth,
-                c[0].c_str(), kValueWidth, c[1].c_str(), kValueWidth, c[2].c_str(), kValueWidth,
-                c[3].c_str(), kValueWidth, c[4].c_str(), brief_notes(*chosen).c_str());
-  out << line;
+  out << brief_row(trimmed_name(*chosen), brief_cells(*chosen), brief_notes(*chosen));
+}
+
+std::string brief_row(const std::string& name, const std::vector<std::string>& cells,
+                      const std::string& notes) {
+  char line[256];
+  std::snprintf(line, sizeof line, "%-*s %*s %*s %*s %*s %*s  ", static_cast<int>(kMaxNameWidth),
+                name.c_str(), kValueWidth, cells.at(0).c_str(), kValueWidth, cells.at(1).c_str(),
+                kValueWidth, cells.at(2).c_str(), kValueWidth, cells.at(3).c_str(), kValueWidth,
+                cells.at(4).c_str());
+  std::string out = line;
+  // The notes, item by item (", "-separated), on as many lines as they need.
+  const std::size_t first = out.size();
+  std::size_t line_start = 0, at = 0;
+  bool empty = true;  // no item on the current line yet
+  while (at < notes.size()) {
+    std::size_t end = notes.find(", ", at);
+    if (end == std::string::npos) end = notes.size();
+    const std::string item = notes.substr(at, end - at) + (end < notes.size() ? "," : "");
+    at = end + (end < notes.size() ? 2 : 0);
+    if (!empty && out.size() - line_start + 1 + item.size() > kConsoleWidth) {
+      out += "\n";
+      line_start = out.size();
+      out += std::string(first, ' ');
+      empty = true;
+    }
+    out += (empty ? "" : " ") + item;
+    empty = false;
+  }
+  while (!out.empty() && out.back() == ' ') out.pop_back();
+  return out + "\n";
 }
 
 void BriefConsole::Finalize() {

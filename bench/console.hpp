@@ -35,6 +35,11 @@ class BriefConsole : public benchmark::ConsoleReporter {
 // where the case has no such figure) and its notes ("lost 3, corrupt 1"; empty when none).
 [[nodiscard]] std::vector<std::string> brief_cells(const benchmark::BenchmarkReporter::Run& run);
 [[nodiscard]] std::string brief_notes(const benchmark::BenchmarkReporter::Run& run);
+// The console's row for one case: the name, the five cells and the notes in their columns. Notes
+// that would cross column 160 continue on lines of their own, indented to the notes column, each
+// line breaking between two notes. Ends with a newline.
+[[nodiscard]] std::string brief_row(const std::string& name, const std::vector<std::string>& cells,
+                                    const std::string& notes);
 
 // `text` broken at spaces into lines of at most `width` columns (a word longer than that stands
 // alone), the first indented by `first_indent` spaces and the rest by `indent`; each line ends
