@@ -26,16 +26,13 @@ namespace ipcbench::test {
 
 class SeqpacketServerTest : public ::testing::Test {
  protected:
-  // Makes `transport`'s fan-in server for messages of `bytes` (skips the test when the transport
-  // is unavailable here), connects the client and says its index (0), then attaches the server.
-  // A fatal failure returns early: the caller checks HasFatalFailure() or IsSkipped().
+  // Makes `transport`'s fan-in server for messages of `bytes`, connects the client and says its
+  // index (0), then attaches the server. A fatal failure returns early from here only: a test
+  // body that calls it wraps it in ASSERT_NO_FATAL_FAILURE.
   void serve(const char* transport, std::size_t bytes) {
-    fds_before_ = open_fd_count();
     const TransportInfo* info = find_transport(transport);
     ASSERT_NE(info, nullptr);
     ASSERT_NE(info->fan_in, nullptr);
-    const Capabilities caps = info->describe();
-    if (!caps.unavailable.empty()) GTEST_SKIP() << caps.unavailable;
     TransportOptions options;
     options.name = unique_name();
     options.tmp_root = dir_.path();
@@ -73,7 +70,7 @@ class SeqpacketServerTest : public ::testing::Test {
   }
 
   ScratchDir dir_;
-  std::size_t fds_before_ = 0;
+  std::size_t fds_before_ = open_fd_count();  // before the server (TearDown compares)
   FanInPtr server_;
   UniqueFd client_;
 };

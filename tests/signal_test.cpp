@@ -1,5 +1,6 @@
 // The signal transports: coalescing is counted, realtime signals (rt_signal and signalfd) queue and
-// lose nothing, also at RLIMIT_SIGPENDING, only the peer's signals count, and no signal is left pending or blocked afterwards.
+// lose nothing, also at RLIMIT_SIGPENDING, only the peer's signals count, and no signal is left
+// pending or blocked afterwards.
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>

@@ -96,7 +96,7 @@ class UnixSeqpacketServer : public test::SeqpacketServerTest {
 
 TEST_F(UnixSeqpacketServer, LargestRecordGoesBothWaysAndOneByteMoreIsRefused) {
   const std::size_t largest = find_transport("unix_seqpacket")->describe().max_message_bytes;
-  serve(largest);
+  ASSERT_NO_FATAL_FAILURE(serve(largest));
   const std::vector<std::byte> msg = pattern(largest);
   ASSERT_EQ(::send(client_.get(), msg.data(), msg.size(), 0), static_cast<ssize_t>(largest))
       << std::strerror(errno);
@@ -135,14 +135,14 @@ TEST_F(UnixSeqpacketServer, FanInRefusesARunLargerThanARecord) {
 }
 
 TEST_F(UnixSeqpacketServer, LongerRecordIsAnErrorNotTwoMessages) {
-  serve(64);
+  ASSERT_NO_FATAL_FAILURE(serve(64));
   const std::vector<std::byte> msg = pattern(100);
   ASSERT_EQ(::send(client_.get(), msg.data(), msg.size(), 0), 100);
   expect_refused(64, "a record of 100 bytes where 64 were expected");
 }
 
 TEST_F(UnixSeqpacketServer, ShorterRecordsAreNeverReassembled) {
-  serve(64);
+  ASSERT_NO_FATAL_FAILURE(serve(64));
   const std::vector<std::byte> half = pattern(32);
   ASSERT_EQ(::send(client_.get(), half.data(), half.size(), 0), 32);
   ASSERT_EQ(::send(client_.get(), half.data(), half.size(), 0), 32);
@@ -150,7 +150,7 @@ TEST_F(UnixSeqpacketServer, ShorterRecordsAreNeverReassembled) {
 }
 
 TEST_F(UnixSeqpacketServer, ReportsAClosedClientAndNoLongerSendsToIt) {
-  serve(64);
+  ASSERT_NO_FATAL_FAILURE(serve(64));
   client_.reset();
   std::vector<std::byte> buf(64);
   const FanInEvent e = server_->server_recv(buf);
