@@ -89,7 +89,8 @@ class Calibration : public ::testing::Test {
   // Runs the bare case kBareRuns times, then picks D = max(200 us, 5 x the slowest bare round
   // trip p50). On this 2-CPU KVM guest a spin of 20 us is smaller than what it adds besides itself
   // (the waiting side goes idle, and waking it costs 20-50 us more than a bare round trip, measured
-  // at D = 20 us); at 200 us that extra is 5-15 us. With D five times the bare round trip, a
+  // at D = 20 us); at 200 us that extra is 5-15 us there and 70-80 us on a 2-CPU AMD guest, the
+  // same at 2D (tests 1 and 3 bound the difference). With D five times the bare round trip, a
   // halved, doubled or misattributed delay lies outside every tolerance below.
   Calibrated calibrate() {
     Calibrated c;
@@ -180,23 +181,32 @@ TEST(CalibLossy, KeepsOneSendInKeepOneInAndCountsTheDrops) {
                                             "message that held 0, 3, 6, 9 in order";
 }
 
-// 1. A spin of D before every echo lies inside every round trip: the round trip p50 is at least D,
-// and at most D + the bare p50 + a tolerance. The tolerance is the slowest bare run's p50 (the
-// spin lets the producer go idle; its wake-up cost, measured 5-15 us at D = 200 us, is less than
-// a bare round trip) plus twice the bare runs' spread (max - min of their p50s, the noise between
-// runs). It stays under 3D/5, so a delay counted twice or halved fails.
-TEST_F(Calibration, RoundTripP50IsTheSpinPlusTheBareRoundTrip) {
+// 1. A spin of D before every echo lies inside every round trip: the round trip p50 is at least D
+// with a spin of D and at least 2D with a spin of 2D, and the second exceeds the first by D, within
+// a tolerance. The difference, not the round trip against the bare one, is what is bounded: the
+// spin lets the producer go idle, and waking it costs more than a bare round trip by an amount
+// that depends on the machine, not on D once D is past the hypervisor's halt polling (measured
+// 5-15 us at D = 200 us on the 2-CPU Intel KVM guest, 70-80 us on the 2-CPU AMD one); both runs
+// pay it, so it cancels. The tolerance is the slowest bare run's p50 plus twice the bare runs'
+// spread (max - min of their p50s, the noise between runs), and at least D/8 (the two spun runs'
+// own noise); it stays under D/2, so a delay counted twice, halved or left out fails.
+TEST_F(Calibration, RoundTripP50GrowsByTheSpin) {
   const Calibrated bare = calibrate();
   const double spread = Calibrated::hi(bare.rtt_p50) - Calibrated::lo(bare.rtt_p50);
-  const double tol = Calibrated::hi(bare.rtt_p50) + 2 * spread;
-  const PairResult r = round_trips(consumer_spin(bare.d));
-  const double rtt = p50(r.rtt);
-  std::printf("consumer spin D: RTT p50 %.2f us (bounds %.2f .. %.2f us, tolerance %.2f us)\n",
-              us(rtt), us(at_least(bare.d)), us(bare.d + Calibrated::hi(bare.rtt_p50) + tol),
-              us(tol));
-  EXPECT_EQ(r.rtt.count(), kRoundTrips);
-  EXPECT_GE(rtt, at_least(bare.d));
-  EXPECT_LE(rtt, bare.d + Calibrated::hi(bare.rtt_p50) + tol);
+  const double tol = std::max(Calibrated::hi(bare.rtt_p50) + 2 * spread, bare.d / 8);
+  const PairResult once = round_trips(consumer_spin(bare.d));
+  const PairResult twice = round_trips(consumer_spin(2 * bare.d));
+  const double rtt1 = p50(once.rtt), rtt2 = p50(twice.rtt);
+  std::printf(
+      "consumer spin D: RTT p50 %.2f us; spin 2D: %.2f us; difference %.2f us (D %.2f us, "
+      "tolerance %.2f us)\n",
+      us(rtt1), us(rtt2), us(rtt2 - rtt1), us(bare.d), us(tol));
+  ASSERT_LT(tol, bare.d / 2) << "the bare round trip is too noisy for this D";
+  EXPECT_EQ(once.rtt.count(), kRoundTrips);
+  EXPECT_EQ(twice.rtt.count(), kRoundTrips);
+  EXPECT_GE(rtt1, at_least(bare.d));
+  EXPECT_GE(rtt2, at_least(2 * bare.d));
+  EXPECT_NEAR(rtt2 - rtt1, bare.d, tol);
 }
 
 // 2. The consumer stamps its echo right before send(), so a spin inside the consumer's send lies
@@ -222,21 +232,29 @@ TEST_F(Calibration, OneWayCarriesTheSpinInTheSpinningSidesDirectionOnly) {
 // 3. The spin is CPU time of the consumer: one D per round trip, two messages, so the CPU per
 // message (both sides, timed part) is at least D/2 less 10% (CPU time and CLOCK_MONOTONIC are
 // different clocks: time stolen by the hypervisor or spent elsewhere during a spin is not charged
-// to it; measured within 1%) and at most D/2 + the slowest bare run's CPU per message + a
-// tolerance: that bare figure again (the wake-ups from idle the spin causes, measured 5-10 us per
-// message at D = 200 us) plus twice the bare runs' spread. A consumer left out (bare only), or its
-// spin counted per message rather than per round trip (D), fails.
-TEST_F(Calibration, CpuPerMessageCarriesHalfTheSpin) {
+// to it; measured within 1%), and a spin of 2D adds D/2 per message to a spin of D's, within a
+// tolerance: the slowest bare run's CPU per message plus twice the bare runs' spread, and at
+// least D/20. As in 1, the difference is bounded, not the figure against the bare one: the
+// wake-ups from idle the spin causes cost CPU too (measured 5-10 us per message at D = 200 us on
+// the Intel guest, about 20 us on the AMD one), the same at D and 2D. A consumer left out (no
+// growth), or its spin counted per message rather than per round trip (D), fails.
+TEST_F(Calibration, CpuPerMessageGrowsByHalfTheSpin) {
   const Calibrated bare = calibrate();
   const double bare_hi = Calibrated::hi(bare.cpu_per_msg);
-  const double tol = bare_hi + 2 * (bare_hi - Calibrated::lo(bare.cpu_per_msg));
-  const PairResult r = round_trips(consumer_spin(bare.d));
-  const double cpu = cpu_ns_per_msg(r);
-  std::printf("consumer spin D: CPU %.2f us/msg (bounds %.2f .. %.2f us, tolerance %.2f us)\n",
-              us(cpu), us(bare.d / 2 * 0.9), us(bare.d / 2 + bare_hi + tol), us(tol));
-  EXPECT_EQ(r.messages, 2 * kRoundTrips);
-  EXPECT_GE(cpu, bare.d / 2 * 0.9);
-  EXPECT_LE(cpu, bare.d / 2 + bare_hi + tol);
+  const double tol =
+      std::max(bare_hi + 2 * (bare_hi - Calibrated::lo(bare.cpu_per_msg)), bare.d / 20);
+  const PairResult once = round_trips(consumer_spin(bare.d));
+  const PairResult twice = round_trips(consumer_spin(2 * bare.d));
+  const double cpu1 = cpu_ns_per_msg(once), cpu2 = cpu_ns_per_msg(twice);
+  std::printf(
+      "consumer spin D: CPU %.2f us/msg; spin 2D: %.2f us/msg; difference %.2f us (D/2 %.2f us, "
+      "tolerance %.2f us)\n",
+      us(cpu1), us(cpu2), us(cpu2 - cpu1), us(bare.d / 2), us(tol));
+  ASSERT_LT(tol, bare.d / 4) << "the bare CPU per message is too noisy for this D";
+  EXPECT_EQ(once.messages, 2 * kRoundTrips);
+  EXPECT_EQ(twice.messages, 2 * kRoundTrips);
+  EXPECT_GE(cpu1, bare.d / 2 * 0.9);
+  EXPECT_NEAR(cpu2 - cpu1, bare.d / 2, tol);
 }
 
 // 4. A stream over a reliable transport delivers every message of every timed batch, once, and

@@ -746,10 +746,15 @@ TEST(SlotRingGeometry, RingForAMessageSizeFollowsTheRules) {
         std::size_t{512} << 10, std::size_t{1} << 20, std::size_t{64} << 20}) {
     SCOPED_TRACE("message of " + std::to_string(m) + " bytes");
     const RingGeometry g = ring_geometry_for(m);
-    // One-line pieces up to 1 KiB, 4 KiB pieces above.
-    EXPECT_EQ(g.piece_bytes, m <= kLinePiecesUpTo ? 64u : 4096u);
+    // One-line pieces up to 1 KiB; above, a quarter of the message rounded up to a power of two,
+    // 4 to 16 KiB.
+    const std::uint32_t piece = m <= kLinePiecesUpTo
+                                    ? 64u
+                                    : static_cast<std::uint32_t>(std::clamp<std::size_t>(
+                                          std::bit_ceil(m) / 4, 4096, 16384));
+    EXPECT_EQ(g.piece_bytes, piece);
     EXPECT_EQ(g.inline_header(), m <= kLinePiecesUpTo);
-    EXPECT_EQ(g.payload(), m <= kLinePiecesUpTo ? 56u : 4096u);
+    EXPECT_EQ(g.payload(), m <= kLinePiecesUpTo ? 56u : piece);
     // A power of two of pieces, 64 KiB to 1 MiB of them.
     EXPECT_TRUE(std::has_single_bit(g.pieces));
     const std::size_t piece_area = std::size_t{g.pieces} * g.piece_bytes;
@@ -762,14 +767,18 @@ TEST(SlotRingGeometry, RingForAMessageSizeFollowsTheRules) {
     // The reader publishes every 16 KiB of pieces, or every quarter ring when that is less.
     EXPECT_EQ(g.publish_every, std::min<std::size_t>(g.pieces / 4, (16u << 10) / g.piece_bytes));
     EXPECT_LT(g.publish_every, g.pieces);
-    // Headers on their own lines for 4 KiB pieces only.
+    // Headers on their own lines for pieces larger than a line only.
     EXPECT_EQ(g.bytes(), piece_area + (g.inline_header() ? 0 : std::size_t{64} * g.pieces));
   }
   EXPECT_EQ(ring_geometry_for(64).pieces, 1024u);  // 64 KiB of one-line pieces
   EXPECT_EQ(ring_geometry_for(64).publish_every, 256u);
-  EXPECT_EQ(ring_geometry_for(1025).pieces, 16u);                    // 64 KiB of 4 KiB pieces
-  EXPECT_EQ(ring_geometry_for(65536).pieces, 64u);                   // four messages: 256 KiB
-  EXPECT_EQ(ring_geometry_for(std::size_t{64} << 20).pieces, 256u);  // capped at 1 MiB
+  EXPECT_EQ(ring_geometry_for(1025).pieces, 16u);  // 64 KiB of 4 KiB pieces
+  EXPECT_EQ(ring_geometry_for(4096).piece_bytes, 4096u);
+  EXPECT_EQ(ring_geometry_for(32768).piece_bytes, 8192u);
+  EXPECT_EQ(ring_geometry_for(65536).piece_bytes, 16384u);
+  EXPECT_EQ(ring_geometry_for(65536).pieces, 16u);        // four messages: 256 KiB of 16 KiB pieces
+  EXPECT_EQ(ring_geometry_for(65536).publish_every, 1u);  // every 16 KiB
+  EXPECT_EQ(ring_geometry_for(std::size_t{64} << 20).pieces, 64u);  // capped at 1 MiB
 }
 
 TEST(SlotRingGeometry, PiecesForCountsEveryPieceAMessageTakes) {

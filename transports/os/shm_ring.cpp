@@ -22,7 +22,11 @@ RingGeometry ring_geometry(std::uint32_t piece_bytes, std::uint32_t pieces) noex
 }
 
 RingGeometry ring_geometry_for(std::size_t message_bytes) noexcept {
-  RingGeometry g{.piece_bytes = message_bytes <= kLinePiecesUpTo ? 64u : 4096u};
+  RingGeometry g{.piece_bytes = 64u};
+  if (message_bytes > kLinePiecesUpTo) {
+    g.piece_bytes = static_cast<std::uint32_t>(
+        std::clamp<std::size_t>(std::bit_ceil(message_bytes) / 4, kSmallestPiece, kLargestPiece));
+  }
   const std::size_t two = 4 * g.pieces_for(message_bytes) * g.piece_bytes;
   const std::size_t bytes =
       std::clamp<std::size_t>(std::bit_ceil(two), std::size_t{64} << 10, std::size_t{1} << 20);
