@@ -291,7 +291,9 @@ class Producer {
     r_.cpu_seconds = static_cast<double>(end.cpu_ns - start.cpu_ns) * 1e-9;
     r_.context_switches = end.switches - start.switches;
     r_.sent = timed_batches * plan_.batch;
-    if (plan_.lossy) tell({ControlChannel::Kind::kStop});
+    // The stop's wake-up names the batch the consumer waits in now (one past the last), so it
+    // is not taken for a stale one.
+    if (plan_.lossy) tell({ControlChannel::Kind::kStop, 1 + timed_batches});
   }
 
  private:
@@ -483,8 +485,15 @@ void consume_stream(Transport& t, const PairPlan& plan, Framer& framer, PairShar
       if (!plan.lossy && !plan.end_mark && got_in_batch == plan.batch) break;
       const Received got = t.recv(buf);
       // Lossy only: nothing for a while, or a wake-up (kEndFlag): the batch may be over; its end
-      // is on the control channel, never on the lossy path.
-      if (got == Received::kTimeout || (plan.lossy && (Framer::seq_of(buf) & kEndFlag) != 0)) {
+      // is on the control channel, never on the lossy path. A wake-up for an earlier batch is
+      // one the producer repeated before that batch's ack reached it, queued ahead of this
+      // batch's data: looking at the control channel then could find this batch's end already
+      // there (a consumer slow to run, under load) and count the data still queued behind the
+      // stale wake-up lost, then reordered in the next batch. It is skipped.
+      const bool wake = plan.lossy && got == Received::kMessage &&
+                        (Framer::seq_of(buf) & kEndFlag) != 0;
+      if (wake && (Framer::seq_of(buf) & ~kFlagMask) < b) continue;
+      if (got == Received::kTimeout || wake) {
         const auto m = control->recv(Role::kConsumer, std::chrono::microseconds(0));
         if (!m) continue;
         if (m->kind == ControlChannel::Kind::kStop) {

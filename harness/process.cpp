@@ -49,6 +49,11 @@ ChildProcess::ChildProcess(std::string label, const std::function<void()>& body,
   // The child: die with the parent, so a killed benchmark leaves no orphan behind.
   ::prctl(PR_SET_PDEATHSIG, SIGKILL);
   if (::getppid() != parent) ::_exit(4);
+  // Named after its role ("consumer", "bounce peer", ...: the label's first 15 bytes), so ps,
+  // top and /proc/<pid>/comm tell the suite's processes apart.
+  char comm[16] = {};
+  std::memcpy(comm, label_.data(), std::min(label_.size(), sizeof comm - 1));
+  (void)::prctl(PR_SET_NAME, comm, 0, 0, 0);
   int code = 0;
   try {
     body();

@@ -79,7 +79,7 @@ fi
 
 scripts/install-deps.sh
 cmake --preset release >/dev/null
-cmake --build --preset release
+cmake --build --preset release --target ipcbench  # the benchmark only: the tests are test.sh's
 
 mkdir -p "$out"
 bin=build/release/bench/ipcbench

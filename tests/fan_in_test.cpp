@@ -59,7 +59,7 @@ FanInConfig config_for(const std::string& id, std::size_t clients, std::size_t b
   c.iterations = 200;
   c.warmup = 5;
   c.tmp_root = root;
-  c.watchdog = std::chrono::milliseconds(3000);
+  c.watchdog = std::chrono::milliseconds(3000) * test::kSanitizerSlowdown;
   return c;
 }
 

@@ -298,22 +298,6 @@ std::vector<pid_t> children_of(pid_t pid) {
   return out;
 }
 
-// Field 22 of /proc/<pid>/stat, after "(comm)"; 0 for a process that has gone meanwhile (ipcbench
-// also runs short-lived children, such as the cache-line bounce peer after each round trip case).
-unsigned long long start_time(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
-  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  const std::size_t comm_end = text.rfind(')');
-  if (comm_end == std::string::npos || comm_end + 2 > text.size()) return 0;
-  std::istringstream rest(text.substr(comm_end + 2));
-  std::string field;
-  for (int i = 3; i < 22 && rest >> field; ++i) {
-  }
-  unsigned long long t = 0;
-  rest >> t;
-  return t;
-}
-
 // The user's view: a consumer killed from outside mid-run is reported as that case's error, and
 // the next benchmark still runs.
 TEST(KilledConsumer, IsReportedAndTheNextBenchmarkStillRuns) {
@@ -331,18 +315,23 @@ TEST(KilledConsumer, IsReportedAndTheNextBenchmarkStillRuns) {
             out.c_str(), "--benchmark_out_format=json", static_cast<char*>(nullptr));
     ::_exit(127);
   }
-  // Children of ipcbench: the janitor (started first) and the running case's consumer. Google
-  // Benchmark calls a case a few times with growing iteration counts, each with a new consumer:
-  // the consumer to kill is one that has lived 300 ms, the long last call's.
+  // Children of ipcbench: the janitor, the running case's consumer, and after each round trip
+  // case the cache-line bounce peer (which, on a loaded machine, lives for seconds; killing it
+  // was once taken for the consumer). Google Benchmark calls a case a few times with growing
+  // iteration counts, each with a new consumer: the one to kill is a consumer (by its name) that
+  // has lived 300 ms, the long last call's.
   pid_t consumer = -1, newest = -1;
   auto seen = std::chrono::steady_clock::now();
   for (int i = 0; i < 2000 && consumer < 0; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
     auto kids = children_of(bench);
-    std::erase_if(kids, [](pid_t k) { return start_time(k) == 0; });
-    if (kids.size() < 2) continue;
+    std::erase_if(kids, [](pid_t k) {
+      const test::ProcStat st = test::proc_stat(k);
+      return !st.ok || st.comm != "consumer";
+    });
+    if (kids.empty()) continue;
     std::sort(kids.begin(), kids.end(),
-              [](pid_t a, pid_t b) { return start_time(a) < start_time(b); });
+              [](pid_t a, pid_t b) { return test::proc_stat(a).start < test::proc_stat(b).start; });
     if (kids.back() != newest) {
       newest = kids.back();
       seen = std::chrono::steady_clock::now();

@@ -11,6 +11,7 @@
 #include <string>
 #include <thread>
 
+#include "tests/test_util.hpp"
 #include "transports/os/sys_error.hpp"
 
 namespace ipcbench {
@@ -35,6 +36,33 @@ TEST(Launch, PeersPassTheBarrierTogetherAndEndWell) {
   EXPECT_GT(released, 0u);
   EXPECT_EQ(launch.wait_all(), "");
   for (std::size_t i = 0; i < 3; ++i) EXPECT_EQ(launch.failure(i), "");
+}
+
+// A process peer is named after its role (the label's first 15 bytes, what Linux keeps), so ps,
+// top and the tests that look for the consumer tell the suite's processes apart.
+TEST(Launch, AProcessPeerIsNamedAfterItsLabel) {
+  Launch launch("test", 3000ms);
+  const std::size_t a = launch.start("consumer 3", -1, [](Peer& peer) {
+    std::this_thread::sleep_for(300ms);
+    peer.finish();
+  });
+  const std::size_t b = launch.start("a label longer than fifteen", -1, [](Peer& peer) {
+    std::this_thread::sleep_for(300ms);
+    peer.finish();
+  });
+  // A child names itself right after fork(): look until it has (or 250 ms have passed).
+  const auto name_of = [&](std::size_t i) {
+    const std::string ours = test::proc_stat(::getpid()).comm;
+    std::string name;
+    for (int k = 0; k < 50 && (name.empty() || name == ours); ++k) {
+      name = test::proc_stat(launch.pid(i)).comm;
+      std::this_thread::sleep_for(5ms);
+    }
+    return name;
+  };
+  EXPECT_EQ(name_of(a), "consumer 3");
+  EXPECT_EQ(name_of(b), "a label longer ");
+  EXPECT_EQ(launch.wait_all(), "");
 }
 
 TEST(Launch, AProcessThatThrowsIsReportedWithItsPidAndWhat) {

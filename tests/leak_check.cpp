@@ -1,5 +1,7 @@
 #include "tests/leak_check.hpp"
 
+#include "tests/test_util.hpp"
+
 #include <signal.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
@@ -97,10 +99,8 @@ bool reap_all_descendants(double seconds) {
       for (const auto& e : std::filesystem::directory_iterator("/proc")) {
         const std::string name = e.path().filename().string();
         if (name.find_first_not_of("0123456789") != std::string::npos) continue;
-        std::ifstream stat(e.path() / "stat");
-        std::string pidtxt, comm, state, ppid;
-        stat >> pidtxt >> comm >> state >> ppid;
-        if (ppid == std::to_string(::getpid())) ::kill(std::stoi(pidtxt), SIGKILL);
+        const pid_t child = std::stoi(name);
+        if (proc_stat(child).ppid == ::getpid()) ::kill(child, SIGKILL);
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }

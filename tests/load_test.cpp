@@ -34,7 +34,7 @@ LoadConfig config_for(const std::string& id, double rate, std::uint64_t messages
   c.messages = messages;
   c.warmup = 10;
   c.cpus = default_cpu_pair();
-  c.watchdog = std::chrono::milliseconds(5000);
+  c.watchdog = std::chrono::milliseconds(5000) * test::kSanitizerSlowdown;
   return c;
 }
 

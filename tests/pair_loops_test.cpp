@@ -4,12 +4,18 @@
 #include <sys/resource.h>
 
 #include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <stdexcept>
 #include <thread>
+#include <vector>
 
 #include "harness/clock.hpp"
 #include "harness/cpus.hpp"
 #include "harness/frame.hpp"
 #include "harness/launch.hpp"
+#include "harness/loops.hpp"
 #include "harness/pair.hpp"
 #include "test_util.hpp"
 
@@ -88,6 +94,78 @@ TEST(PairLoops, ALossyStreamsLostEndMarksCannotStallABatch) {
   EXPECT_EQ(r.iteration_seconds.size(), c.iterations);
   // At most one 200 ms receive timeout in all (the old way paid one per batch with a lost mark).
   EXPECT_LT(wall, 2.0) << r.lost << " lost";
+}
+
+// A lossy channel in memory for the test below: whole messages in a queue, a receive that gives
+// up after 50 ms (kTimeout), and a consumer that runs late, 2 ms, each time it receives a wake-up
+// for batch 0 (as a consumer descheduled under load does).
+class LateWakeChannel : public Transport {
+ public:
+  void attach(Role, pid_t) override {}
+  void send(std::span<const std::byte> msg) override {
+    const std::lock_guard lock(mutex_);
+    queue_.emplace_back(msg.begin(), msg.end());
+    ready_.notify_one();
+  }
+  Received recv(std::span<std::byte> msg) override {
+    std::unique_lock lock(mutex_);
+    if (!ready_.wait_for(lock, 50ms, [this] { return !queue_.empty(); })) return Received::kTimeout;
+    const std::vector<std::byte> front = std::move(queue_.front());
+    queue_.pop_front();
+    lock.unlock();
+    if (front.size() != msg.size()) throw std::runtime_error("a message of another size");
+    std::copy(front.begin(), front.end(), msg.begin());
+    if (Framer::seq_of(msg) == kEndFlag) std::this_thread::sleep_for(2ms);  // wake-up, batch 0
+    return Received::kMessage;
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable ready_;
+  std::deque<std::vector<std::byte>> queue_;
+};
+
+// A lossy stream's producer repeats a batch's wake-up every 200 us until its ack comes, so a late
+// consumer finds the repeats queued ahead of the next batch's data. One of them must not end that
+// next batch: by the time the consumer reads it, the next batch's end is already on the control
+// channel, and the batch still queued behind the stale wake-up was counted lost, then reordered
+// in the batch after (whole batches of 25 in the udp conformance test under load, seen in CI).
+TEST(PairLoops, ALossyStreamsStaleWakeUpCannotEndTheNextBatch) {
+  PairPlan plan{};
+  plan.pattern = Pattern::kStream;
+  plan.payload = Payload::kBytes;
+  plan.bytes = 64;
+  plan.iterations = 4;
+  plan.warmup = 0;
+  plan.batch = 32;
+  plan.lossy = true;
+  plan.in_process = true;
+  plan.control_timeout = 5000ms;
+  LateWakeChannel channel;
+  ControlChannel control;
+  PairShared shared;
+  shared.last.store(plan.iterations);
+  std::exception_ptr consumer_error;
+  std::thread consumer([&] {
+    try {
+      Framer own(plan.payload, plan.bytes);
+      consume_stream(channel, plan, own, shared, &control);
+    } catch (...) {
+      consumer_error = std::current_exception();
+    }
+  });
+  Framer framer(plan.payload, plan.bytes);
+  std::atomic<std::uint64_t> progress{0};
+  ProducerTally tally;
+  const std::function<void()> nothing;
+  EXPECT_NO_THROW(produce_stream(channel, plan, framer, progress, tally, shared, &control, nothing));
+  consumer.join();
+  ASSERT_FALSE(consumer_error);
+  EXPECT_EQ(tally.sent, plan.iterations * plan.batch);
+  EXPECT_EQ(shared.tally.received, plan.iterations * plan.batch);
+  EXPECT_EQ(shared.tally.lost, 0u);
+  EXPECT_EQ(shared.tally.reordered, 0u);
+  EXPECT_EQ(shared.tally.corrupt, 0u);
 }
 
 // Issue 18: a budget already spent stops the producer after one timed round trip or batch, and

@@ -59,7 +59,7 @@ TEST_P(PatternConformance, RunsWhenSupportedElseSaysWhy) {
   EXPECT_FALSE(r.design.empty());
   test::ScratchDir dir;
   const std::size_t fds = test::open_fd_count();
-  const auto watchdog = std::chrono::milliseconds(5000);
+  const auto watchdog = std::chrono::milliseconds(5000) * test::kSanitizerSlowdown;
   switch (form) {
     case Form::kFanIn: {
       FanInConfig c;
@@ -175,7 +175,7 @@ TEST_P(LoadConformance, RunsWhenSupportedElseSaysWhy) {
   c.warmup = 5;
   c.cpus = cpus;
   c.tmp_root = dir.path();
-  c.watchdog = std::chrono::milliseconds(5000);
+  c.watchdog = std::chrono::milliseconds(5000) * test::kSanitizerSlowdown;
   const LoadResult res = run_load(c);
   EXPECT_EQ(res.sent, 200u);
   EXPECT_EQ(res.corrupt, 0u);

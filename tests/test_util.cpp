@@ -20,12 +20,64 @@
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
+#include <fstream>
+#include <sstream>
 #include <stdexcept>
+#include <string_view>
 
 namespace ipcbench::test {
 
+ProcStat proc_stat(pid_t pid) {
+  ProcStat out;
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const std::size_t open = text.find('(');
+  const std::size_t close = text.rfind(')');
+  if (open == std::string::npos || close == std::string::npos || close < open) return out;
+  out.comm = text.substr(open + 1, close - open - 1);
+  std::istringstream rest(text.substr(close + 1));
+  std::string state;
+  rest >> state >> out.ppid;  // fields 3 and 4
+  std::string field;
+  for (int i = 5; i < 22 && rest >> field; ++i) {
+  }
+  rest >> out.start;
+  out.ok = !rest.fail();
+  return out;
+}
+
+namespace {
+
+// Removes the scratch directories of test processes that have gone without removing their own:
+// ctest kills a test that runs past its time limit (SIGKILL: no destructor runs), and its
+// directory, named after its pid, would stay. A directory whose process still lives, or whose
+// pid another process has taken since, is left alone.
+void remove_dead_tests_scratch_dirs(const std::filesystem::path& root) {
+  constexpr std::string_view kPrefix = "ipcbench-test-";
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator(root, ec)) {
+    const std::string name = e.path().filename().string();
+    if (name.rfind(kPrefix, 0) != 0) continue;
+    const std::size_t dash = name.find('-', kPrefix.size());
+    if (dash == std::string::npos || dash == kPrefix.size()) continue;
+    const std::string pid_text = name.substr(kPrefix.size(), dash - kPrefix.size());
+    if (pid_text.find_first_not_of("0123456789") != std::string::npos || pid_text.size() > 9) {
+      continue;
+    }
+    const pid_t pid = static_cast<pid_t>(std::stol(pid_text));
+    if (pid <= 0 || ::kill(pid, 0) == 0 || errno != ESRCH) continue;
+    std::error_code ignored;
+    std::filesystem::remove_all(e.path(), ignored);
+  }
+}
+
+}  // namespace
+
 ScratchDir::ScratchDir() {
-  std::string templ = (std::filesystem::temp_directory_path() / "ipcbench-test-XXXXXX").string();
+  const std::filesystem::path root = std::filesystem::temp_directory_path();
+  remove_dead_tests_scratch_dirs(root);
+  std::string templ =
+      (root / ("ipcbench-test-" + std::to_string(::getpid()) + "-XXXXXX")).string();
   if (::mkdtemp(templ.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
   path_ = templ;
 }

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <linux/filter.h>
+#include <sys/types.h>
 
 #include <chrono>
 #include <filesystem>
@@ -11,12 +12,32 @@
 
 namespace ipcbench::test {
 
+// A sanitizer build runs the same work several times slower: one 1 MiB dbus message took over
+// 5 s to arrive under ASan on a 2-CPU AMD guest (sd-bus reading it into a growing buffer), and
+// three dbus fan-in clients took over 3 s to attach, which the watchdog took for hangs. Tests
+// multiply their watchdog (never a measured figure) by it; a real hang is still caught, later.
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+inline constexpr int kSanitizerSlowdown = 4;
+#else
+inline constexpr int kSanitizerSlowdown = 1;
+#endif
+
 // The number of open file descriptors of this process.
 [[nodiscard]] inline std::size_t open_fd_count() {
   std::size_t n = 0;
   for ([[maybe_unused]] const auto& e : std::filesystem::directory_iterator("/proc/self/fd")) ++n;
   return n;
 }
+
+// Fields of /proc/<pid>/stat, read after the last ')' (a name may hold spaces or parentheses:
+// the harness names its children "bounce peer", "consumer 3"...). `pid` 0 reads nothing.
+struct ProcStat {
+  bool ok = false;              // the process existed and its line was read
+  std::string comm;             // without the parentheses
+  pid_t ppid = 0;
+  unsigned long long start = 0;  // field 22: start time after boot, in clock ticks
+};
+[[nodiscard]] ProcStat proc_stat(pid_t pid);
 
 // A scratch directory for one test (unique name), removed when the object goes.
 class ScratchDir {

@@ -42,15 +42,6 @@ std::vector<std::size_t> sizes_for(const Capabilities& caps) {
   return out;
 }
 
-// A sanitizer build runs the same work several times slower: one 1 MiB dbus message took over
-// 5 s to arrive under ASan on a 2-CPU AMD guest (sd-bus reading it into a growing buffer), which
-// the watchdog took for a hang. The watchdog still catches a real hang, only later.
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-constexpr int kSanitizerSlowdown = 4;
-#else
-constexpr int kSanitizerSlowdown = 1;
-#endif
-
 PairConfig config_for(const std::string& id, Pattern pattern, std::size_t bytes,
                       const std::filesystem::path& root) {
   PairConfig c;
@@ -63,7 +54,7 @@ PairConfig config_for(const std::string& id, Pattern pattern, std::size_t bytes,
   c.batch = bytes > (1u << 20) ? 4 : 25;
   c.cpus = default_cpu_pair();
   c.tmp_root = root;
-  c.watchdog = std::chrono::milliseconds(5000) * kSanitizerSlowdown;
+  c.watchdog = std::chrono::milliseconds(5000) * test::kSanitizerSlowdown;
   return c;
 }
 
