@@ -252,17 +252,19 @@ int main(int argc, char** argv) {
           std::to_string(kBouncesPerSample) +
           " back-to-back round trips between one pair of clock reads, divided by " +
           std::to_string(kBouncesPerSample) +
-          " (ns per round trip, replies checked after the clock); cacheline_ns: the median over " +
-          std::to_string(kSamplesNow) +
-          " samples of one cache line bounced between two processes pinned to the case's own two "
-          "CPUs, each sample " +
+          " (ns per round trip, replies checked after the clock); cacheline_ns: the median over "
+          "the same 16 samples of one cache line bounced between the case's own producer and "
+          "consumer, pinned to its two CPUs, right after each burst sample (" +
+          std::to_string(PairPlan::kFloorWarmupBounces) + " untimed bounces, then " +
           std::to_string(kBouncesPerSample) +
           " back-to-back round trips between one pair of clock reads divided by " +
           std::to_string(kBouncesPerSample) +
-          " (ns per round trip, after 1000 untimed bounces), measured right after the case; "
-          "two_line_ns and rtt_x_two_line: the same with two lines, each written by one process "
-          "and read by the other (Limit/two_line_rtt), the least a round trip over two one-way "
-          "channels can cost, measured right after cacheline_ns. "
+          ", ns per round trip), so that the floor and the round trip are measured in the same "
+          "milliseconds; two_line_ns and rtt_x_two_line: the same with two lines, each written by "
+          "one process and read by the other (Limit/two_line_rtt), the least a round trip over "
+          "two one-way channels can cost, " +
+          std::to_string(kSamplesNow) +
+          " samples bounced by two processes forked right after the case. "
           "Absent when both ends are on one CPU (a sched_yield ping-pong there, not a cache-line "
           "floor: Limit/yield_pingpong) or when the bounce failed. fraction_of_memcpy: Stream "
           "bytes_per_second / Limit/memcpy bytes_per_second at the same size, as measured earlier "

@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "bench/options.hpp"
+#include "harness/bounce.hpp"
 #include "harness/clock.hpp"
 #include "harness/cpus.hpp"
 #include "harness/launch.hpp"
@@ -41,25 +42,6 @@ struct MeasuredLimits {
 };
 [[nodiscard]] const MeasuredLimits& measured_limits() noexcept;
 
-// Cache-line round trips timed between one pair of clock reads. A clock read costs ~20 ns here,
-// a quarter of an 80 ns bounce: timing every bounce on its own would add a clock pair to each and
-// push every ratio to the floor toward 1. Over 64 bounces the pair adds under 0.5 ns per bounce.
-inline constexpr std::uint64_t kBouncesPerSample = 64;
-
-// Times `samples` samples: each is `k` back-to-back calls of `bounce()` between two calls of
-// `clock()` (ns), and `on_sample` gets its (t1 - t0) / k, in ns per bounce. The clock is read
-// exactly twice per sample and nowhere else; `on_sample` runs outside the timed part. k >= 1.
-template <typename Bounce, typename Clock, typename OnSample>
-void sample_bounces(std::uint64_t samples, std::uint64_t k, Bounce&& bounce, Clock&& clock,
-                    OnSample&& on_sample) {
-  for (std::uint64_t s = 0; s < samples; ++s) {
-    const std::uint64_t t0 = clock();
-    for (std::uint64_t i = 0; i < k; ++i) bounce();
-    const std::uint64_t t1 = clock();
-    on_sample(static_cast<double>(t1 - t0) / static_cast<double>(k));
-  }
-}
-
 // The cache-line floor between two CPUs: the round trip of one cache line bounced between two
 // processes pinned there, the same bounce as Limit/cacheline_rtt.
 struct CachelineFloor {
@@ -75,11 +57,11 @@ struct CachelineFloor {
 inline constexpr std::uint64_t kSamplesNow = 2048 / kBouncesPerSample;
 
 // Measures the cache-line floor on `cpus` now: kSamplesNow samples of kBouncesPerSample bounces
-// (after an untimed warm-up). A RoundTrip row divides its p50 by this, measured right after it on
-// its own CPUs, so a floor that drifts during a run (as it does on a shared virtual machine) or
-// differs between placements cannot distort the ratio. With both ends on one CPU it bounces
-// nothing and returns measured=false: there the "bounce" is a sched_yield ping-pong. Blocks for
-// the bounce (two forked processes, watched by a watchdog of `watchdog`); never throws: a
+// (after an untimed warm-up), by two forked processes. A RoundTrip row's two-line floor is this,
+// measured right after it on its own CPUs (its one-line floor is bounced by the case's own
+// processes, between its burst samples: PairConfig::burst_floor). With both ends on one CPU it
+// bounces nothing and returns measured=false: there the "bounce" is a sched_yield ping-pong. Blocks
+// for the bounce (two forked processes, watched by a watchdog of `watchdog`); never throws: a
 // failure is returned in why_not.
 // With `two_lines`, the two-line bounce instead (see bounce_line): each process writes only its
 // own line, the least a round trip over two one-way channels can cost, where the one-line bounce
@@ -214,32 +196,10 @@ inline constexpr std::uint64_t kCopySamplesNow = 32;
 // harness, not the bench binary's sources) can run it.
 namespace limits_detail {
 
-// The cache line the two processes bounce (`line`), and the peer's own line for the two-line
-// bounce (`back`).
-struct Bounce {
-  static_assert(std::atomic<std::uint64_t>::is_always_lock_free);
-  alignas(kFalseSharingBytes) std::atomic<std::uint64_t> line{0};
-  alignas(kFalseSharingBytes) std::atomic<std::uint64_t> back{0};
-};
-// The parent writes odd values, the peer answers with value + 1; this odd value stops the peer.
-inline constexpr std::uint64_t kStop = UINT64_MAX;
+// The lines (harness/bounce.hpp) and the value that stops the peer.
+using Bounce = BounceLines;
+inline constexpr std::uint64_t kStop = kBounceStop;
 inline constexpr std::uint64_t kBounceWarmup = 1000;
-
-// Spins until `line` holds `want` (or, for the peer, kStop). Two processes on one CPU take turns
-// only when the spinner yields, as shm_spin does.
-inline std::uint64_t wait_for(const std::atomic<std::uint64_t>& line, std::uint64_t want,
-                              bool yield, const char* what) {
-  for (std::uint32_t i = 1;; ++i) {
-    const std::uint64_t value = line.load(std::memory_order_acquire);
-    if (value == want || value == kStop) return value;
-    if (yield) {
-      ::sched_yield();
-    } else {
-      cpu_relax();
-    }
-    if (i % 1024 == 0) throw_if_interrupted("spin", what);
-  }
-}
 
 // Two processes pinned to `cpus` bounce one cache line: the parent stores an odd value, the peer
 // sees it and stores value + 1, the parent sees that. With `two_lines` the peer answers on a line
@@ -261,7 +221,7 @@ inline std::string bounce_line(const CpuPair& cpus, std::chrono::milliseconds wa
     Launch launch(what, watchdog);
     launch.start("bounce peer", cpus.consumer, [&](Peer& peer) {
       for (std::uint64_t want = 1;; want += 2) {
-        if (wait_for(bounce->line, want, yield, what) == kStop) break;
+        if (wait_for_line(bounce->line, want, yield, what) == kStop) break;
         (two_lines ? bounce->back : bounce->line).store(want + 1, std::memory_order_release);
       }
       peer.finish();
@@ -271,7 +231,7 @@ inline std::string bounce_line(const CpuPair& cpus, std::chrono::milliseconds wa
       std::uint64_t value = 1;
       const auto bounce_once = [&] {
         bounce->line.store(value, std::memory_order_release);
-        (void)wait_for(two_lines ? bounce->back : bounce->line, value + 1, yield, what);
+        (void)wait_for_line(two_lines ? bounce->back : bounce->line, value + 1, yield, what);
         value += 2;
       };
       for (std::uint64_t i = 0; i < kBounceWarmup; ++i) bounce_once();

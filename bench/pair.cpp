@@ -38,7 +38,8 @@ std::uint64_t quick_iterations(Pattern pattern, std::size_t bytes) {
 constexpr std::size_t kBurstMaxBytes = 1024;
 constexpr std::uint64_t kBurstSamples = 16;
 
-// `floor`: the cache-line floor measured on the same CPUs right after the case (RoundTrip rows);
+// `floor`: the cache-line floor bounced by the case's own two processes between its burst samples
+// (RoundTrip rows); `two_line`: the two-line floor, measured on the same CPUs right after the case;
 // `copy`: the cross-core copy floor at the case's size, likewise (Stream rows).
 void publish(Publisher& p, const PairResult& r, Pattern pattern, std::size_t bytes, Payload payload,
              const CachelineFloor& floor, const CachelineFloor& two_line, const CopyFloor& copy) {
@@ -60,14 +61,17 @@ void publish(Publisher& p, const PairResult& r, Pattern pattern, std::size_t byt
     const double done = static_cast<double>(r.rtt.count());
     p.rates(done, 2.0 * done * static_cast<double>(bytes), r.timed_seconds);
     // The distance to the hardware: the round trip and the cache-line floor, each timed K at a
-    // time per pair of clock reads, on the same CPUs, one right after the other. None on one
-    // CPU, where no cache line travels (the floor is then a sched_yield ping-pong).
+    // time per pair of clock reads, by the same two processes on the same CPUs, the floor's
+    // samples taken between the round trip's (so a vCPU the host moves during the case moves
+    // both). None on one CPU, where no cache line travels (the floor is then a sched_yield
+    // ping-pong).
     if (r.burst_samples > 0) {
       p.counter("rtt_burst_ns", r.rtt_burst_ns);
       p.counter("burst_round_trips_per_sample", static_cast<double>(r.burst_k));
       if (floor.measured && floor.ns_per_bounce > 0) {
         p.counter("cacheline_ns", floor.ns_per_bounce);
         p.counter("floor_bounces_per_sample", static_cast<double>(floor.bounces_per_sample));
+        p.counter("floor_between_bursts", 1);  // bounced by the case's processes, not after it
         p.counter("rtt_x_cacheline", r.rtt_burst_ns / floor.ns_per_bounce);
       }
       // The same against two lines, one written by each side: what a pair of one-way channels
@@ -144,10 +148,16 @@ void register_pair_case(const BenchOptions& o, const std::string& id, Pattern pa
         if (floor_case) {
           config.burst_k = kBouncesPerSample;  // the floor's K: the two are timed alike
           config.burst_samples = kBurstSamples;
+          config.burst_floor = true;  // the cache-line floor, bounced between the samples
         }
         const PairResult r = run_pair_case(config);
-        const CachelineFloor floor =
-            floor_case ? cacheline_floor_now(cpus, o.watchdog) : CachelineFloor{};
+        CachelineFloor floor;
+        if (r.floor_samples > 0 && r.cacheline_ns > 0) {
+          floor.measured = true;
+          floor.ns_per_bounce = r.cacheline_ns;
+          floor.bounces_per_sample = r.burst_k;
+          floor.samples = r.floor_samples;
+        }
         const CachelineFloor two_line =
             floor_case ? cacheline_floor_now(cpus, o.watchdog, /*two_lines=*/true)
                        : CachelineFloor{};

@@ -318,6 +318,8 @@ class Producer {
     if (plan_.lossy) throw std::invalid_argument("bursts need a transport that cannot lose");
     std::vector<std::byte> replies(plan_.burst_k * plan_.bytes);
     r_.burst_ns.reserve(plan_.burst_samples);
+    r_.floor_ns.reserve(plan_.burst_samples);
+    std::uint64_t bounce_value = 1;
     for (std::uint64_t s = 0; s < plan_.burst_samples; ++s) {
       const std::uint64_t first = seq;
       const std::uint64_t t0 = now_ns();
@@ -330,6 +332,7 @@ class Producer {
       }
       const std::uint64_t t1 = now_ns();
       r_.burst_ns.push_back(static_cast<double>(t1 - t0) / static_cast<double>(plan_.burst_k));
+      if (plan_.burst_floor) bounce_floor(bounce_value);
       for (std::uint64_t k = 0; k < plan_.burst_k; ++k) {
         const std::span<const std::byte> reply(replies.data() + k * plan_.bytes, plan_.bytes);
         if (plan_.payload == Payload::kNothing) continue;
@@ -339,6 +342,20 @@ class Producer {
       }
       progress_.fetch_add(plan_.burst_k, std::memory_order_relaxed);
     }
+  }
+
+  // The cache-line floor beside a burst sample: the consumer, which has just sent the sample's
+  // last reply, answers on PairShared::floor. `value`: the next odd value to write (it goes on
+  // from sample to sample, as the consumer's does).
+  void bounce_floor(std::uint64_t& value) {
+    const auto bounce_once = [&] {
+      shared_.floor.line.store(value, std::memory_order_release);
+      (void)wait_for_line(shared_.floor.line, value + 1, false, "cache-line floor");
+      value += 2;
+    };
+    for (std::uint64_t i = 0; i < PairPlan::kFloorWarmupBounces; ++i) bounce_once();
+    sample_bounces(1, plan_.burst_k, bounce_once, now_ns,
+                   [&](double ns_per_bounce) { r_.floor_ns.push_back(ns_per_bounce); });
   }
 
   // Sends `m` on the control channel and then a wake-up on the data path: a full-size message
@@ -400,6 +417,14 @@ class Producer {
   const std::function<void()>& before_timing_;
 };
 
+// The consumer's side of Producer::bounce_floor: answers its warm-up and `k` timed bounces.
+void answer_floor(BounceLines& floor, std::uint64_t& value, std::uint64_t k) {
+  for (std::uint64_t i = 0; i < PairPlan::kFloorWarmupBounces + k; ++i, value += 2) {
+    (void)wait_for_line(floor.line, value, false, "cache-line floor");
+    floor.line.store(value + 1, std::memory_order_release);
+  }
+}
+
 }  // namespace
 
 // The consumer of round trips echoes each message as it came (a kBytes one restamped, so the
@@ -418,6 +443,7 @@ void consume_round_trips(Transport& t, const PairPlan& plan, Framer& framer, Pai
   const std::uint64_t bursts_to = bursts_from + plan.burst_k * plan.burst_samples;
   Usage start{};
   bool started = false;
+  std::uint64_t floor_value = 1;  // the odd value the producer's next floor bounce writes
   if (plan.lossy) control->send(Role::kConsumer, {ControlChannel::Kind::kReady});
   for (std::uint64_t i = 0;; ++i) {
     const Received got = t.recv(buf);
@@ -448,6 +474,11 @@ void consume_round_trips(Transport& t, const PairPlan& plan, Framer& framer, Pai
       Framer::set_stamp(buf, now);
     }
     if (!drop) t.send(buf);
+    // The last reply of a burst sample: the producer bounces the floor's line next.
+    if (plan.burst_floor && index >= bursts_from && index < bursts_to &&
+        (index - bursts_from + 1) % plan.burst_k == 0) {
+      answer_floor(shared.floor, floor_value, plan.burst_k);
+    }
     if (timed) {
       ++out.received;
       out.bytes += plan.bytes;

@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "harness/bounce.hpp"
 #include "harness/clock.hpp"
 #include "harness/frame.hpp"
 #include "harness/histogram.hpp"
@@ -165,6 +166,8 @@ struct PairShared {
   // producer lowers it BEFORE sending that message or batch when the case's wall-time budget is
   // spent, so the consumer, which reads it after each one, stops right after it.
   std::atomic<std::uint64_t> last{UINT64_MAX};
+  // The cache line the two sides bounce between the burst samples (PairPlan::burst_floor).
+  BounceLines floor;
 };
 
 // The reliable channel beside a lossy transport's data path, as netperf, sockperf and iperf3 keep
@@ -217,6 +220,11 @@ struct PairPlan {
   // Round trips only: burst_samples samples of burst_k back-to-back round trips, each sample timed
   // by one pair of clock reads, before the barrier (0: none; never for lossy transports).
   std::uint64_t burst_k = 0, burst_samples = 0;
+  // After each burst sample, the producer and the consumer bounce PairShared::floor: untimed
+  // kFloorWarmupBounces, then burst_k bounces timed as the sample was (ProducerTally::floor_ns).
+  // Both ends on two CPUs only (the spinners do not yield).
+  bool burst_floor = false;
+  static constexpr std::uint64_t kFloorWarmupBounces = 64;
   // CLOCK_MONOTONIC after which the producer ends at its next round trip or batch (0: never).
   std::uint64_t deadline_ns = 0;
   std::chrono::milliseconds control_timeout{10'000};  // the longest wait on the control channel
@@ -241,6 +249,7 @@ struct ProducerTally {
   Histogram rtt;                          // round trip, ns
   Histogram oneway_rev;                   // one-way consumer->producer, ns (kBytes replies)
   std::vector<double> burst_ns;           // per burst sample: its round trips' time / burst_k
+  std::vector<double> floor_ns;           // per burst sample: the bounces after it, ns per bounce
   std::uint64_t sent = 0, lost = 0, corrupt = 0, reordered = 0;
   std::uint64_t timed_start_ns = 0, timed_end_ns = 0;  // CLOCK_MONOTONIC
   double cpu_seconds = 0;                              // the producer's own, over the timed part

@@ -30,6 +30,14 @@ std::uint64_t default_batch(std::size_t message_bytes) noexcept {
   return std::clamp<std::uint64_t>((4u << 20) / std::max<std::size_t>(message_bytes, 1), 16, 4096);
 }
 
+namespace {
+// The sample of rank n / 2 + 1 (the median of an odd count, the upper one of an even count).
+double upper_median(std::vector<double> v) {
+  std::nth_element(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(v.size() / 2), v.end());
+  return v[v.size() / 2];
+}
+}  // namespace
+
 PairPlan pair_plan(const PairConfig& config, const Capabilities& caps) {
   PairPlan plan{config.pattern,
                 caps.payload,
@@ -44,6 +52,7 @@ PairPlan pair_plan(const PairConfig& config, const Capabilities& caps) {
   if (config.pattern == Pattern::kRoundTrip && !plan.lossy) {
     plan.burst_k = config.burst_k;
     plan.burst_samples = config.burst_k > 0 ? config.burst_samples : 0;
+    plan.burst_floor = config.burst_floor && plan.burst_samples > 0 && !config.cpus.same();
   }
   plan.deadline_ns = config.deadline_ns;
   // Longer than the watchdog, so a hung or dead peer is reported by it (it interrupts the wait).
@@ -71,11 +80,13 @@ void gather_pair_result(PairResult& result, ProducerTally& tally, const Consumer
   result.context_switches = tally.context_switches;
   result.cut = tally.cut;
   if (!tally.burst_ns.empty()) {
-    std::vector<double> b = tally.burst_ns;
-    std::nth_element(b.begin(), b.begin() + static_cast<std::ptrdiff_t>(b.size() / 2), b.end());
-    result.rtt_burst_ns = b[b.size() / 2];
+    result.rtt_burst_ns = upper_median(tally.burst_ns);
     result.burst_k = plan.burst_k;
-    result.burst_samples = b.size();
+    result.burst_samples = tally.burst_ns.size();
+  }
+  if (!tally.floor_ns.empty()) {
+    result.cacheline_ns = upper_median(tally.floor_ns);
+    result.floor_samples = tally.floor_ns.size();
   }
   result.oneway_fwd.merge(report.oneway);
   result.oneway.merge(result.oneway_fwd);

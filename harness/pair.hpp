@@ -43,6 +43,10 @@ struct PairConfig {
   // Round trips of transports that cannot lose: burst_samples samples of burst_k back-to-back
   // round trips each timed by one pair of clock reads (PairResult::rtt_burst_ns); 0: none.
   std::uint64_t burst_k = 0, burst_samples = 0;
+  // With bursts, on two CPUs: after each burst sample the two sides bounce a cache line of their
+  // own burst_k times, timed alike (PairResult::cacheline_ns): the round trip's floor, measured
+  // in the same milliseconds as the round trips it judges. Ignored on one CPU.
+  bool burst_floor = false;
 };
 
 struct PairResult {
@@ -70,6 +74,10 @@ struct PairResult {
   std::uint64_t messages = 0;
   double rtt_burst_ns = 0;  // median over the burst samples of (sample time / burst_k), ns
   std::uint64_t burst_k = 0, burst_samples = 0;
+  // With PairConfig::burst_floor: the median over the burst samples of the cache-line bounce timed
+  // right after each (ns per bounce, burst_k bounces per pair of clock reads), and how many.
+  double cacheline_ns = 0;
+  std::uint64_t floor_samples = 0;
   bool cut = false;                  // ended early by deadline_ns
   std::string checks;                // which checks applied to every message
   std::uint64_t timed_start_ns = 0;  // CLOCK_MONOTONIC when timing began and ended (producer)

@@ -373,10 +373,10 @@ double json_number(const std::string& text, std::size_t from, const std::string&
 }
 
 // A round trip's distance to the hardware is taken against the cache-line bounce measured on its
-// own CPUs right after it, and the row says which floor it used.
-// On two CPUs a small RoundTrip row carries its own burst timing and the floor measured next to it,
-// both K round trips per pair of clock reads, and their ratio; on one CPU none of them (no cache
-// line travels there) and the bounce is a Limit/yield_pingpong.
+// own CPUs by its own two processes between its burst samples, and the row says which floor it
+// used. On two CPUs a small RoundTrip row carries its own burst timing and the floor measured
+// beside it, both K round trips per pair of clock reads, and their ratio; on one CPU none of them
+// (no cache line travels there) and the bounce is a Limit/yield_pingpong.
 TEST(Cli, RoundTripRowsCarryTheFloorMeasuredNextToThem) {
   const std::vector<int> cpus = allowed_cpus();
   if (cpus.size() < 2) GTEST_SKIP() << "needs two CPUs";
@@ -394,6 +394,7 @@ TEST(Cli, RoundTripRowsCarryTheFloorMeasuredNextToThem) {
   EXPECT_GT(floor, 0) << out;  // measured although the Limit rows were filtered out
   EXPECT_GT(burst, 0);
   EXPECT_EQ(json_number(out, row, "floor_bounces_per_sample"), 64);
+  EXPECT_EQ(json_number(out, row, "floor_between_bursts"), 1);
   EXPECT_EQ(json_number(out, row, "burst_round_trips_per_sample"), 64);
   EXPECT_NEAR(ratio, burst / floor, 1e-6 * ratio) << out;
   // And the two-line floor (one line written by each side), with its own ratio.

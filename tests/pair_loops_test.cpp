@@ -17,6 +17,7 @@
 #include "harness/launch.hpp"
 #include "harness/loops.hpp"
 #include "harness/pair.hpp"
+#include "calib_transport.hpp"
 #include "test_util.hpp"
 
 namespace ipcbench {
@@ -206,6 +207,41 @@ TEST(PairLoops, ABudgetStopsWithinOneBatchOfItsDeadline) {
   EXPECT_EQ(r.received, r.iteration_seconds.size() * c.batch);
   EXPECT_GE(wall, 0.3);
   EXPECT_LT(wall, 3.0);  // set-up, one batch and teardown past the deadline
+}
+
+// Issue 13: a round trip's cache-line floor is bounced by the case's own two processes between
+// its burst samples, one floor sample per burst sample, so the two are measured in the same
+// milliseconds. The floor is the bare line: a transport whose echo costs a known 20 us (calib)
+// shows that cost in its bursts and none of it in the floor.
+TEST(PairLoops, TheFloorIsBouncedBetweenTheBurstSamples) {
+  if (!two_cpus()) GTEST_SKIP() << "needs two CPUs";
+  test::register_calib_transports();
+  test::calib_config = {};
+  test::calib_config.consumer_send_spin_ns = 20'000;
+  const std::vector<int> cpus = allowed_cpus();
+  PairConfig c = config("calib", Pattern::kRoundTrip, {cpus[0], cpus[1]});
+  c.iterations = 20;
+  c.burst_k = 8;
+  c.burst_samples = 5;
+  c.burst_floor = true;
+  const PairResult r = run_pair(c);
+  test::calib_config = {};
+  EXPECT_EQ(r.burst_samples, 5u);
+  EXPECT_EQ(r.floor_samples, 5u);
+  EXPECT_GE(r.rtt_burst_ns, 20'000);
+  EXPECT_GT(r.cacheline_ns, 0);
+  EXPECT_LT(r.cacheline_ns, 20'000 / 2);  // a bounce of the line alone, none of the echo's spin
+  EXPECT_EQ(r.corrupt, 0u);
+  EXPECT_EQ(r.rtt.count(), c.iterations);
+
+  // Without burst_floor, or with both ends on one CPU (the spinners would not yield): no floor.
+  c.burst_floor = false;
+  EXPECT_EQ(run_pair(c).floor_samples, 0u);
+  c.burst_floor = true;
+  c.cpus = {cpus[0], cpus[0]};
+  const PairResult same = run_pair(c);
+  EXPECT_EQ(same.floor_samples, 0u);
+  EXPECT_EQ(same.burst_samples, 5u);
 }
 
 // Item 5: the parent blocks on its children's pidfds while they run, instead of waking on a

@@ -58,6 +58,21 @@ def burst_ratio(small, ratio_key, floor_key):
             f"{fmt_us(small.get(floor_key))})")
 
 
+def floor_when(whens):
+    """When the cache-line floors of a placement's ratios were measured: "between" (bounced by the
+    case's own two processes between its burst samples, counter floor_between_bursts) or "after"
+    (by two processes forked right after the case: files from an ipcbench before that counter)."""
+    between = ("the line bounced by the case's own producer and consumer between its burst "
+               "samples (counter floor_between_bursts), so that both are measured in the same "
+               "milliseconds")
+    after = "the line bounced right after that case"
+    if all(w == "between" for w in whens):
+        return between
+    if all(w == "after" for w in whens):
+        return after
+    return f"{between}, or, for rows without that counter, {after}"
+
+
 def distance_to_line(small):
     """The "x cache-line RTT" cell of a round trip: rtt_x_cacheline (rtt_burst_ns / cacheline_ns,
     both timed K back-to-back per pair of clock reads), or "n/a" when the row has no such counter
@@ -97,6 +112,7 @@ def hardware_section(dataset, placement):
     pingpong = dataset.limit(placement, "yield_pingpong")
     syscall = dataset.limit(placement, "syscall")
     rows, ks, above = [], [], []  # above: transports whose stream exceeds its floor
+    whens = []  # per ratio: its floor bounced between the case's bursts, or right after the case
     for t in dataset.transports:
         small = dataset.small_rtt(placement, t)
         peak = dataset.peak_stream(placement, t)
@@ -109,6 +125,7 @@ def hardware_section(dataset, placement):
             if x_line != "n/a":
                 k = small.get("floor_bounces_per_sample")
                 ks.append(str(round(k)) if k else "not recorded")
+                whens.append("between" if small.get("floor_between_bursts") else "after")
         if peak is not None and not one_cpu:
             x_copy = distance_to_copy(peak)
             if x_copy != "n/a" and peak.get("fraction_of_floor") > 1:
@@ -158,7 +175,8 @@ def hardware_section(dataset, placement):
         out.append("- x cache-line RTT = rtt_burst_ns / cacheline_ns (counter rtt_x_cacheline): "
                    "the transport's round trip and the cache-line round trip, both timed the "
                    f"same way, K back-to-back round trips per pair of clock reads (K = {k_text}, "
-                   "counter floor_bounces_per_sample), on the same CPUs right after that case; "
+                   "counter floor_bounces_per_sample), on the same CPUs, "
+                   + floor_when(whens) + "; "
                    "the per-message p50 is not used, because its pair of clock reads costs about "
                    "as much as one bounce. Only at sizes up to 1024 B and for transports that "
                    "cannot lose; n/a otherwise.")

@@ -73,6 +73,21 @@ class HardwareFloor(OutputDir):
         # pipe carries no two-line counter: n/a, not made up from the Limit row.
         self.assertIn("| pipe | 6.00 µs | n/a | n/a |", text)
 
+    def test_the_report_says_when_the_floor_was_measured(self):
+        # Issue 13: a floor bounced by the case's own processes between its bursts says so (counter
+        # floor_between_bursts); a file from an ipcbench before it says "right after that case".
+        document = load_fixture("normal_run.json")
+        text = section(section(self.report(document), HARDWARE), "### Placement: different CPUs")
+        self.assertIn("the line bounced right after that case", text)
+        self.assertNotIn("between its burst samples", text)
+        row(document, "RoundTrip/shm_spin/bytes:64/")["floor_between_bursts"] = 1
+        text = section(section(self.report(document), HARDWARE), "### Placement: different CPUs")
+        self.assertIn("the line bounced by the case's own producer and consumer between its "
+                      "burst samples (counter floor_between_bursts)", text)
+        self.assertNotIn("right after that case", text.split("x two-line RTT")[0]
+                         .split("x cache-line RTT")[1])
+        self.assertIn("| shm_spin | 0.300 µs | 2.50x (0.200 µs / 0.0800 µs) |", text)
+
     def test_old_counter_names_are_not_shown_and_do_not_crash(self):
         document = load_fixture("normal_run.json")
         shm = row(document, "RoundTrip/shm_spin/bytes:64/")

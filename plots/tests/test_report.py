@@ -195,7 +195,7 @@ class NormalRun(OutputDir):
         # shm_spin's row: rtt_burst_ns 200 / cacheline_ns 80 = rtt_x_cacheline 2.5 (test data).
         self.assertIn("round trip p50 0.150 µs at the start of the run", self.text)
         self.assertIn("| shm_spin | 0.300 µs | 2.50x (0.200 µs / 0.0800 µs) |", self.text)
-        self.assertIn("on the same CPUs right after that case", self.text)
+        self.assertIn("on the same CPUs, the line bounced right after that case", self.text)
         self.assertIn("trivial system call (Limit/syscall): 0.120 µs", self.text)
 
     def test_distance_to_hardware_gives_a_bare_notifications_rate_not_zero_bytes(self):
