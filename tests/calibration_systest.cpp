@@ -232,17 +232,21 @@ TEST_F(Calibration, OneWayCarriesTheSpinInTheSpinningSidesDirectionOnly) {
 // 3. The spin is CPU time of the consumer: one D per round trip, two messages, so the CPU per
 // message (both sides, timed part) is at least D/2 less 10% (CPU time and CLOCK_MONOTONIC are
 // different clocks: time stolen by the hypervisor or spent elsewhere during a spin is not charged
-// to it; measured within 1%), and a spin of 2D adds D/2 per message to a spin of D's, within a
-// tolerance: the slowest bare run's CPU per message plus twice the bare runs' spread, and at
-// least D/20. As in 1, the difference is bounded, not the figure against the bare one: the
-// wake-ups from idle the spin causes cost CPU too (measured 5-10 us per message at D = 200 us on
-// the Intel guest, about 20 us on the AMD one), the same at D and 2D. A consumer left out (no
-// growth), or its spin counted per message rather than per round trip (D), fails.
+// to it; measured within 1%), and a spin of 2D adds D/2 per message to a spin of D's, within D/4:
+// half way to either wrong answer, a consumer left out (no growth) or its spin counted per message
+// rather than per round trip (D), so a result within it can only be the right one. As in 1, the
+// difference is bounded, not the figure against the bare one: the wake-ups from idle the spin
+// causes cost CPU too (measured 5-10 us per message at D = 200 us on the Intel guest, about 20 us
+// on the AMD one). Not tighter: the producer sleeps through the spin, and after a longer sleep it
+// pays more to refill its caches when something else ran meanwhile (in CI the sanitizer builds run
+// beside the system tests in the idle class): one CI run on the AMD guest measured a growth of
+// D/2 + 59 us at D = 393 us, where the bare runs' noise (the slowest bare run's CPU per message
+// plus twice their spread, the tolerance before) allowed 57.
 TEST_F(Calibration, CpuPerMessageGrowsByHalfTheSpin) {
   const Calibrated bare = calibrate();
   const double bare_hi = Calibrated::hi(bare.cpu_per_msg);
-  const double tol =
-      std::max(bare_hi + 2 * (bare_hi - Calibrated::lo(bare.cpu_per_msg)), bare.d / 20);
+  const double noise = bare_hi + 2 * (bare_hi - Calibrated::lo(bare.cpu_per_msg));
+  const double tol = bare.d / 4;
   const PairResult once = round_trips(consumer_spin(bare.d));
   const PairResult twice = round_trips(consumer_spin(2 * bare.d));
   const double cpu1 = cpu_ns_per_msg(once), cpu2 = cpu_ns_per_msg(twice);
@@ -250,7 +254,7 @@ TEST_F(Calibration, CpuPerMessageGrowsByHalfTheSpin) {
       "consumer spin D: CPU %.2f us/msg; spin 2D: %.2f us/msg; difference %.2f us (D/2 %.2f us, "
       "tolerance %.2f us)\n",
       us(cpu1), us(cpu2), us(cpu2 - cpu1), us(bare.d / 2), us(tol));
-  ASSERT_LT(tol, bare.d / 4) << "the bare CPU per message is too noisy for this D";
+  ASSERT_LT(noise, bare.d / 4) << "the bare CPU per message is too noisy for this D";
   EXPECT_EQ(once.messages, 2 * kRoundTrips);
   EXPECT_EQ(twice.messages, 2 * kRoundTrips);
   EXPECT_GE(cpu1, bare.d / 2 * 0.9);
