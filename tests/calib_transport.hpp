@@ -46,4 +46,13 @@ inline constexpr std::size_t kCalibMaxMessageBytes = 65536;
 //               TransportOptions::recv_timeout (SO_RCVTIMEO), and send() drops by keep_one_in.
 void register_calib_transports();
 
+// Registers the calibration transports, and restores their settings (calib_config) when a test
+// ends, however it ends.
+struct CalibReset {
+  CalibReset() { register_calib_transports(); }
+  ~CalibReset() { calib_config = {}; }
+  CalibReset(const CalibReset&) = delete;
+  CalibReset& operator=(const CalibReset&) = delete;
+};
+
 }  // namespace ipcbench::test

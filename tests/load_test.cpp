@@ -1,6 +1,6 @@
 // The Load pattern (harness/load.hpp): every message checked and counted, losses counted, the
-// budget honoured, what resolve_load() refuses, and the calibration that shows coordinated
-// omission: one known stall must appear in the corrected latency and not in the uncorrected.
+// budget honoured, and what resolve_load() refuses. The calibration that shows coordinated
+// omission (one known stall) is a system test: tests/load_stall_systest.cpp.
 #include "harness/load.hpp"
 
 #include <gtest/gtest.h>
@@ -17,16 +17,6 @@
 namespace ipcbench {
 namespace {
 
-// Samples of `h` at or above `value` ns, counted by whole buckets: a bucket counts when its lowest
-// value is at least `value` (so this never counts a sample below it).
-std::uint64_t samples_at_least(const Histogram& h, std::uint64_t value) {
-  std::uint64_t n = 0;
-  for (std::size_t b = 0; b < Histogram::kBuckets; ++b) {
-    if (Histogram::bucket_low(b) >= value) n += h.bucket_count(b);
-  }
-  return n;
-}
-
 LoadConfig config_for(const std::string& id, double rate, std::uint64_t messages) {
   LoadConfig c;
   c.transport_id = id;
@@ -38,11 +28,7 @@ LoadConfig config_for(const std::string& id, double rate, std::uint64_t messages
   return c;
 }
 
-// Restores the calibration transports' settings when a test ends, however it ends.
-struct CalibReset {
-  CalibReset() { test::register_calib_transports(); }
-  ~CalibReset() { test::calib_config = {}; }
-};
+using test::CalibReset;
 
 TEST(Load, EveryMessageIsSentRepliedAndChecked) {
   const std::size_t fds = test::open_fd_count();
@@ -63,47 +49,6 @@ TEST(Load, EveryMessageIsSentRepliedAndChecked) {
     EXPECT_EQ(r.placement[2], default_cpu_pair().consumer) << id;
   }
   EXPECT_EQ(test::open_fd_count(), fds);
-}
-
-// The known stall: the producer's send of timed message 500 sleeps 20 ms, at 2000 messages/s.
-// The 40 messages due during it go late, back to back after it. Measured from when each was due
-// (corrected), every one of them waited out the rest of the stall: message j of them at least
-// 20 ms - j / rate. Measured from when each really went (uncorrected), only the stalled message
-// itself shows it (its send began before the stall); the others look as fast as ever.
-TEST(Load, ACalibratedStallShowsInTheCorrectedLatencyOnly) {
-  CalibReset reset;
-  constexpr double kRate = 2000;
-  constexpr std::uint64_t kMessages = 1000, kWarmup = 10, kStalled = 500;
-  constexpr std::uint64_t kStallNs = 20'000'000;
-  test::calib_config.producer_stall_at_send = kWarmup + kStalled + 1;  // sends count from 1
-  test::calib_config.producer_stall_ns = kStallNs;
-  LoadConfig c = config_for("calib", kRate, kMessages);
-  c.warmup = kWarmup;
-  const LoadResult r = run_load(c);
-  ASSERT_EQ(r.received, kMessages);
-  ASSERT_EQ(r.corrupt, 0u);
-  // The figures, for the test's XML output (--gtest_output=xml): what the assertions judged.
-  RecordProperty("corrected_p99_ns", std::to_string(r.corrected.percentile(99)));
-  RecordProperty("corrected_max_ns", std::to_string(r.corrected.max()));
-  RecordProperty("uncorrected_p99_ns", std::to_string(r.uncorrected.percentile(99)));
-  RecordProperty("uncorrected_max_ns", std::to_string(r.uncorrected.max()));
-  RecordProperty("late_sends", std::to_string(r.late_sends));
-  const auto due_in_stall = static_cast<std::uint64_t>(kRate * 1e-9 * kStallNs);  // 40
-
-  // Corrected: every message due in the first half of the stall waited at least half of it, and
-  // every one due in the stall's first 19 ms waited at least 1 ms.
-  EXPECT_GE(r.corrected.max(), kStallNs);
-  EXPECT_GE(samples_at_least(r.corrected, kStallNs / 2), due_in_stall / 2);
-  EXPECT_GE(samples_at_least(r.corrected, 1'000'000), due_in_stall - 2);
-  // p99 is the 11th largest of 1000: inside the stall's messages (about 15 ms).
-  EXPECT_GE(r.corrected.percentile(99), kStallNs / 2);
-  EXPECT_GE(r.late_sends, due_in_stall - 2);
-
-  // Uncorrected: the stalled message alone (one more allowed for a busy machine's own hiccup).
-  EXPECT_GE(r.uncorrected.max(), kStallNs);
-  EXPECT_LE(samples_at_least(r.uncorrected, kStallNs / 2), 2u);
-  EXPECT_LT(r.uncorrected.percentile(99), kStallNs / 2);
-  EXPECT_GT(r.corrected.percentile(99), 2 * r.uncorrected.percentile(99));
 }
 
 TEST(Load, ALossyTransportCountsItsLossesAndEnds) {
